@@ -1,0 +1,355 @@
+"""Activation functions, each with its derivative and recommended init gain side by side.
+
+Every activation is one :class:`Activation` object holding the function ``f`` and
+its derivative ``df`` next to each other (as micrograd keeps each op's backward
+under its forward).  ``df`` is the derivative with respect to the
+*pre-activation* ``z``; it also receives the output ``a = f(z)`` so that, for
+example, ``tanh'(z) = 1 - a**2`` need not recompute ``tanh``.
+
+All functions are numerically stable: no overflow warnings and finite results
+for ``|z|`` up to ``1e4`` (and beyond), in float64 and float32.
+
+Hyperparameters such as the leaky slope may be scalars or arrays that
+broadcast against ``z``, so one object serves a whole population of networks
+with per-model slopes.
+
+Examples
+--------
+>>> from initlab import activations
+>>> act = activations.get("leaky_relu", slope=0.2)
+>>> act(np.array([-1.0, 2.0]))
+array([-0.2,  2. ])
+>>> act.grad(np.array([-1.0, 2.0]))
+array([0.2, 1. ])
+>>> round(activations.get("tanh").gain, 4)
+1.6667
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+
+import numpy as np
+from scipy import special
+
+from ._registry import Registry
+
+__all__ = ["Activation", "get", "names", "REGISTRY", "SELU_ALPHA", "SELU_SCALE"]
+
+# Klambauer et al. (2017), eq. (14): the constants that make N(0, 1) a fixed point.
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+_SQRT_2 = math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def _like(value, z: np.ndarray):
+    """``value`` in the floating dtype of ``z`` (so float32 stays float32)."""
+    return np.asarray(value, dtype=z.dtype) if np.ndim(value) else z.dtype.type(value)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An elementwise nonlinearity with its derivative and recommended init gain.
+
+    Attributes
+    ----------
+    name : str
+        Canonical registry name.
+    f : callable
+        ``f(z, **params) -> a``.
+    df : callable
+        ``df(z, a, **params) -> da/dz``, the derivative with respect to the
+        pre-activation ``z``; ``a`` is ``f(z)``, passed to save work.
+    family : {"saturating", "rectifier", "smooth", "linear"}
+        Saturating units (sigmoid, tanh) are diagnosed for saturation,
+        rectifiers (ReLU family) for dead units.
+    gain_rule : str
+        Where :attr:`gain` comes from: ``"torch"`` (``torch.nn.init.calculate_gain``)
+        or ``"second-moment"`` (``1 / sqrt(E[f(z)^2])`` for ``z ~ N(0, 1)``, by
+        Gauss-Hermite quadrature, the rule that gives ReLU its sqrt(2)).
+    params : mapping
+        Bound hyperparameters (``slope`` for leaky ReLU, ``alpha`` for ELU).
+    """
+
+    name: str
+    f: Callable[..., np.ndarray]
+    df: Callable[..., np.ndarray]
+    family: str
+    description: str
+    gain_rule: str = "torch"
+    torch_gain: Callable[..., float] | None = None
+    params: Mapping[str, object] = field(default_factory=dict)
+
+    def __call__(self, z: np.ndarray) -> np.ndarray:
+        return self.f(np.asarray(z), **self.params)
+
+    def grad(self, z: np.ndarray, a: np.ndarray | None = None) -> np.ndarray:
+        """Derivative with respect to the pre-activation ``z`` (``a = f(z)`` optional)."""
+        z = np.asarray(z)
+        return self.df(z, self.f(z, **self.params) if a is None else a, **self.params)
+
+    def bind(self, **params) -> Activation:
+        """The same activation with some hyperparameters replaced."""
+        unknown = set(params) - set(self.params)
+        if unknown:
+            allowed = ", ".join(self.params) or "none"
+            raise ValueError(
+                f"activation {self.name!r} has no parameter(s) {', '.join(sorted(unknown))}; "
+                f"its parameters are: {allowed}"
+            )
+        for key, value in params.items():
+            if np.ndim(value) == 0 and not np.isfinite(float(value)):
+                raise ValueError(f"{self.name} {key} must be finite, got {value!r}")
+        return replace(self, params={**self.params, **params})
+
+    @cached_property
+    def gain(self) -> float:
+        """Recommended scale for weights feeding this activation.
+
+        As ``torch.nn.init.calculate_gain`` where torch defines one (linear,
+        sigmoid 1; tanh 5/3; ReLU sqrt(2); leaky ReLU sqrt(2 / (1 + slope^2));
+        SELU 3/4); otherwise the second-moment gain ``1 / sqrt(E[f(z)^2])``.
+        """
+        if self.torch_gain is not None:
+            scalars = {k: float(np.mean(v)) for k, v in self.params.items()}
+            return float(self.torch_gain(**scalars))
+        return second_moment_gain(self)
+
+    @property
+    def saturates(self) -> bool:
+        return self.family == "saturating"
+
+    @property
+    def rectifies(self) -> bool:
+        return self.family == "rectifier"
+
+    def __repr__(self) -> str:
+        extra = "".join(f", {k}={v!r}" for k, v in self.params.items() if np.ndim(v) == 0)
+        return f"Activation({self.name!r}{extra})"
+
+
+def second_moment_gain(act: Activation, order: int = 101) -> float:
+    """``1 / sqrt(E[f(z)^2])`` for ``z ~ N(0, 1)``, by Gauss-Hermite quadrature."""
+    x, w = np.polynomial.hermite_e.hermegauss(order)  # weight exp(-x^2 / 2)
+    w = w / math.sqrt(2.0 * math.pi)
+    moment = float(np.sum(w * act(x) ** 2))
+    return 1.0 / math.sqrt(moment)
+
+
+REGISTRY: Registry[Activation] = Registry("activation")
+
+
+def _register(act: Activation, aliases: tuple[str, ...] = ()) -> Activation:
+    REGISTRY.register(act.name, act, aliases=aliases, description=act.description)
+    return act
+
+
+# --- sigmoid ---------------------------------------------------------------------------------
+def _sigmoid(z):
+    return special.expit(z)  # stable for any z, no overflow warning
+
+
+def _sigmoid_df(z, a):
+    return a * (1 - a)
+
+
+_register(
+    Activation(
+        "sigmoid", _sigmoid, _sigmoid_df, "saturating",
+        "logistic 1 / (1 + e^-z); saturates at 0 and 1, mean 1/2", torch_gain=lambda: 1.0,
+    ),
+    aliases=("logistic",),
+)
+
+
+# --- tanh ------------------------------------------------------------------------------------
+def _tanh_df(z, a):
+    return 1 - a * a
+
+
+_register(
+    Activation(
+        "tanh", lambda z: np.tanh(z), _tanh_df, "saturating",
+        "hyperbolic tangent; zero-centred, saturates at -1 and 1", torch_gain=lambda: 5.0 / 3.0,
+    )
+)
+
+
+# --- ReLU family -----------------------------------------------------------------------------
+def _relu(z):
+    return np.maximum(z, 0)
+
+
+def _relu_df(z, a):
+    return (z > 0).astype(z.dtype)  # 0 at z = 0, as PyTorch
+
+
+_register(
+    Activation(
+        "relu", _relu, _relu_df, "rectifier", "max(0, z); units can die",
+        torch_gain=lambda: math.sqrt(2.0),
+    )
+)
+
+
+def _leaky(z, slope):
+    return np.where(z > 0, z, _like(slope, z) * z)
+
+
+def _leaky_df(z, a, slope):
+    one = z.dtype.type(1)
+    return np.where(z > 0, one, _like(slope, z))  # slope at z = 0, as PyTorch
+
+
+_register(
+    Activation(
+        "leaky_relu", _leaky, _leaky_df, "rectifier",
+        "max(slope * z, z) with slope 0.1 by default (the blog's)",
+        torch_gain=lambda slope: math.sqrt(2.0 / (1.0 + slope**2)),
+        params={"slope": 0.1},
+    ),
+    aliases=("leakyrelu", "lrelu", "prelu"),
+)
+
+
+def _elu(z, alpha):
+    return np.where(z > 0, z, _like(alpha, z) * np.expm1(np.minimum(z, 0)))
+
+
+def _elu_df(z, a, alpha):
+    return np.where(z > 0, z.dtype.type(1), _like(alpha, z) * np.exp(np.minimum(z, 0)))
+
+
+_register(
+    Activation(
+        "elu", _elu, _elu_df, "rectifier", "z for z > 0, alpha (e^z - 1) otherwise (Clevert 2016)",
+        gain_rule="second-moment", params={"alpha": 1.0},
+    )
+)
+
+
+def _selu(z):
+    neg = SELU_ALPHA * np.expm1(np.minimum(z, 0))
+    return _like(SELU_SCALE, z) * np.where(z > 0, z, _like(neg, z))
+
+
+def _selu_df(z, a):
+    neg = SELU_ALPHA * np.exp(np.minimum(z, 0))
+    return _like(SELU_SCALE, z) * np.where(z > 0, z.dtype.type(1), _like(neg, z))
+
+
+_register(
+    Activation(
+        "selu", _selu, _selu_df, "smooth",
+        "scaled ELU whose fixed point is mean 0, variance 1 (Klambauer 2017)",
+        torch_gain=lambda: 0.75,
+    )
+)
+
+
+# --- smooth rectifiers -----------------------------------------------------------------------
+def _gelu(z):
+    return 0.5 * z * (1 + special.erf(z / _SQRT_2))
+
+
+def _gelu_df(z, a):
+    cdf = 0.5 * (1 + special.erf(z / _SQRT_2))
+    pdf = _like(_INV_SQRT_2PI, z) * np.exp(-0.5 * z * z)
+    return cdf + z * pdf
+
+
+_register(
+    Activation(
+        "gelu", _gelu, _gelu_df, "smooth", "z * Phi(z), exact erf form (Hendrycks & Gimpel 2016)",
+        gain_rule="second-moment",
+    )
+)
+
+
+def _silu(z):
+    return z * special.expit(z)
+
+
+def _silu_df(z, a):
+    s = special.expit(z)
+    return s * (1 + z * (1 - s))
+
+
+_register(
+    Activation(
+        "silu", _silu, _silu_df, "smooth", "z * sigmoid(z) (Elfwing 2018; swish)",
+        gain_rule="second-moment",
+    ),
+    aliases=("swish",),
+)
+
+
+def _softplus(z):
+    return np.logaddexp(z.dtype.type(0), z)
+
+
+def _softplus_df(z, a):
+    return special.expit(z)
+
+
+_register(
+    Activation(
+        "softplus", _softplus, _softplus_df, "smooth", "log(1 + e^z), a smooth ReLU",
+        gain_rule="second-moment",
+    )
+)
+
+
+def _mish(z):
+    return z * np.tanh(np.logaddexp(z.dtype.type(0), z))
+
+
+def _mish_df(z, a):
+    t = np.tanh(np.logaddexp(z.dtype.type(0), z))
+    return t + z * (1 - t * t) * special.expit(z)
+
+
+_register(
+    Activation(
+        "mish", _mish, _mish_df, "smooth", "z * tanh(softplus(z)) (Misra 2019)",
+        gain_rule="second-moment",
+    )
+)
+
+
+# --- linear ----------------------------------------------------------------------------------
+def _linear(z):
+    return z
+
+
+def _linear_df(z, a):
+    return np.ones_like(z)
+
+
+_register(
+    Activation(
+        "linear", _linear, _linear_df, "linear", "identity; a deep linear network",
+        torch_gain=lambda: 1.0,
+    ),
+    aliases=("identity", "none"),
+)
+
+
+def get(name: str | Activation, **params) -> Activation:
+    """The activation called ``name`` (case-insensitive, aliases allowed).
+
+    Keyword arguments bind hyperparameters (``slope`` for leaky ReLU, ``alpha``
+    for ELU); an unknown name raises a ``ValueError`` suggesting the closest.
+    """
+    act = name if isinstance(name, Activation) else REGISTRY.get(name)
+    return act.bind(**params) if params else act
+
+
+def names() -> list[str]:
+    """Canonical names of all registered activations."""
+    return REGISTRY.names()
