@@ -160,8 +160,12 @@ def _sigmoid_df(z, a):
 
 _register(
     Activation(
-        "sigmoid", _sigmoid, _sigmoid_df, "saturating",
-        "logistic 1 / (1 + e^-z); saturates at 0 and 1, mean 1/2", torch_gain=lambda: 1.0,
+        "sigmoid",
+        _sigmoid,
+        _sigmoid_df,
+        "saturating",
+        "logistic 1 / (1 + e^-z); saturates at 0 and 1, mean 1/2",
+        torch_gain=lambda: 1.0,
     ),
     aliases=("logistic",),
 )
@@ -174,8 +178,12 @@ def _tanh_df(z, a):
 
 _register(
     Activation(
-        "tanh", lambda z: np.tanh(z), _tanh_df, "saturating",
-        "hyperbolic tangent; zero-centred, saturates at -1 and 1", torch_gain=lambda: 5.0 / 3.0,
+        "tanh",
+        lambda z: np.tanh(z),
+        _tanh_df,
+        "saturating",
+        "hyperbolic tangent; zero-centred, saturates at -1 and 1",
+        torch_gain=lambda: 5.0 / 3.0,
     )
 )
 
@@ -191,7 +199,11 @@ def _relu_df(z, a):
 
 _register(
     Activation(
-        "relu", _relu, _relu_df, "rectifier", "max(0, z); units can die",
+        "relu",
+        _relu,
+        _relu_df,
+        "rectifier",
+        "max(0, z); units can die",
         torch_gain=lambda: math.sqrt(2.0),
     )
 )
@@ -208,7 +220,10 @@ def _leaky_df(z, a, slope):
 
 _register(
     Activation(
-        "leaky_relu", _leaky, _leaky_df, "rectifier",
+        "leaky_relu",
+        _leaky,
+        _leaky_df,
+        "rectifier",
         "max(slope * z, z) with slope 0.1 by default (the blog's)",
         torch_gain=lambda slope: math.sqrt(2.0 / (1.0 + slope**2)),
         params={"slope": 0.1},
@@ -227,8 +242,13 @@ def _elu_df(z, a, alpha):
 
 _register(
     Activation(
-        "elu", _elu, _elu_df, "rectifier", "z for z > 0, alpha (e^z - 1) otherwise (Clevert 2016)",
-        gain_rule="second-moment", params={"alpha": 1.0},
+        "elu",
+        _elu,
+        _elu_df,
+        "rectifier",
+        "z for z > 0, alpha (e^z - 1) otherwise (Clevert 2016)",
+        gain_rule="second-moment",
+        params={"alpha": 1.0},
     )
 )
 
@@ -245,7 +265,10 @@ def _selu_df(z, a):
 
 _register(
     Activation(
-        "selu", _selu, _selu_df, "smooth",
+        "selu",
+        _selu,
+        _selu_df,
+        "smooth",
         "scaled ELU whose fixed point is mean 0, variance 1 (Klambauer 2017)",
         torch_gain=lambda: 0.75,
     )
@@ -265,7 +288,11 @@ def _gelu_df(z, a):
 
 _register(
     Activation(
-        "gelu", _gelu, _gelu_df, "smooth", "z * Phi(z), exact erf form (Hendrycks & Gimpel 2016)",
+        "gelu",
+        _gelu,
+        _gelu_df,
+        "smooth",
+        "z * Phi(z), exact erf form (Hendrycks & Gimpel 2016)",
         gain_rule="second-moment",
     )
 )
@@ -282,7 +309,11 @@ def _silu_df(z, a):
 
 _register(
     Activation(
-        "silu", _silu, _silu_df, "smooth", "z * sigmoid(z) (Elfwing 2018; swish)",
+        "silu",
+        _silu,
+        _silu_df,
+        "smooth",
+        "z * sigmoid(z) (Elfwing 2018; swish)",
         gain_rule="second-moment",
     ),
     aliases=("swish",),
@@ -299,7 +330,11 @@ def _softplus_df(z, a):
 
 _register(
     Activation(
-        "softplus", _softplus, _softplus_df, "smooth", "log(1 + e^z), a smooth ReLU",
+        "softplus",
+        _softplus,
+        _softplus_df,
+        "smooth",
+        "log(1 + e^z), a smooth ReLU",
         gain_rule="second-moment",
     )
 )
@@ -316,7 +351,11 @@ def _mish_df(z, a):
 
 _register(
     Activation(
-        "mish", _mish, _mish_df, "smooth", "z * tanh(softplus(z)) (Misra 2019)",
+        "mish",
+        _mish,
+        _mish_df,
+        "smooth",
+        "z * tanh(softplus(z)) (Misra 2019)",
         gain_rule="second-moment",
     )
 )
@@ -333,7 +372,11 @@ def _linear_df(z, a):
 
 _register(
     Activation(
-        "linear", _linear, _linear_df, "linear", "identity; a deep linear network",
+        "linear",
+        _linear,
+        _linear_df,
+        "linear",
+        "identity; a deep linear network",
         torch_gain=lambda: 1.0,
     ),
     aliases=("identity", "none"),
