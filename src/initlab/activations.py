@@ -88,6 +88,10 @@ class Activation:
     def __call__(self, z: np.ndarray) -> np.ndarray:
         return self.f(np.asarray(z), **self.params)
 
+    def __reduce__(self):
+        # pickled by name (and bound parameters), never by its functions
+        return (_rebuild, (self.name, dict(self.params)))
+
     def grad(self, z: np.ndarray, a: np.ndarray | None = None) -> np.ndarray:
         """Derivative with respect to the pre-activation ``z`` (``a = f(z)`` optional)."""
         z = np.asarray(z)
@@ -131,6 +135,10 @@ class Activation:
     def __repr__(self) -> str:
         extra = "".join(f", {k}={v!r}" for k, v in self.params.items() if np.ndim(v) == 0)
         return f"Activation({self.name!r}{extra})"
+
+
+def _rebuild(name: str, params: dict) -> Activation:
+    return get(name, **params) if params else get(name)
 
 
 def second_moment_gain(act: Activation, order: int = 101) -> float:

@@ -330,8 +330,9 @@ def init_params(
     for seed, w_init, b_init in zip(seeds, inits, biases, strict=True):
         rng = _initializers.make_rng(seed, rng_kind)
         layers = []
-        for n_in, n_out in zip(population.layer_sizes[:-1], population.layer_sizes[1:],
-                               strict=True):
+        for n_in, n_out in zip(
+            population.layer_sizes[:-1], population.layer_sizes[1:], strict=True
+        ):
             layers.append(w_init(rng, (n_in, n_out), dtype))
             layers.append(b_init(rng, (n_out,), dtype))
         per_model.append(layers)
@@ -491,8 +492,11 @@ class Trainer:
             train_cache = self.pop.forward(self.params, self.x, self.t)
         row = self._metrics_from(train_cache, self.y, "train")
         if self.has_val:
-            row.update(self._metrics_from(self.pop.forward(self.params, self.x_val, self.t_val),
-                                          self.y_val, "val"))
+            row.update(
+                self._metrics_from(
+                    self.pop.forward(self.params, self.x_val, self.t_val), self.y_val, "val"
+                )
+            )
         return row
 
     def _mark_divergence(self, loss: np.ndarray | None = None) -> None:

@@ -106,6 +106,9 @@ class Loss:
     description: str
     binary: bool = False
 
+    def __reduce__(self):
+        return (get, (self.name,))  # pickled by name
+
     def n_outputs(self, n_classes: int) -> int:
         if self.binary and n_classes != 2:
             raise ValueError(
