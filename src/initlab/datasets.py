@@ -224,7 +224,7 @@ def _nonfinite_error(
     if not count:
         return None
     n_nan = int(np.isnan(arr).sum())
-    positions = np.argwhere(bad)[:_SHOW]
+    positions = np.argwhere(bad)[:_SHOW].tolist()  # plain ints for the message
     if arr.ndim == 2:
         label = "(row, column)" if rows is None else "(line, column)"
         shown = ", ".join(
@@ -351,7 +351,7 @@ def validate_xy(
         ) from None
     if len(found) < min_classes:
         raise ValueError(
-            f"{y_name} has only {len(found)} class ({found[0]!r} found); "
+            f"{y_name} has only {len(found)} class ({found[0].item()!r} found); "
             f"need at least {min_classes} classes to train a classifier"
         )
     return X, y
@@ -915,7 +915,9 @@ def load(name: str | os.PathLike | Dataset, **options: Any) -> Dataset:
             )
         return name
     if isinstance(name, os.PathLike) or (
-        isinstance(name, str) and name not in REGISTRY and Path(name).suffix.lower() in _FILE_KINDS
+        isinstance(name, str)
+        and name not in REGISTRY
+        and (Path(name).suffix != "" or "/" in name or os.sep in name)
     ):
         suffix = Path(os.fspath(name)).suffix.lower()
         if suffix not in _FILE_KINDS:
