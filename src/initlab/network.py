@@ -24,9 +24,10 @@ from . import activations as _activations
 from . import initializers as _initializers
 from . import losses as _losses
 from . import optim as _optim
+from .datasets import check_finite
 from .engine import Population, Trainer, init_params
 
-__all__ = ["FFNetwork", "blog_network", "BLOG_INITS", "check_finite"]
+__all__ = ["FFNetwork", "blog_network", "BLOG_INITS"]
 
 # The blog's init names and what its code actually draws (weights, biases):
 # its "xavier" is N(0, 1) * sqrt(1 / fan_in), i.e. LeCun normal, not Glorot.
@@ -36,22 +37,6 @@ BLOG_INITS = {
     "xavier": ("lecun_normal", "normal"),
     "he": ("he_normal", "normal"),
 }
-
-
-def check_finite(X: np.ndarray, name: str = "X") -> None:
-    """Raise a ``ValueError`` saying how many NaN/inf values ``X`` holds and where."""
-    arr = np.asarray(X)
-    if arr.dtype.kind not in "fc":
-        return
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        where = np.argwhere(bad)[:3]
-        spots = ", ".join(f"row {w[0]}" + (f" column {w[1]}" if len(w) > 1 else "") for w in where)
-        n_nan, n_inf = int(np.isnan(arr).sum()), int(np.isinf(arr).sum())
-        raise ValueError(
-            f"{name} contains {n_nan} NaN and {n_inf} inf value(s) (first at {spots}); "
-            "remove or impute them before fitting"
-        )
 
 
 def _check_int(name, value, low=1, allow_none=False):
