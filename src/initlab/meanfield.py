@@ -43,7 +43,7 @@ Examples
 >>> round(meanfield.chi1("relu", 2.0), 12)          # He init is critical for ReLU
 1.0
 >>> round(meanfield.critical_sigma_w2("tanh", 0.05), 3)
-1.755
+1.761
 """
 
 from __future__ import annotations
@@ -190,9 +190,7 @@ def _out(arr):
 
 
 # --- the variance map and its fixed point ----------------------------------------------------
-def variance_map(
-    q, sigma_w2, sigma_b2, activation: ActivationLike, *, order: int = DEFAULT_ORDER
-):
+def variance_map(q, sigma_w2, sigma_b2, activation: ActivationLike, *, order: int = DEFAULT_ORDER):
     """One layer of the length (variance) map of a wide random network.
 
     Poole et al. (2016), eq. (3)::
@@ -221,9 +219,9 @@ def variance_map(
 
     Examples
     --------
-    >>> variance_map(3.0, 2.0, 0.1, "linear")   # exactly 2 * 3 + 0.1
+    >>> round(variance_map(3.0, 2.0, 0.1, "linear"), 12)   # 2 * 3 + 0.1
     6.1
-    >>> variance_map(1.0, 2.0, 0.0, "relu")     # E[relu(z)^2] = 1/2: He keeps q fixed
+    >>> round(variance_map(1.0, 2.0, 0.0, "relu"), 12)     # E[relu(z)^2] = 1/2
     1.0
     """
     act = _act(activation)
@@ -238,7 +236,8 @@ def _solve_q(act, sw, sb, q0, tol, max_iter, order):
 
     Returns ``(q_star, q_eval)``; ``q_star`` is ``inf`` where ``q`` blows up and
     ``q_eval`` is then the (huge) variance at which the blow-up was declared, used to
-    evaluate limits such as chi_1 (exact for positively homogeneous phi).
+    evaluate limits such as chi_1 (exact for positively homogeneous phi); where
+    ``q_star == 0``, ``q_eval`` is the tiny ``_Q_FLOOR`` (the limit q -> 0+).
     """
     sw = np.asarray(sw, dtype=float).ravel()
     sb = np.broadcast_to(np.asarray(sb, dtype=float), sw.shape).ravel()
@@ -266,7 +265,9 @@ def _solve_q(act, sw, sb, q0, tol, max_iter, order):
     #    the fixed point in the direction the iteration moves and solve V(q) = q.
     for i in todo:
         result[i] = _bracket_q(act, sw[i], sb[i], q[i], tol, cap[i], order)
-    q_eval = np.where(np.isinf(result), cap, result)
+    # Limits are evaluated just inside the range: q -> 0+ (where a kinked phi such as ReLU
+    # still has E[phi'^2] = 1/2, not phi'(0)^2 = 0) and q -> inf.
+    q_eval = np.where(np.isinf(result), cap, np.maximum(result, _Q_FLOOR))
     return result, q_eval
 
 
@@ -391,7 +392,9 @@ def chi1(
     q : float, optional
         Variance at which to evaluate; the fixed point :func:`fixed_point` by default.
         If ``q*`` is infinite the limit is taken (evaluated at the divergence scale,
-        exact for ReLU, leaky ReLU and linear, whose ``chi_1`` does not depend on ``q``).
+        exact for ReLU, leaky ReLU and linear, whose ``chi_1`` does not depend on ``q``);
+        ``q = 0`` likewise means the limit ``q -> 0+`` (``phi'(0)^2`` for smooth phi,
+        ``sigma_w^2 / 2`` for ReLU rather than ``relu'(0) = 0``).
     order : int
 
     Examples
@@ -407,7 +410,7 @@ def chi1(
     if q is None:
         _, q_eval = _solve_q(act, [sw], [sb], 1.0, 1e-12, 200, order)
         q = float(q_eval[0])
-    q = float(_nonneg("q", q))
+    q = max(float(_nonneg("q", q)), _Q_FLOOR)  # q = 0 means the limit q -> 0+
     return float(sw * _second_moment(act, np.asarray(q), order, deriv=True))
 
 
@@ -846,9 +849,7 @@ def plot_phase_diagram(
 
     act = _act(activation)
     fan_out = width if fan_out is None else fan_out
-    places = {
-        _INITS.canonical(n): named_init_sigma_w2(n, act, width, fan_out) for n in inits
-    }
+    places = {_INITS.canonical(n): named_init_sigma_w2(n, act, width, fan_out) for n in inits}
     if sigma_w2_grid is None:
         near = [s for key, s in places.items() if key != "random" and s < 50.0]
         sigma_w2_grid = np.linspace(0.05, max(4.0, 1.25 * max(near, default=0.0)), 80)
@@ -857,12 +858,11 @@ def plot_phase_diagram(
     pd = phase_diagram(act, sigma_w2_grid, sigma_b2_grid, order=order)
 
     if ax is None:
-        fig, ax = plt.subplots(figsize=(7, 4.5))
+        fig, ax = plt.subplots(figsize=(7, 5.5), layout="constrained")
     else:
         fig = ax.figure
     log_chi = np.log(np.maximum(pd.chi1, 1e-300))
-    finite = log_chi[np.isfinite(log_chi)]
-    lim = float(np.clip(np.max(np.abs(finite)) if finite.size else 1.0, 1e-3, 3.0))
+    lim = 1.0  # one colour scale for every activation: chi_1 from 1/e to e
     mesh = ax.pcolormesh(
         pd.sigma_w2,
         pd.sigma_b2,
@@ -871,7 +871,7 @@ def plot_phase_diagram(
         norm=TwoSlopeNorm(vcenter=0.0, vmin=-lim, vmax=lim),
         shading="auto",
     )
-    fig.colorbar(mesh, ax=ax, label=r"$\log\chi_1$  (<0 ordered, >0 chaotic)")
+    fig.colorbar(mesh, ax=ax, extend="both", label=r"$\log\chi_1$  (<0 ordered, >0 chaotic)")
     handles = []
     if log_chi.min() < 0.0 < log_chi.max() and min(log_chi.shape) > 1:
         ax.contour(pd.sigma_w2, pd.sigma_b2, log_chi, levels=[0.0], colors="k", linewidths=2)
@@ -879,35 +879,55 @@ def plot_phase_diagram(
 
     x_lo, x_hi = float(pd.sigma_w2.min()), float(pd.sigma_w2.max())
     y_lo, y_hi = float(pd.sigma_b2.min()), float(pd.sigma_b2.max())
+    span = (y_hi - y_lo) or 1.0
     y = float(np.clip(marker_sigma_b2, y_lo, y_hi))
+    stacked: dict[float, int] = {}  # initializers sharing a sigma_w^2 get staggered labels
     for key, s in places.items():
         label, marker = _MARKERS.get(key, (key, "o"))
         text = f"{label}: $\\sigma_w^2$={s:.3g}"
-        if x_lo <= s <= x_hi:
-            (line,) = ax.plot(
-                [s], [y], marker=marker, ls="none", ms=10, mfc="none" if key == "lecun" else "w",
-                mec="k", mew=1.5, clip_on=False, zorder=5, label=text, gid=key,
-            )
-        else:  # off the chart: pin it to the nearer edge with an arrow
-            edge = x_hi if s > x_hi else x_lo
-            (line,) = ax.plot(
-                [edge], [y], marker=">" if s > x_hi else "<", ls="none", ms=10, mfc="w",
-                mec="k", mew=1.5, clip_on=False, zorder=5, label=f"{text} (off chart)", gid=key,
-            )
-            dx = -0.25 * (x_hi - x_lo) if s > x_hi else 0.25 * (x_hi - x_lo)
-            ax.annotate(
-                f"{label}\n$\\sigma_w^2$ = {s:.3g} →" if s > x_hi else f"← {label}",
-                xy=(edge, y),
-                xytext=(edge + dx, y + 0.25 * (y_hi - y_lo)),
-                ha="center",
-                arrowprops={"arrowstyle": "->", "color": "k"},
-                fontsize=8,
-            )
+        on_chart = x_lo <= s <= x_hi
+        x = s if on_chart else (x_hi if s > x_hi else x_lo)
+        k = stacked[round(x, 9)] = stacked.get(round(x, 9), -1) + 1
+        (line,) = ax.plot(
+            [x],
+            [y],
+            ls="none",
+            clip_on=False,
+            zorder=5 + k,
+            gid=key,
+            marker=marker if on_chart else (">" if s > x_hi else "<"),
+            ms=13 - 3 * k,
+            mfc="none" if k == 0 else "w",
+            mec="k",
+            mew=1.5,
+            label=text if on_chart else f"{text} (off chart)",
+        )
         handles.append(line)
-    ax.text(0.03, 0.95, "ordered", transform=ax.transAxes, va="top", color="navy")
-    ax.text(0.97, 0.95, "chaotic", transform=ax.transAxes, va="top", ha="right", color="darkred")
+        if on_chart:
+            ax.annotate(
+                label,
+                xy=(x, y),
+                xytext=(x + 0.02 * (x_hi - x_lo), y + (0.08 + 0.07 * k) * span),
+                fontsize=8,
+                arrowprops={"arrowstyle": "-", "color": "0.3", "lw": 0.8},
+            )
+        else:  # pinned to the edge with an arrow pointing off the chart
+            ax.annotate(
+                f"{label}\n$\\sigma_w^2$ = {s:.3g}",
+                xy=(x, y),
+                xytext=(x - 0.18 * (x_hi - x_lo) * np.sign(s - x), y + (0.3 + 0.07 * k) * span),
+                ha="center",
+                fontsize=8,
+                arrowprops={"arrowstyle": "->", "color": "k"},
+            )
+    ax.set_ylim(y_lo - 0.04 * span, y_hi)
+    box = {"fc": "w", "alpha": 0.8, "lw": 0}
+    ax.text(0.03, 0.95, r"ordered $\chi_1<1$", transform=ax.transAxes, va="top", bbox=box)
+    ax.text(
+        0.97, 0.95, r"chaotic $\chi_1>1$", transform=ax.transAxes, va="top", ha="right", bbox=box
+    )
     ax.set_xlabel(r"$\sigma_w^2$ = fan_in $\cdot$ Var[W]")
     ax.set_ylabel(r"$\sigma_b^2$")
     ax.set_title(f"Mean-field phase diagram: {act.name} (width {width})")
-    ax.legend(handles=handles, loc="lower right", fontsize=7, framealpha=0.85)
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=7)
     return fig
