@@ -15,16 +15,14 @@ signal as it travels through the layers (Poole et al., 2016; Schoenholz et al., 
   phase (nearby inputs decorrelate, gradients explode) and ``chi_1 = 1`` the
   **edge of chaos**, where information travels deepest.
 
-Every expectation over ``z ~ N(0, 1)`` is computed by Gauss-Hermite quadrature
-(``numpy.polynomial.hermite_e.hermegauss``, probabilists' weight ``exp(-z^2 / 2)``)
-with an *even* number of nodes, 200 by default, so that no node sits on the kink of a
-rectifier at ``z = 0``: then ``E[relu'(z)^2] = 1/2`` and ``E[relu(z)^2] = 1/2`` hold to
-rounding error.  The 2-D expectations of the correlation map use the product rule.
-The rule is exact to rounding for smooth activations at ``q`` of order one and loses
-accuracy when ``q`` is large for saturating activations (``tanh'(sqrt(q) z)`` becomes a
-spike narrower than the node spacing: at ``q = 10`` the relative error of
-``E[tanh'^2]`` is 1e-3 with 200 nodes) and, at the 1e-3 level, for ELU, whose second
-derivative jumps at 0.  Pass a larger even ``order`` if you need more.
+Every expectation over ``z ~ N(0, 1)`` is computed by Gaussian quadrature split at
+``z = 0``, where every rectifier has its kink: Gauss-Legendre with ``order / 2`` nodes on
+each half-line ``[0, 12]`` (200 nodes in all by default), agreeing with adaptive
+quadrature to about 1e-13 for every registered activation and ``q`` from 0.01 to 100.
+The 2-D expectations of the correlation map are taken in polar coordinates, with the
+angle split at the four rays where ``u1`` or ``u2`` changes sign.  (Plain Gauss-Hermite,
+``numpy.polynomial.hermite_e.hermegauss``, misses by up to 3e-3 for SELU and ReLU kernels
+and by far more for ``tanh`` at large ``q``.)
 
 Everything accepts an activation name (``"tanh"``) or an
 :class:`~initlab.activations.Activation` object, including ones you build yourself.
@@ -77,12 +75,19 @@ __all__ = [
     "init_names",
 ]
 
-#: Number of Gauss-Hermite nodes (even, so that no node lies on a kink at z = 0).
+#: Quadrature nodes for a 1-D expectation, half on each side of the kink at z = 0.
 DEFAULT_ORDER = 200
 
 # The variance map is declared divergent once q exceeds this multiple of the larger of
 # 1, q0 and sigma_b^2 (a finite fixed point is at most a few times sigma_b^2 / (1 - slope)).
 _DIVERGENCE_FACTOR = 1e10
+
+# Plain iterations of the variance map before bracketing takes over (fast away from a
+# critical point: the error shrinks by V'(q*) per layer, typically 0.5 or less).
+_MAX_ITER = 50
+
+# |chi - 1| below this is rounding error of the quadrature: the depth scale is infinite.
+_CRITICAL_TOL = 1e-13
 
 # Variances below this are treated as 0 (a collapse toward q* = 0 is declared there rather
 # than followed into subnormal numbers, where rounding fakes convergence).
@@ -96,20 +101,41 @@ ActivationLike = str | Activation
 
 
 # --- quadrature ------------------------------------------------------------------------------
+# Every kink of a registered activation (ReLU, leaky ReLU, ELU, SELU) sits at z = 0, so each
+# half-line is integrated separately by Gauss-Legendre on [0, _Z_MAX]: the integrand is
+# smooth on each piece and the rule converges exponentially.  (Gauss-Hermite over the whole
+# line, hermegauss, was 3e-3 off for E[selu'(z)^2] with 200 nodes, 1e-3 off for the ReLU
+# arc-cosine kernel, and 60 % off for E[tanh'(10 z)^2]; this rule is within 1e-13 of
+# adaptive quadrature for all of them.)
+_Z_MAX = 12.0  # N(0, 1) puts 2e-33 of its mass beyond 12
+
+
 @functools.lru_cache(maxsize=8)
 def _rule(order: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Nodes ``x``, weights ``w`` (summing to 1) and an "outer node" mask for N(0, 1)."""
-    if not isinstance(order, int | np.integer) or order < 2 or order % 2:
+    if isinstance(order, bool) or not isinstance(order, int | np.integer) or order < 4 or order % 2:
         raise ValueError(
-            f"order must be an even integer >= 2 (an odd rule puts a node on the kink of a "
-            f"rectifier at z = 0), got {order!r}"
+            f"order must be an even integer >= 4 (order / 2 Gauss nodes on each half-line, "
+            f"split at the kink of a rectifier at z = 0), got {order!r}"
         )
-    x, w = np.polynomial.hermite_e.hermegauss(int(order))  # weight exp(-x^2 / 2)
-    w = w / math.sqrt(2.0 * math.pi)  # now a probability rule: sum(w) == 1
-    outer = np.abs(x) > 0.75 * np.abs(x).max()
-    for a in (x, w, outer):
-        a.setflags(write=False)
+    t, v = np.polynomial.legendre.leggauss(int(order) // 2)
+    z = _Z_MAX * (t + 1.0) / 2.0
+    v = v * _Z_MAX / 2.0 * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+    x, w = np.concatenate([-z[::-1], z]), np.concatenate([v[::-1], v])
+    outer = np.abs(x) > 0.75 * _Z_MAX
+    for arr in (x, w, outer):
+        arr.setflags(write=False)
     return x, w, outer
+
+
+@functools.lru_cache(maxsize=8)
+def _radial_rule(order: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights for ``int_0^inf g(r) r exp(-r^2 / 2) dr``."""
+    _rule(order)  # validates
+    t, v = np.polynomial.legendre.leggauss(int(order) // 2)
+    r = _Z_MAX * (t + 1.0) / 2.0
+    v = v * _Z_MAX / 2.0 * r * np.exp(-0.5 * r * r)
+    return r, v
 
 
 def _evaluate(fn: Callable[[np.ndarray], np.ndarray], u: np.ndarray) -> np.ndarray:
@@ -117,9 +143,9 @@ def _evaluate(fn: Callable[[np.ndarray], np.ndarray], u: np.ndarray) -> np.ndarr
         return np.asarray(fn(u), dtype=float)
 
 
-def _expect(values: np.ndarray, weights: np.ndarray, outer: np.ndarray, act, what: str):
+def _expect(values, weights, outer, act, what: str, node_axes: int = 1):
     """Sum ``weights * values`` over the trailing node axes, refusing non-finite moments."""
-    axes = tuple(range(-weights.ndim, 0))
+    axes = tuple(range(-node_axes, 0))
     with np.errstate(all="ignore"):
         terms = weights * values
         total = np.sum(terms, axis=axes)
@@ -128,8 +154,8 @@ def _expect(values: np.ndarray, weights: np.ndarray, outer: np.ndarray, act, wha
     bad = ~np.isfinite(total) | ~np.isfinite(scale) | (tail > _TAIL_TOL * scale)
     if np.any(bad):
         raise ValueError(
-            f"activation {act.name!r}: {what} is not finite (or grows too fast for "
-            f"Gauss-Hermite quadrature to resolve); phi has no mean-field behaviour here"
+            f"activation {act.name!r}: {what} is not finite (or phi grows too fast for the "
+            f"quadrature to resolve it); phi has no mean-field behaviour here"
         )
     return total
 
@@ -138,25 +164,42 @@ def _second_moment(act: Activation, q: np.ndarray, order: int, deriv: bool = Fal
     """``E[phi(sqrt(q) z)^2]`` (or of ``phi'``) for each entry of ``q``."""
     x, w, outer = _rule(order)
     u = np.sqrt(np.asarray(q, dtype=float))[..., None] * x
-    vals = _evaluate(act.grad if deriv else act, u)
+    with np.errstate(all="ignore"):
+        vals = _evaluate(act.grad if deriv else act, u) ** 2
     name = "E[phi'(sqrt(q) z)^2]" if deriv else "E[phi(sqrt(q) z)^2]"
-    return _expect(vals * vals, w, outer, act, name)
+    return _expect(vals, w, outer, act, name)
 
 
 def _cross_moment(act: Activation, c: np.ndarray, q: float, order: int, deriv: bool = False):
-    """``E[f(u1) f(u2)]`` with ``f = phi`` (or ``phi'``), ``u = sqrt(q) (z1, c z1 + s z2)``."""
-    x, w, outer = _rule(order)
-    c = np.asarray(c, dtype=float)[..., None, None]
-    s = np.sqrt(np.clip(1.0 - c * c, 0.0, None))
-    z1, z2 = x[:, None], x[None, :]
+    """``E[f(u1) f(u2)]`` with ``f = phi`` (or ``phi'``), ``u = sqrt(q) (z1, c z1 + s z2)``.
+
+    In polar coordinates ``(z1, z2) = r (cos t, sin t)`` we have ``u1 = sqrt(q) r cos t``
+    and ``u2 = sqrt(q) r cos(t - t_c)`` with ``cos t_c = c``, so the kinks at ``u = 0``
+    are four rays.  The angle is integrated by Gauss-Legendre on the four sectors between
+    them, the radius by :func:`_radial_rule`.
+    """
+    r, wr = _radial_rule(order)
+    t, v = np.polynomial.legendre.leggauss(max(int(order) // 4, 8))
+    c = np.asarray(c, dtype=float)
+    t_c = np.arccos(np.clip(c, -1.0, 1.0))[..., None]
+    cuts = np.sort(np.mod(t_c + np.array([0.5, 1.5]) * np.pi, 2 * np.pi), axis=-1)
+    cuts = np.sort(
+        np.concatenate([cuts, np.broadcast_to([0.5 * np.pi, 1.5 * np.pi], cuts.shape)], -1), -1
+    )
+    lo = cuts
+    hi = np.concatenate([cuts[..., 1:], cuts[..., :1] + 2 * np.pi], axis=-1)
+    theta = (lo[..., None] + (hi - lo)[..., None] * (t + 1.0) / 2.0).reshape(*c.shape, -1)
+    w_theta = ((hi - lo)[..., None] * v / 2.0).reshape(*c.shape, -1) / (2.0 * np.pi)
+    rq = math.sqrt(q) * r  # (n_r,)
     fn = act.grad if deriv else act
-    rq = math.sqrt(q)
-    f1 = _evaluate(fn, rq * z1)
-    f2 = _evaluate(fn, rq * (c * z1 + s * z2))
-    weights = w[:, None] * w[None, :]
-    outer2 = outer[:, None] | outer[None, :]
+    u1 = np.cos(theta)[..., :, None] * rq
+    u2 = np.cos(theta - t_c)[..., :, None] * rq
+    with np.errstate(all="ignore"):
+        vals = _evaluate(fn, u1) * _evaluate(fn, u2)
+    weights = w_theta[..., :, None] * wr
+    outer = np.broadcast_to(r > 0.75 * _Z_MAX, weights.shape)
     name = "E[phi'(u1) phi'(u2)]" if deriv else "E[phi(u1) phi(u2)]"
-    return _expect(f1 * f2, weights, outer2, act, name)
+    return _expect(vals, weights, outer, act, name, node_axes=2)
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -210,7 +253,7 @@ def variance_map(q, sigma_w2, sigma_b2, activation: ActivationLike, *, order: in
         broadcast, so one call evaluates a whole grid.
     activation : str or Activation
     order : int
-        Even number of Gauss-Hermite nodes.
+        Even number of quadrature nodes (half on each side of 0).
 
     Returns
     -------
@@ -255,10 +298,10 @@ def _solve_q(act, sw, sb, q0, tol, max_iter, order):
         diverged = qn > cap[todo]
         converged = (np.abs(qn - q[todo]) <= tol * qn) & (qn > _Q_FLOOR)
         collapsed = (qn <= _Q_FLOOR) & (v0[todo] == 0.0)  # geometric decay to q* = 0
-        result[todo[collapsed]] = 0.0
         converged |= collapsed
         result[todo[diverged]] = np.inf
         result[todo[converged & ~diverged]] = qn[converged & ~diverged]
+        result[todo[collapsed]] = 0.0
         q[todo] = qn
         todo = todo[~(diverged | converged)]
     # 2. Slow convergence (near a critical point it is algebraic, not geometric): bracket
@@ -290,7 +333,7 @@ def _bracket_q(act, sw, sb, q, tol, cap, order):
         return root(lo, hi)
     hi = q  # the iteration descends: the next root below q
     while hi > _Q_FLOOR:
-        lo = hi / 8.0  # a coarse scan; Brent refines
+        lo = hi * 1e-3  # a coarse scan; Brent refines
         glo = g(lo)
         if glo == 0.0:
             return lo
@@ -307,7 +350,7 @@ def fixed_point(
     sigma_b2: float = 0.0,
     q0: float = 1.0,
     tol: float = 1e-12,
-    max_iter: int = 200,
+    max_iter: int = 50,
     *,
     order: int = DEFAULT_ORDER,
 ) -> float:
@@ -340,7 +383,7 @@ def fixed_point(
     max_iter : int
         Plain iterations before switching to the bracketing root finder.
     order : int
-        Even number of Gauss-Hermite nodes.
+        Even number of quadrature nodes (half on each side of 0).
 
     Returns
     -------
@@ -408,7 +451,7 @@ def chi1(
     sw = float(_nonneg("sigma_w2", sigma_w2))
     sb = float(_nonneg("sigma_b2", sigma_b2))
     if q is None:
-        _, q_eval = _solve_q(act, [sw], [sb], 1.0, 1e-12, 200, order)
+        _, q_eval = _solve_q(act, [sw], [sb], 1.0, 1e-12, _MAX_ITER, order)
         q = float(q_eval[0])
     q = max(float(_nonneg("q", q)), _Q_FLOOR)  # q = 0 means the limit q -> 0+
     return float(sw * _second_moment(act, np.asarray(q), order, deriv=True))
@@ -417,7 +460,7 @@ def chi1(
 # --- the correlation map ---------------------------------------------------------------------
 def _q_for_correlation(act, q, sw, sb, order) -> float:
     if q is None:
-        q_star, q_eval = _solve_q(act, [sw], [sb], 1.0, 1e-12, 200, order)
+        q_star, q_eval = _solve_q(act, [sw], [sb], 1.0, 1e-12, _MAX_ITER, order)
         q = float(q_eval[0])
         if q_star[0] == 0.0:
             raise ValueError(
@@ -446,7 +489,7 @@ def correlation_map(
         c^{l+1} = (sigma_w^2 E[phi(u1) phi(u2)] + sigma_b^2) / q*,
         u1 = sqrt(q*) z1,   u2 = sqrt(q*) (c z1 + sqrt(1 - c^2) z2),
 
-    with ``z1, z2`` independent standard normals (2-D Gauss-Hermite product rule).
+    with ``z1, z2`` independent standard normals (2-D rule in polar coordinates).
     ``c = 1`` is always a fixed point and the slope there is :func:`chi1`.
 
     Parameters
@@ -502,7 +545,7 @@ def correlation_fixed_point(
     act = _act(activation)
     sw = float(_nonneg("sigma_w2", sigma_w2))
     sb = float(_nonneg("sigma_b2", sigma_b2))
-    q_star, q_eval = _solve_q(act, [sw], [sb], 1.0, 1e-12, 200, order)
+    q_star, q_eval = _solve_q(act, [sw], [sb], 1.0, 1e-12, _MAX_ITER, order)
     q = float(q_eval[0])
     if q_star[0] == 0.0 or sw * _second_moment(act, np.asarray(q), order, deriv=True) <= 1.0:
         return 1.0
@@ -525,7 +568,7 @@ def correlation_fixed_point(
 
 def _chi_c(act, sw, sb, order) -> float:
     c_star = correlation_fixed_point(act, sw, sb, order=order)
-    _, q_eval = _solve_q(act, [sw], [sb], 1.0, 1e-12, 200, order)
+    _, q_eval = _solve_q(act, [sw], [sb], 1.0, 1e-12, _MAX_ITER, order)
     q = float(q_eval[0])
     if c_star == 1.0:
         return float(sw * _second_moment(act, np.asarray(q), order, deriv=True))
@@ -533,7 +576,7 @@ def _chi_c(act, sw, sb, order) -> float:
 
 
 def _depth(chi: float) -> float:
-    if chi == 1.0:
+    if abs(chi - 1.0) <= _CRITICAL_TOL:
         return math.inf
     if chi == 0.0:
         return 0.0
@@ -572,7 +615,7 @@ def correlation_depth_scale(
     sw = float(_nonneg("sigma_w2", sigma_w2))
     sb = float(_nonneg("sigma_b2", sigma_b2))
     chi = _chi_c(act, sw, sb, order)
-    return math.inf if chi >= 1.0 else _depth(chi)
+    return math.inf if chi >= 1.0 - _CRITICAL_TOL else _depth(chi)
 
 
 def gradient_depth_scale(
@@ -697,7 +740,7 @@ def phase_diagram(
     sw = _nonneg("sigma_w2", np.atleast_1d(np.asarray(sigma_w2_grid, dtype=float)))
     sb = _nonneg("sigma_b2", np.atleast_1d(np.asarray(sigma_b2_grid, dtype=float)))
     SW, SB = np.meshgrid(sw, sb)
-    q_star, q_eval = _solve_q(act, SW.ravel(), SB.ravel(), 1.0, 1e-12, 200, order)
+    q_star, q_eval = _solve_q(act, SW.ravel(), SB.ravel(), 1.0, 1e-12, _MAX_ITER, order)
     chi = SW.ravel() * _second_moment(act, q_eval, order, deriv=True)
     return PhaseDiagram(sw, sb, q_star.reshape(SW.shape), chi.reshape(SW.shape))
 
