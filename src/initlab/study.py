@@ -167,6 +167,10 @@ class Study:
             for v in getattr(self, key):
                 if not isinstance(v, kind):
                     raise StudyConfigError(f"{key} must be names (strings), got {v!r}")
+        for key, low in (("seeds", 0), ("batch_sizes", 0), ("epochs", 1)):
+            for v in getattr(self, key):
+                if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+                    raise StudyConfigError(f"{key} must be integers >= {low}, got {v!r}")
         for v in self.learning_rates:
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise StudyConfigError(f"learning_rates must be numbers, got {v!r}")
