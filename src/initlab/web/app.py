@@ -212,9 +212,6 @@ def create_app(limits: Limits | None = None, store: SessionStore | None = None) 
         assert isinstance(exc, ConfigError)
         return _error(422, exc.message, exc.field)
 
-    async def value_error(request: Request, exc: Exception) -> Response:
-        return _error(422, str(exc))
-
     async def limit_error(request: Request, exc: Exception) -> Response:
         return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": "30"})
 
@@ -242,7 +239,6 @@ def create_app(limits: Limits | None = None, store: SessionStore | None = None) 
         routes=routes,
         exception_handlers={
             ConfigError: config_error,
-            ValueError: value_error,
             SessionLimitError: limit_error,
             SessionNotFound: not_found,
         },

@@ -555,7 +555,12 @@ def export_toml(config: PlaygroundConfig, name: str = "playground") -> str:
     lines += ["", "[study.dataset_options]"]
     lines += [f"{k} = {_toml_value(v)}" for k, v in opts.items()]
     lines += ["", "[study.hyperparameters]", f"leaky_slope = [{config.leaky_slope!r}]"]
-    lines += [f"{k} = [{float(v)!r}]" for k, v in sorted(config.hyperparameters.items())]
+    accepted = set()
+    for opt in _axis_values(config, "optimizer", config.optimizer):
+        accepted |= set(_optim.get(opt).defaults)
+    lines += [
+        f"{k} = [{float(v)!r}]" for k, v in sorted(config.hyperparameters.items()) if k in accepted
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -31,7 +31,7 @@ from .. import activations as _activations
 from .. import datasets as _datasets
 from .. import optim as _optim
 from ..engine import Population, Trainer, init_params
-from .config import Limits, PlaygroundConfig, with_seed
+from .config import ConfigError, Limits, PlaygroundConfig, with_seed
 
 __all__ = ["Session", "SessionStore", "SessionLimitError", "unit_activity"]
 
@@ -312,7 +312,7 @@ class Session:
         ``full=False`` repeats no history (for an idempotent "current state" request).
         """
         with self.lock:
-            start = self._sent_epoch + 1 if full else self.epoch
+            start = min(self._sent_epoch + 1, self.epoch) if full else self.epoch
             rows = np.stack(self._rows[start : self.epoch + 1], axis=0)  # (k, 4, M)
             history = {
                 key: [[_finite(v) for v in rows[e, k]] for e in range(rows.shape[0])]
@@ -451,6 +451,8 @@ class SessionStore:
             self._sessions[placeholder] = None  # type: ignore[assignment]
         try:
             session = Session(config, self.limits, self.clock)
+        except ValueError as exc:  # e.g. too few points for a stratified split
+            raise ConfigError("dataset", str(exc)) from None
         finally:
             with self._lock:
                 self._sessions.pop(placeholder, None)

@@ -7,6 +7,9 @@ const COLORS = [[245, 158, 11], [59, 130, 246], [16, 185, 129], [168, 85, 247],
   [239, 68, 68], [20, 184, 166], [234, 179, 8], [100, 116, 139]];
 const rgb = (c, a = 1) => `rgba(${c[0]},${c[1]},${c[2]},${a})`;
 const $ = (id) => document.getElementById(id);
+const ICON_PLAY = '<svg viewBox="0 0 24 24" width="20" height="20"><path d="M7 4.5l13 7.5-13 7.5z" fill="currentColor"/></svg>';
+const ICON_PAUSE = '<svg viewBox="0 0 24 24" width="20" height="20"><rect x="6" y="5" width="4" height="14" rx="1" fill="currentColor"/><rect x="14" y="5" width="4" height="14" rx="1" fill="currentColor"/></svg>';
+const layerColor = (l) => `hsl(${(l * 67 + 210) % 360}, 65%, 45%)`;
 const HYPER = ["momentum", "rho", "beta1", "beta2", "eps", "weight_decay"];
 const AXIS_DEFAULTS = {
   activation: "sigmoid, tanh, relu, leaky_relu",
@@ -258,6 +261,8 @@ async function restart() {
 function startSession(data) {
   state.generation += 1;
   state.session = data;
+  document.body.dataset.session = data.id;
+  document.body.dataset.mode = data.mode;
   state.history = null;
   state.grads = [];
   state.updates = [];
@@ -313,7 +318,7 @@ function applyFrame(frame, generation) {
 function setPlaying(on) {
   state.playing = on;
   const b = $("play");
-  b.innerHTML = on ? "&#10074;&#10074;" : "&#9654;";
+  b.innerHTML = on ? ICON_PAUSE : ICON_PLAY;
   b.setAttribute("aria-label", on ? "pause" : "play");
   b.classList.toggle("playing", on);
 }
@@ -453,6 +458,14 @@ function drawBoundary(canvas, probs, model, withPoints) {
     ctx.strokeStyle = stroke;
     ctx.stroke();
   };
+  if (W < 300) { // small multiples: train points only, no outlines
+    for (let i = 0; i < s.train.x.length; i++) {
+      const pt = s.train.x[i];
+      ctx.fillStyle = rgb(COLORS[s.train.y[i]], 0.9);
+      ctx.fillRect(px(pt[0]) - 1.2, py(pt[1]) - 1.2, 2.4, 2.4);
+    }
+    return;
+  }
   s.train.x.forEach((pt, i) => dot(pt, s.train.y[i], "#fff"));
   if ($("show-val").checked) s.val.x.forEach((pt, i) => dot(pt, s.val.y[i], "#111827"));
 }
@@ -560,9 +573,11 @@ function drawGradChart() {
     // connect the sampled epochs
     let last = null;
     for (let i = 0; i < values.length; i++) { if (values[i] === null) values[i] = last; else last = values[i]; }
-    series.push({ values, color: `hsl(${(l * 67) % 360}, 65%, 45%)`, width: 1.4 });
+    series.push({ values, color: layerColor(l), width: 1.4 });
   }
   if (!Number.isFinite(lo)) { lo = 1e-6; hi = 1; }
+  const names = (state.lastFrame && state.lastFrame.layers || []).map((l) => l.name);
+  $("grad-key").innerHTML = names.map((n, l) => `<i style="border-color:${layerColor(l)}"></i>${n}`).join(" ");
   drawLines($("grad-chart"), series, { ymin: lo / 2, ymax: hi * 2, log: true, xmax, ticks: 2,
     fmtTick: (v) => v.toExponential(0) });
 }
@@ -686,6 +701,7 @@ function copy(text, button) {
 
 // ------------------------------------------------------------------------------ start
 async function main() {
+  setPlaying(false);
   try {
     state.options = await api("GET", "/api/options");
   } catch (err) { showError(`cannot reach the server: ${err.message}`); return; }
