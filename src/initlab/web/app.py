@@ -102,8 +102,9 @@ def create_app(limits: Limits | None = None, store: SessionStore | None = None) 
     starlette.applications.Starlette
         ``app.state.store`` is the session store.
     """
-    limits = limits or (store.limits if store is not None else Limits())
-    store = store or SessionStore(limits)
+    if store is None:
+        store = SessionStore(limits or Limits())
+    limits = limits or store.limits
 
     def session_or_404(request: Request) -> Session:
         sid = request.path_params["sid"]
