@@ -146,6 +146,7 @@ class PlaygroundConfig:
     hyperparameters: Mapping[str, float] = field(default_factory=dict)
     batch_size: int = 0
     shuffle: bool = False
+    rng_kind: str = "generator"
     seed: int = 0
     epochs: int = 500
     rows: Axis | None = None
@@ -250,6 +251,8 @@ def _init_name(v: str) -> str:
 
 
 def _bias_name(v: str) -> str:
+    if v.strip().lower() == "blog":  # the blog's recipe: N(0, 1), zeros with zero init
+        return "blog"
     return _initializers.BIAS_REGISTRY.canonical(v)
 
 
@@ -405,6 +408,12 @@ def parse_config(raw: Any, limits: Limits | None = None) -> PlaygroundConfig:
     shuffle = get("shuffle", d.shuffle)
     if not isinstance(shuffle, bool):
         raise ConfigError("shuffle", f"shuffle must be true or false, got {shuffle!r}")
+    rng_kind = get("rng_kind", d.rng_kind)
+    if rng_kind not in _initializers.RNG_KINDS:
+        raise ConfigError(
+            "rng_kind",
+            f"rng_kind must be one of {', '.join(_initializers.RNG_KINDS)}, got {rng_kind!r}",
+        )
     seed = _integer("seed", get("seed", d.seed), 0, _SEED_MAX)
     epochs = _integer("epochs", get("epochs", d.epochs), 1, limits.max_epochs, " (server limit)")
 
@@ -446,6 +455,7 @@ def parse_config(raw: Any, limits: Limits | None = None) -> PlaygroundConfig:
         hyperparameters=hyper,
         batch_size=batch_size,
         shuffle=shuffle,
+        rng_kind=rng_kind,
         seed=seed,
         epochs=epochs,
         rows=rows,
@@ -478,7 +488,9 @@ def options(limits: Limits | None = None) -> dict[str, Any]:
         "bias_inits": [
             {"name": n, "description": _describe(_initializers.BIAS_REGISTRY, n)}
             for n in _initializers.bias_names()
-        ],
+        ]
+        + [{"name": "blog", "description": "the blog's: N(0, 1), zeros with the zero init"}],
+        "rng_kinds": list(_initializers.RNG_KINDS),
         "optimizers": [
             {
                 "name": n,
@@ -532,11 +544,12 @@ def export_toml(config: PlaygroundConfig, name: str = "playground") -> str:
     """
     opts = config.dataset_options()
     seeds = _axis_values(config, "seed", config.seed)
+    table = ", ".join(f"{k} = {_toml_value(v)}" for k, v in opts.items())
     lines = [
         "# initlab playground export: run with `initlab study --config playground.toml`",
         "[study]",
         f"name = {_toml_value(name)}",
-        f"datasets = {_toml_value([config.dataset_name])}",
+        f'datasets = [{{ name = "{config.dataset_name}", {table} }}]',
         f"hidden = [{_toml_value(list(config.hidden))}]",
         f"activations = {_toml_value(_axis_values(config, 'activation', config.activation))}",
         f"inits = {_toml_value(_axis_values(config, 'init', config.init))}",
@@ -552,8 +565,8 @@ def export_toml(config: PlaygroundConfig, name: str = "playground") -> str:
     ]
     if config.shuffle:
         lines.append("shuffle = true")
-    lines += ["", "[study.dataset_options]"]
-    lines += [f"{k} = {_toml_value(v)}" for k, v in opts.items()]
+    if config.rng_kind != "generator":
+        lines.append(f"rng_kind = {_toml_value(config.rng_kind)}")
     lines += ["", "[study.hyperparameters]", f"leaky_slope = [{config.leaky_slope!r}]"]
     accepted = set()
     for opt in _axis_values(config, "optimizer", config.optimizer):
@@ -590,6 +603,15 @@ def export_python(config: PlaygroundConfig) -> str:
             items += sorted(config.optimizer_hyper(model["optimizer"]).items())
         if config.shuffle:
             items.append(("shuffle", True))
+        if config.rng_kind != "generator":
+            items.append(("rng_kind", config.rng_kind))
+        exprs = dict(exprs)
+        if model["bias_init"] == "blog" and "bias_init" not in exprs:
+            # the blog's biases: N(0, 1), but zeros with the zero initializer
+            init = exprs.get("init", repr(model["init"]))
+            exprs["bias_init"] = f'"zeros" if {init} == "zeros" else "normal"'
+            if "init" not in exprs:
+                exprs["bias_init"] = repr("zeros" if model["init"] == "zeros" else "normal")
         return "".join(f"{indent}{k}={exprs.get(k, repr(v))},\n" for k, v in items)
 
     head = [

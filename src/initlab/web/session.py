@@ -30,6 +30,7 @@ import numpy as np
 from .. import activations as _activations
 from .. import datasets as _datasets
 from .. import optim as _optim
+from .. import sweep as _sweep
 from ..engine import Population, Trainer, init_params
 from .config import ConfigError, Limits, PlaygroundConfig, with_seed
 
@@ -90,6 +91,7 @@ class _Group:
     trainer: Trainer
     models: list[int]  # indices into Session.models
     optimizer: Any
+    spec: Any  # the first model's RunSpec: what the group shares
 
 
 class Session:
@@ -142,39 +144,66 @@ class Session:
         n = self.data.n_train
         self.stat_idx = np.sort(rng.choice(n, size=min(n, _STAT_SAMPLES), replace=False))
 
+    def specs(self) -> list[_sweep.RunSpec]:
+        """Each network as an :class:`initlab.sweep.RunSpec` (what a study would run)."""
+        cfg = self.config
+        out = []
+        for m in self.models:
+            (spec,) = _sweep.plan(
+                [tuple(cfg.hidden)],
+                m["activation"],
+                m["init"],
+                m["optimizer"],
+                m["learning_rate"],
+                [m["seed"]],
+                cfg.epochs,
+                batch_size=cfg.batch_size or None,
+                bias_init=m["bias_init"],
+                rng_kind=cfg.rng_kind,
+                shuffle=cfg.shuffle,
+                leaky_slope=cfg.leaky_slope,
+                **cfg.optimizer_hyper(m["optimizer"]),
+            )
+            out.append(spec)
+        return out
+
     def _build(self) -> None:
-        """Group the models by (activation, optimizer) and draw their initial weights."""
-        cfg, data = self.config, self.data
-        groups: dict[tuple[str, str], list[int]] = {}
-        for i, m in enumerate(self.models):
-            groups.setdefault((m["activation"], m["optimizer"]), []).append(i)
+        """Plan the runs with the sweep engine, group those that can share a population
+        (same activation, optimizer, batch plan: ``RunSpec.group_key``) and draw their
+        initial weights, exactly as ``initlab.sweep`` and ``initlab study`` do."""
+        data = self.data
+        specs = self.specs()
+        grouped: dict[tuple, list[int]] = {}
+        for i, spec in enumerate(specs):
+            grouped.setdefault(spec.group_key(), []).append(i)
         self.groups: list[_Group] = []
-        n_out = data.n_classes
-        sizes = (data.n_features, *cfg.hidden, n_out)
-        for (act_name, opt_name), idx in groups.items():
-            act = _activations.get(act_name)
+        for idx in grouped.values():
+            group_specs = [specs[i] for i in idx]
+            first = group_specs[0]
+            act = _activations.get(first.activation)
             if "slope" in act.params:
-                act = act.bind(slope=cfg.leaky_slope)
-            pop = Population(sizes, act, "cross_entropy", n_models=len(idx))
-            models = [self.models[i] for i in idx]
+                slopes = np.array([s.leaky_slope for s in group_specs], dtype=float)
+                act = act.bind(slope=slopes if len(set(slopes)) > 1 else float(slopes[0]))
+            sizes = (data.n_features, *first.hidden, data.n_classes)
+            pop = Population(sizes, act, first.loss, n_models=len(idx), dtype=first.dtype)
             params = init_params(
                 pop,
-                [m["seed"] for m in models],
-                [m["init"] for m in models],
-                [m["bias_init"] for m in models],
+                [s.seed for s in group_specs],
+                [s.init for s in group_specs],
+                [s.bias_init for s in group_specs],
+                first.rng_kind,
                 X=data.X_train,
             )
-            spec = _optim.get(opt_name)
-            lr = np.array([m["learning_rate"] for m in models], dtype=float)
-            optimizer = spec.build(lr, **cfg.optimizer_hyper(opt_name))
-            group = _Group(pop, [p.copy() for p in params], None, idx, optimizer)  # type: ignore[arg-type]
-            group.trainer = self._trainer(group, opt_name)
+            hyper = {k: np.array([dict(s.hyper)[k] for s in group_specs]) for k, _ in first.hyper}
+            lrs = np.array([s.learning_rate for s in group_specs])
+            optimizer = _optim.get(first.optimizer).build(lrs, **hyper)
+            group = _Group(pop, [p.copy() for p in params], None, idx, optimizer, first)  # type: ignore[arg-type]
+            group.trainer = self._trainer(group)
             self.groups.append(group)
         self._start()
 
-    def _trainer(self, group: _Group, opt_name: str) -> Trainer:
-        batch = self.config.batch_size or _optim.get(opt_name).default_batch_size
-        d = self.data
+    def _trainer(self, group: _Group) -> Trainer:
+        d, spec = self.data, group.spec
         return Trainer(
             group.population,
             group.initial,
@@ -183,9 +212,9 @@ class Session:
             d.y_train,
             d.X_val,
             d.y_val,
-            batch_size=batch,
-            shuffle=self.config.shuffle,
-            shuffle_seed=0,
+            batch_size=spec.batch_size,
+            shuffle=spec.shuffle,
+            shuffle_seed=spec.shuffle_seed,
             record=True,
         )
 
@@ -247,7 +276,7 @@ class Session:
         """Back to epoch 0 with the same initial weights (fresh optimizer state)."""
         with self.lock:
             for g in self.groups:
-                g.trainer = self._trainer(g, self.models[g.models[0]]["optimizer"])
+                g.trainer = self._trainer(g)
             self._start()
             self.touch()
 

@@ -154,6 +154,7 @@ function readForm() {
     hyperparameters: {},
     batch_size: num("batch_size"),
     shuffle: $("shuffle").checked,
+    rng_kind: $("rng_kind").value,
     seed: num("seed"),
     epochs: num("epochs"),
   };
@@ -172,7 +173,8 @@ function writeForm(cfg) {
   const set = (id, v) => { if (v !== undefined && v !== null && $(id)) $(id).value = v; };
   setMode(cfg.mode || "single", false);
   for (const k of ["dataset", "noise", "n_samples", "val_size", "data_seed", "activation",
-    "leaky_slope", "init", "bias_init", "optimizer", "learning_rate", "batch_size", "seed", "epochs"]) {
+    "leaky_slope", "init", "bias_init", "optimizer", "learning_rate", "batch_size", "seed", "epochs",
+    "rng_kind"]) {
     set(k, cfg[k]);
   }
   if (cfg.hidden !== undefined) $("hidden").value = [].concat(cfg.hidden).join(", ");
@@ -740,8 +742,13 @@ async function main() {
     scheduleRestart();
   });
   $("blog-recipe").addEventListener("click", () => {
+    // the blog: make_blobs, [2, 2, 4], np.random.seed(0), its "xavier" = LeCun normal,
+    // N(0, 1) biases (zeros with zero init), full-batch GD with eta 1 for 50 epochs
     writeForm({ dataset: "blog", hidden: [2], optimizer: "gd", learning_rate: 1, batch_size: 0,
-      bias_init: "normal", epochs: 50, mode: state.mode });
+      bias_init: "blog", rng_kind: "legacy", seed: 0, epochs: 50, mode: "compare",
+      rows: { axis: "activation", values: ["sigmoid", "tanh", "relu", "leaky_relu"] },
+      cols: { axis: "init", values: ["zeros", "random", "lecun_normal", "he_normal"] } });
+    setMode("compare", false);
     scheduleRestart();
   });
   window.addEventListener("beforeunload", () => {
