@@ -252,6 +252,7 @@ def study(
         TimeRemainingColumn,
     )
 
+    from .distributed import ClusterError  # dask itself is imported only when used
     from .store import StoreError
     from .study import Study, StudyConfigError
 
@@ -299,7 +300,7 @@ def study(
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted: finished runs are stored; rerun to resume[/]")
         raise typer.Exit(130) from None
-    except (StoreError, StudyConfigError, ValueError, OSError) as exc:
+    except (StoreError, StudyConfigError, ValueError, OSError, ClusterError) as exc:
         _fail(str(exc))
         return
     console.print(str(result))

@@ -344,7 +344,16 @@ class Study:
         start = time.perf_counter()
         self.store_path = str(store or self.store_path or DEFAULT_PATH)
         planned = self.plan()
-        st = Store(self.store_path)
+        # connect (and check the cluster) before the store is touched: a bad scheduler
+        # address or a mismatched cluster must leave nothing behind
+        session = _connect(executor, scheduler, workers)
+        try:
+            st = Store(self.store_path)
+        except BaseException:
+            if session is not None:
+                session.close()
+            raise
+        results = None
         try:
             st.save_study(self.name, self.to_dict(), command)
             all_hashes = [h for _, _, hashes in planned for h in hashes]
@@ -376,9 +385,11 @@ class Study:
                     by_spec[s] = h
                 specs = [s for s, _ in todo]
                 jobs = 1 if executor == "local" else (workers or -1)
+                if session is not None:  # dask: as many chunks as the cluster has threads
+                    jobs = session.n_threads()
                 chunk_list = _sweep.chunks(specs, data, max_memory, _sweep.resolve_jobs(jobs))
                 results = _execute(
-                    executor, chunk_list, data, self.record_curves, jobs, scheduler, tick
+                    executor, chunk_list, data, self.record_curves, jobs, session, tick
                 )
                 for result in results:
                     rows = []
@@ -403,7 +414,11 @@ class Study:
                         trained += len(rows)
             del total
         finally:
+            if results is not None and hasattr(results, "close"):
+                results.close()  # Ctrl-C: cancel the work still queued on a cluster
             st.close()
+            if session is not None:
+                session.close()
         return RunReport(
             len(all_hashes),
             len(done),
@@ -515,23 +530,28 @@ def _spec_from_row(row) -> _sweep.RunSpec:
     )
 
 
-def _execute(executor, chunk_list, data, curves, jobs, scheduler, tick):
+EXECUTORS = ("local", "processes", "dask")
+
+
+def _connect(executor, scheduler, workers):
+    """The Dask session for ``executor="dask"`` (None otherwise); checks the executor name."""
+    if executor not in EXECUTORS:
+        raise StudyConfigError(_unknown("executor", executor, EXECUTORS))
+    if executor != "dask":
+        return None
+    from .distributed import connect
+
+    return connect(scheduler, workers)
+
+
+def _execute(executor, chunk_list, data, curves, jobs, session, tick):
     if executor in ("local", "processes"):
         return _sweep.execute(
             chunk_list, data, curves, jobs if executor == "processes" else 1, tick
         )
-    if executor == "dask":
-        from .distributed import execute_dask
+    from .distributed import execute_dask
 
-        return execute_dask(
-            chunk_list,
-            data,
-            curves,
-            scheduler=scheduler,
-            workers=None if jobs == -1 else jobs,
-            on_progress=tick,
-        )
-    raise StudyConfigError(_unknown("executor", executor, ("local", "processes", "dask")))
+    return execute_dask(chunk_list, data, curves, on_progress=tick, client=session.client)
 
 
 def _unknown(kind: str, value: str, allowed: Sequence[str]) -> str:
