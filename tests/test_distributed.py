@@ -227,6 +227,22 @@ def test_execute_dask_yields_every_chunk_once_and_leaves_nothing_behind(cluster,
     assert not _wait_for_no_tasks(client)  # nothing left behind on the cluster
 
 
+def test_wide_layers_are_bit_identical_whatever_the_blas_threads(cluster, client):
+    # digits' 64 x 32 products are large enough for a multi-threaded BLAS to round them
+    # differently from the workers' single thread; run_chunk pins one thread everywhere
+    from initlab.sweep import execute
+
+    data = _datasets.load("digits")
+    specs = plan((32,), ["tanh"], ["xavier"], ["adam"], [0.01], range(16), epochs=3)
+    chunk_list = [Chunk(0, specs[:8]), Chunk(1, specs[8:])]  # 8 models: threaded BLAS sizes
+    here = {r.index: r for r in execute(chunk_list, data)}
+    there = {r.index: r for r in idist.execute_dask(chunk_list, data, client=client)}
+    assert sorted(here) == sorted(there) == list(range(len(chunk_list))) and len(here) > 1
+    for i, r in here.items():
+        for key in ("train_loss", "val_loss"):
+            np.testing.assert_array_equal(r.final[key], there[i].final[key])
+
+
 # --- failures -------------------------------------------------------------------------------------
 def test_killed_worker_mid_study_loses_and_duplicates_nothing(tmp_path, client, local_dbs):
     pids = client.run(os.getpid)

@@ -102,7 +102,7 @@ def _distributed():
 # The worker probe is compiled from source into a namespace that is not an importable
 # module, so it travels to the workers by value (cloudpickle) and runs even where initlab
 # is missing -- which is exactly what it has to report.
-_PROBE_SOURCE = '''
+_PROBE_SOURCE = """
 def initlab_probe():
     import sys
     out = {"python": sys.version.split()[0], "version": None, "error": None, "path": None}
@@ -114,7 +114,7 @@ def initlab_probe():
     out["version"] = getattr(initlab, "__version__", "unknown")
     out["path"] = getattr(initlab, "__file__", None)
     return out
-'''
+"""
 
 
 def _make_probe() -> Callable[[], dict]:
@@ -215,9 +215,7 @@ def _check_workers_arg(workers) -> int | None:
 
 def _check_address(scheduler) -> str:
     if not isinstance(scheduler, str) or not scheduler.strip():
-        raise ValueError(
-            f"scheduler must be an address like 'tcp://HOST:8786', got {scheduler!r}"
-        )
+        raise ValueError(f"scheduler must be an address like 'tcp://HOST:8786', got {scheduler!r}")
     scheduler = scheduler.strip()
     if "://" not in scheduler:
         scheduler = "tcp://" + scheduler

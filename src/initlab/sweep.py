@@ -440,7 +440,28 @@ def run_chunk(
     curves: bool = False,
     on_epoch: Callable[[int], None] | None = None,
 ) -> ChunkResult:
-    """Train one chunk's runs as a single population."""
+    """Train one chunk's runs as a single population.
+
+    BLAS runs on one thread here, whichever executor calls: a multi-threaded
+    BLAS rounds some matrix products differently (so the local, process and
+    Dask executors would disagree in the last bits), and for populations of
+    small networks the processes, not the threads, are the parallelism.
+    """
+    with _one_blas_thread():
+        return _run_chunk(chunk, data, curves, on_epoch)
+
+
+def _one_blas_thread():
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
+
+def _run_chunk(chunk, data, curves, on_epoch) -> ChunkResult:
     specs = chunk.specs
     first = specs[0]
     loss = _losses.get(first.loss)
