@@ -659,7 +659,7 @@ def sweep(
     )
     jobs = resolve_jobs(n_jobs)
     chunk_list = chunks(specs, data, max_memory, jobs)
-    index = {id(s): i for i, s in enumerate(specs)}
+    index = {s: i for i, s in enumerate(specs)}  # specs are unique and hashable
     total = sum(len(c.specs) * c.specs[0].epochs for c in chunk_list)
     done = 0
 
@@ -671,17 +671,11 @@ def sweep(
 
     rows: list[dict | None] = [None] * len(specs)
     curve_frames = []
-    position = {}
-    for chunk in chunk_list:
-        for s in chunk.specs:
-            position.setdefault((chunk.index, len(position)), None)
     for result in execute(chunk_list, data, curves, jobs, tick):
         if result.error:
             raise RuntimeError(f"a population failed: {result.error}")
         for m, (spec, row) in enumerate(zip(result.specs, result.rows(), strict=True)):
-            i = index.get(id(spec))
-            if i is None:  # specs came back from a worker process: match by value
-                i = specs.index(spec)
+            i = index[spec]  # by value: specs may come back from a worker process
             rows[i] = {"dataset": data.name, **row}
             if curves:
                 n_ep = result.curves["train_loss"].shape[0]
