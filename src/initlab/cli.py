@@ -163,7 +163,7 @@ def _summary_tables(study, summary, metric: str) -> list[Table]:
     skip = {
         col,
         "leaky_slope",
-        *row_cols,
+        *study.compare,
         "n",
         "mean",
         "std",
