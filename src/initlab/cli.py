@@ -186,8 +186,9 @@ def _summary_tables(study, summary, metric: str) -> list[Table]:
         n = int(frame["n"].max())
         table = Table(
             title=f"{study.name}: mean {metric} over {n} seeds" + (f" ({title})" if title else ""),
-            caption="[bold green]★[/] best   [green]≈[/] tied with the best (paired t-test "
-            "across seeds, p ≥ 0.05)   ± half-width of the bootstrap 95% CI",
+            caption=f"[bold green]★[/] best {' / '.join(row_cols)} for each {col}   "
+            "[green]≈[/] tied with it (paired t-test across seeds, p ≥ 0.05)   "
+            "± half-width of the bootstrap 95% CI",
             title_justify="left",
             caption_justify="left",
         )
