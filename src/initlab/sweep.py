@@ -434,6 +434,34 @@ def _bind_activation(specs: Sequence[RunSpec]):
     return act
 
 
+def build(specs: Sequence[RunSpec], data: _datasets.Dataset):
+    """The population, initial parameters and optimizer that train ``specs`` together.
+
+    ``specs`` must share a :meth:`RunSpec.group_key`.  Used by :func:`run_chunk`
+    and by the playground, so every path trains exactly the same networks.
+    """
+    first = specs[0]
+    loss = _losses.get(first.loss)
+    pop = Population(
+        (data.n_features, *first.hidden, loss.n_outputs(data.n_classes)),
+        _bind_activation(specs),
+        loss,
+        len(specs),
+        first.dtype,
+    )
+    params = init_params(
+        pop,
+        [s.seed for s in specs],
+        [s.init for s in specs],
+        [s.bias_init for s in specs],
+        first.rng_kind,
+        X=data.X_train,
+    )
+    hyper = {k: np.array([dict(s.hyper)[k] for s in specs]) for k, _ in first.hyper}
+    lrs = np.array([s.learning_rate for s in specs])
+    return pop, params, _optim.get(first.optimizer).build(lrs, **hyper)
+
+
 def run_chunk(
     chunk: Chunk,
     data: _datasets.Dataset,
@@ -443,28 +471,10 @@ def run_chunk(
     """Train one chunk's runs as a single population."""
     specs = chunk.specs
     first = specs[0]
-    loss = _losses.get(first.loss)
     M = len(specs)
     start = time.perf_counter()
     try:
-        pop = Population(
-            (data.n_features, *first.hidden, loss.n_outputs(data.n_classes)),
-            _bind_activation(specs),
-            loss,
-            M,
-            first.dtype,
-        )
-        params = init_params(
-            pop,
-            [s.seed for s in specs],
-            [s.init for s in specs],
-            [s.bias_init for s in specs],
-            first.rng_kind,
-            X=data.X_train,
-        )
-        hyper = {k: np.array([dict(s.hyper)[k] for s in specs]) for k, _ in first.hyper}
-        lrs = np.array([s.learning_rate for s in specs])
-        optimizer = _optim.get(first.optimizer).build(lrs, **hyper)
+        pop, params, optimizer = build(specs, data)
         trainer = Trainer(
             pop,
             params,
