@@ -7,8 +7,6 @@ layer over the library: parse, call, print.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -42,7 +40,7 @@ def _parse_sizes(text: str) -> tuple[int, ...]:
 
 @app.command("list")
 def list_cmd(
-    what: Optional[str] = typer.Argument(
+    what: str | None = typer.Argument(
         None, help="activations, initializers, optimizers, losses, datasets (default: all)"
     ),
 ) -> None:
@@ -82,20 +80,20 @@ def train(
     optimizer: str = typer.Option("adam", "--optimizer", "-o"),
     learning_rate: float = typer.Option(0.01, "--learning-rate", "--lr"),
     epochs: int = typer.Option(200, "--epochs", "-e"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size"),
+    batch_size: int | None = typer.Option(None, "--batch-size"),
     loss: str = typer.Option("cross_entropy", "--loss"),
     leaky_slope: float = typer.Option(0.1, "--leaky-slope"),
-    momentum: Optional[float] = typer.Option(None, "--momentum"),
-    rho: Optional[float] = typer.Option(None, "--rho"),
-    beta1: Optional[float] = typer.Option(None, "--beta1"),
-    beta2: Optional[float] = typer.Option(None, "--beta2"),
-    eps: Optional[float] = typer.Option(None, "--eps"),
-    weight_decay: Optional[float] = typer.Option(None, "--weight-decay"),
+    momentum: float | None = typer.Option(None, "--momentum"),
+    rho: float | None = typer.Option(None, "--rho"),
+    beta1: float | None = typer.Option(None, "--beta1"),
+    beta2: float | None = typer.Option(None, "--beta2"),
+    eps: float | None = typer.Option(None, "--eps"),
+    weight_decay: float | None = typer.Option(None, "--weight-decay"),
     shuffle: bool = typer.Option(False, "--shuffle/--no-shuffle"),
     seed: int = typer.Option(0, "--seed", "-s"),
     rng_kind: str = typer.Option("generator", "--rng-kind"),
     dtype: str = typer.Option("float64", "--dtype"),
-    target: Optional[str] = typer.Option(None, "--target", help="label column of a CSV"),
+    target: str | None = typer.Option(None, "--target", help="label column of a CSV"),
 ) -> None:
     """Train one network on a data set and print its accuracy and loss."""
     from . import datasets
