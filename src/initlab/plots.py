@@ -799,6 +799,8 @@ def update_grid(
         a.plot(epochs, updates[:, p], color=color, lw=1.0)
         a.set_title(names[p], fontsize=8, pad=2)
         a.tick_params(labelsize=6)
+        a.yaxis.set_major_locator(mpl.ticker.MaxNLocator(3, symmetric=True))
+        a.xaxis.set_major_locator(mpl.ticker.MaxNLocator(4, integer=True))
         if sharey:
             a.set_ylim(-lim, lim)
     for a in axes.flat[n:]:
@@ -993,7 +995,9 @@ def accuracy_heatmap(
     norm = mpl.colors.Normalize(lo, hi)
     for a, panel in zip(axes[0], panels, strict=True):
         part = df if panel is None else df[df[by] == panel]
-        varied = [c for c in config_cols if part[c].nunique(dropna=False) > 1]
+        # columns that differ inside a cell: the cell shows the best of their values
+        cells = part.groupby([row, col], sort=False)
+        varied = [c for c in config_cols if cells[c].nunique(dropna=False).max() > 1]
         part = part.sort_values(value, ascending=False, na_position="last")
         part = part.drop_duplicates([row, col], keep="first")
         grid = np.full((len(rows), len(columns)), np.nan)
