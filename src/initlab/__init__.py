@@ -24,9 +24,24 @@ except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0"
 
 _SUBMODULES = {
-    "activations", "initializers", "losses", "optim", "engine", "network", "datasets",
-    "sweep", "study", "store", "stats", "plots", "report", "diagnostics", "meanfield",
-    "experiments", "cli", "web",
+    "activations",
+    "initializers",
+    "losses",
+    "optim",
+    "engine",
+    "network",
+    "datasets",
+    "sweep",
+    "study",
+    "store",
+    "stats",
+    "plots",
+    "report",
+    "diagnostics",
+    "meanfield",
+    "experiments",
+    "cli",
+    "web",
 }
 _ATTRIBUTES = {
     "FFNetwork": "network",

@@ -31,7 +31,7 @@ import os
 import sys
 import time
 import types
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 
@@ -44,8 +44,18 @@ from . import losses as _losses
 from . import optim as _optim
 from .engine import Population, Trainer, init_params
 
-__all__ = ["RunSpec", "Chunk", "ChunkResult", "sweep", "plan", "chunks", "execute",
-           "model_bytes", "METRICS", "HYPERPARAMETERS"]
+__all__ = [
+    "RunSpec",
+    "Chunk",
+    "ChunkResult",
+    "sweep",
+    "plan",
+    "chunks",
+    "execute",
+    "model_bytes",
+    "METRICS",
+    "HYPERPARAMETERS",
+]
 
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
 #: Optimizer hyperparameters that may be swept (each applies to the optimizers that have it).
@@ -89,9 +99,18 @@ class RunSpec:
 
     def group_key(self) -> tuple:
         """Runs with equal keys can share one population."""
-        return (self.hidden, self.activation, self.optimizer, self.batch_size, self.epochs,
-                self.loss, self.dtype, self.shuffle, self.shuffle_seed,
-                tuple(k for k, _ in self.hyper))
+        return (
+            self.hidden,
+            self.activation,
+            self.optimizer,
+            self.batch_size,
+            self.epochs,
+            self.loss,
+            self.dtype,
+            self.shuffle,
+            self.shuffle_seed,
+            tuple(k for k, _ in self.hyper),
+        )
 
     def hash(self, data_key: str = "") -> str:
         """A stable identifier of this run on a given data set (hex, 16 chars)."""
@@ -104,12 +123,22 @@ class RunSpec:
 
         extra = dict(self.hyper)
         return FFNetwork(
-            hidden_layer_sizes=self.hidden, activation=self.activation, init=self.init,
-            bias_init=self.bias_init, optimizer=self.optimizer, learning_rate=self.learning_rate,
-            epochs=self.epochs, batch_size=self.batch_size, loss=self.loss,
+            hidden_layer_sizes=self.hidden,
+            activation=self.activation,
+            init=self.init,
+            bias_init=self.bias_init,
+            optimizer=self.optimizer,
+            learning_rate=self.learning_rate,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            loss=self.loss,
             leaky_slope=0.1 if self.leaky_slope is None else self.leaky_slope,
-            shuffle=self.shuffle, shuffle_seed=self.shuffle_seed, random_state=self.seed,
-            rng_kind=self.rng_kind, dtype=self.dtype, **extra,
+            shuffle=self.shuffle,
+            shuffle_seed=self.shuffle_seed,
+            random_state=self.seed,
+            rng_kind=self.rng_kind,
+            dtype=self.dtype,
+            **extra,
         )
 
 
@@ -143,19 +172,21 @@ def _hidden_list(value) -> list[tuple[int, ...]]:
     """``(8, 8)`` is one architecture; ``[(8,), (8, 8)]`` several; ``8`` is ``(8,)``."""
     if isinstance(value, (int, np.integer)):
         value = [(int(value),)]
-    elif isinstance(value, (list, tuple)) and value and all(
-        isinstance(v, (list, tuple)) for v in value
+    elif (
+        isinstance(value, (list, tuple))
+        and value
+        and all(isinstance(v, (list, tuple)) for v in value)
     ):
         value = [tuple(v) for v in value]
     elif isinstance(value, (list, tuple)):
         value = [tuple(value)]
     else:
-        raise ValueError(f"hidden_layer_sizes must be a tuple of ints or a list of them, "
-                         f"got {value!r}")
+        raise ValueError(
+            f"hidden_layer_sizes must be a tuple of ints or a list of them, got {value!r}"
+        )
     out = []
     for sizes in value:
-        if any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1
-               for s in sizes):
+        if any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in sizes):
             raise ValueError(f"hidden layer sizes must be positive integers, got {list(sizes)}")
         out.append(tuple(int(s) for s in sizes))
     _no_duplicates("hidden_layer_sizes", out)
@@ -198,12 +229,16 @@ def plan(
     ``leaky_slope`` only for activations with a slope.  Names are
     canonicalized (``"xavier"`` becomes ``"xavier_normal"``), so the same run
     always has the same hash.  ``batch_size`` 0 or None is the full batch.
+    ``bias_init="blog"`` is the blog's recipe: N(0, 1) biases, zeros with the
+    zero initializer.
     """
     hidden = _hidden_list(hidden_layer_sizes)
     acts = [_activations.REGISTRY.canonical(a) for a in _as_list("activations", activations)]
     init_names = [_initializers.REGISTRY.canonical(i) for i in _as_list("inits", inits)]
-    bias_names = [_initializers.BIAS_REGISTRY.canonical(b)
-                  for b in _as_list("bias_init", bias_init)]
+    bias_names = [
+        b if b == "blog" else _initializers.BIAS_REGISTRY.canonical(b)
+        for b in _as_list("bias_init", bias_init)
+    ]
     opt_names = [_optim.REGISTRY.canonical(o) for o in _as_list("optimizers", optimizers)]
     lrs = [float(x) for x in _as_list("learning_rates", learning_rates)]
     for lr in lrs:
@@ -217,30 +252,45 @@ def plan(
             raise ValueError(f"batch_size must be a positive integer, 0 or None, got {b!r}")
         else:
             batches.append(int(b))
-    if isinstance(epochs, (bool, np.bool_)) or not isinstance(epochs, (int, np.integer)) \
-            or epochs < 1:
+    if (
+        isinstance(epochs, (bool, np.bool_))
+        or not isinstance(epochs, (int, np.integer))
+        or epochs < 1
+    ):
         raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
     _losses.get(loss)
     if str(np.dtype(dtype)) not in ("float64", "float32"):
         raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
     if rng_kind not in _initializers.RNG_KINDS:
-        raise ValueError(f"rng_kind must be one of {', '.join(_initializers.RNG_KINDS)}, "
-                         f"got {rng_kind!r}")
+        raise ValueError(
+            f"rng_kind must be one of {', '.join(_initializers.RNG_KINDS)}, got {rng_kind!r}"
+        )
     unknown = set(optimizer_hyperparameters) - set(HYPERPARAMETERS)
     if unknown:
         bad = sorted(unknown)[0]
         hint = ""
         if bad in _optim.BLOG_HYPERPARAMETERS:
             hint = f" (the blog's {bad!r} is {_optim.BLOG_HYPERPARAMETERS[bad]!r} here)"
-        raise ValueError(f"unknown hyperparameter {bad!r}{hint}; choose from: "
-                         f"{', '.join(HYPERPARAMETERS)}, leaky_slope")
-    hyper_lists = {k: [float(v) for v in _as_list(k, vals)]
-                   for k, vals in optimizer_hyperparameters.items() if vals is not None}
+        raise ValueError(
+            f"unknown hyperparameter {bad!r}{hint}; choose from: "
+            f"{', '.join(HYPERPARAMETERS)}, leaky_slope"
+        )
+    hyper_lists = {
+        k: [float(v) for v in _as_list(k, vals)]
+        for k, vals in optimizer_hyperparameters.items()
+        if vals is not None
+    }
     slopes = [float(s) for s in _as_list("leaky_slope", leaky_slope)]
-    for name, items in [("activations", acts), ("inits", init_names), ("bias_init", bias_names),
-                        ("optimizers", opt_names), ("learning_rates", lrs),
-                        ("batch_size", batches), ("leaky_slope", slopes),
-                        *hyper_lists.items()]:
+    for name, items in [
+        ("activations", acts),
+        ("inits", init_names),
+        ("bias_init", bias_names),
+        ("optimizers", opt_names),
+        ("learning_rates", lrs),
+        ("batch_size", batches),
+        ("leaky_slope", slopes),
+        *hyper_lists.items(),
+    ]:
         _no_duplicates(name, items)
 
     specs = []
@@ -251,23 +301,39 @@ def plan(
             hyper = tuple(zip(keys, values, strict=True))
             spec.resolve(dict(hyper))  # range checks, with the optimizer's message
             has_slope = "slope" in _activations.get(act).params
-            for slope in (slopes if has_slope else [None]):
-                for init, bias, lr, seed in itertools.product(init_names, bias_names, lrs,
-                                                              seed_list):
-                    specs.append(RunSpec(
-                        hidden=sizes, activation=act, init=init, optimizer=opt,
-                        learning_rate=lr, seed=seed, epochs=int(epochs),
-                        batch_size=batch if batch is not None else spec.default_batch_size,
-                        bias_init=bias, leaky_slope=slope, hyper=hyper, loss=loss,
-                        dtype=str(np.dtype(dtype)), rng_kind=rng_kind, shuffle=bool(shuffle),
-                        shuffle_seed=int(shuffle_seed),
-                    ))
+            for slope in slopes if has_slope else [None]:
+                for init, bias, lr, seed in itertools.product(
+                    init_names, bias_names, lrs, seed_list
+                ):
+                    if bias == "blog":  # the blog's biases: N(0, 1), zeros with zero init
+                        bias = "zeros" if init == "zeros" else "normal"
+                    specs.append(
+                        RunSpec(
+                            hidden=sizes,
+                            activation=act,
+                            init=init,
+                            optimizer=opt,
+                            learning_rate=lr,
+                            seed=seed,
+                            epochs=int(epochs),
+                            batch_size=batch if batch is not None else spec.default_batch_size,
+                            bias_init=bias,
+                            leaky_slope=slope,
+                            hyper=hyper,
+                            loss=loss,
+                            dtype=str(np.dtype(dtype)),
+                            rng_kind=rng_kind,
+                            shuffle=bool(shuffle),
+                            shuffle_seed=int(shuffle_seed),
+                        )
+                    )
     return specs
 
 
 # --- chunks -----------------------------------------------------------------------------------
-def model_bytes(spec: RunSpec, n_features: int, n_outputs: int, n_train: int,
-                n_val: int = 0) -> int:
+def model_bytes(
+    spec: RunSpec, n_features: int, n_outputs: int, n_train: int, n_val: int = 0
+) -> int:
     """Estimated peak memory of one model in a population (bytes).
 
     The forward pass keeps each layer's pre-activation and activation, the
@@ -321,8 +387,13 @@ class ChunkResult:
         return out
 
 
-def chunks(specs: Sequence[RunSpec], data: _datasets.Dataset, max_memory: int | None = None,
-           n_jobs: int = 1, max_models: int = 4096) -> list[Chunk]:
+def chunks(
+    specs: Sequence[RunSpec],
+    data: _datasets.Dataset,
+    max_memory: int | None = None,
+    n_jobs: int = 1,
+    max_models: int = 4096,
+) -> list[Chunk]:
     """Group runs into populations and split them to fit ``max_memory`` bytes each.
 
     With several jobs, large groups are also split so that every worker has work.
@@ -338,8 +409,9 @@ def chunks(specs: Sequence[RunSpec], data: _datasets.Dataset, max_memory: int | 
     for members in groups.values():
         first = members[0]
         loss = _losses.get(first.loss)
-        per = model_bytes(first, data.n_features, loss.n_outputs(data.n_classes),
-                          data.n_train, data.n_val)
+        per = model_bytes(
+            first, data.n_features, loss.n_outputs(data.n_classes), data.n_train, data.n_val
+        )
         if per > max_memory:
             raise ValueError(
                 f"max_memory={max_memory} bytes is too small for even one model of "
@@ -350,7 +422,7 @@ def chunks(specs: Sequence[RunSpec], data: _datasets.Dataset, max_memory: int | 
         if n_jobs > 1:
             size = min(size, max(1, math.ceil(total / (2 * n_jobs))))
         for start in range(0, len(members), size):
-            out.append(Chunk(len(out), members[start:start + size]))
+            out.append(Chunk(len(out), members[start : start + size]))
     return out
 
 
@@ -362,8 +434,12 @@ def _bind_activation(specs: Sequence[RunSpec]):
     return act
 
 
-def run_chunk(chunk: Chunk, data: _datasets.Dataset, curves: bool = False,
-              on_epoch: Callable[[int], None] | None = None) -> ChunkResult:
+def run_chunk(
+    chunk: Chunk,
+    data: _datasets.Dataset,
+    curves: bool = False,
+    on_epoch: Callable[[int], None] | None = None,
+) -> ChunkResult:
     """Train one chunk's runs as a single population."""
     specs = chunk.specs
     first = specs[0]
@@ -371,16 +447,37 @@ def run_chunk(chunk: Chunk, data: _datasets.Dataset, curves: bool = False,
     M = len(specs)
     start = time.perf_counter()
     try:
-        pop = Population((data.n_features, *first.hidden, loss.n_outputs(data.n_classes)),
-                         _bind_activation(specs), loss, M, first.dtype)
-        params = init_params(pop, [s.seed for s in specs], [s.init for s in specs],
-                             [s.bias_init for s in specs], first.rng_kind, X=data.X_train)
+        pop = Population(
+            (data.n_features, *first.hidden, loss.n_outputs(data.n_classes)),
+            _bind_activation(specs),
+            loss,
+            M,
+            first.dtype,
+        )
+        params = init_params(
+            pop,
+            [s.seed for s in specs],
+            [s.init for s in specs],
+            [s.bias_init for s in specs],
+            first.rng_kind,
+            X=data.X_train,
+        )
         hyper = {k: np.array([dict(s.hyper)[k] for s in specs]) for k, _ in first.hyper}
         lrs = np.array([s.learning_rate for s in specs])
         optimizer = _optim.get(first.optimizer).build(lrs, **hyper)
-        trainer = Trainer(pop, params, optimizer, data.X_train, data.y_train, data.X_val,
-                          data.y_val, batch_size=first.batch_size, shuffle=first.shuffle,
-                          shuffle_seed=first.shuffle_seed, record=curves)
+        trainer = Trainer(
+            pop,
+            params,
+            optimizer,
+            data.X_train,
+            data.y_train,
+            data.X_val,
+            data.y_val,
+            batch_size=first.batch_size,
+            shuffle=first.shuffle,
+            shuffle_seed=first.shuffle_seed,
+            record=curves,
+        )
         if on_epoch is None:
             trainer.step(first.epochs)
         else:
@@ -390,10 +487,22 @@ def run_chunk(chunk: Chunk, data: _datasets.Dataset, curves: bool = False,
         result = trainer.result()
     except (ValueError, FloatingPointError, np.linalg.LinAlgError, MemoryError) as exc:
         nan = np.full(M, np.nan)
-        return ChunkResult(chunk.index, specs, {k: nan for k in METRICS}, np.full(M, -1),
-                           time.perf_counter() - start, error=f"{type(exc).__name__}: {exc}")
-    return ChunkResult(chunk.index, specs, result.final, result.diverged_epoch,
-                       time.perf_counter() - start, result.history if curves else None)
+        return ChunkResult(
+            chunk.index,
+            specs,
+            {k: nan for k in METRICS},
+            np.full(M, -1),
+            time.perf_counter() - start,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+    return ChunkResult(
+        chunk.index,
+        specs,
+        result.final,
+        result.diverged_epoch,
+        time.perf_counter() - start,
+        result.history if curves else None,
+    )
 
 
 def _worker_init() -> None:
@@ -424,9 +533,13 @@ def resolve_jobs(n_jobs: int | None) -> int:
     return int(n_jobs)
 
 
-def execute(chunk_list: Sequence[Chunk], data: _datasets.Dataset, curves: bool = False,
-            n_jobs: int = 1, on_progress: Callable[[int], None] | None = None
-            ) -> Iterator[ChunkResult]:
+def execute(
+    chunk_list: Sequence[Chunk],
+    data: _datasets.Dataset,
+    curves: bool = False,
+    n_jobs: int = 1,
+    on_progress: Callable[[int], None] | None = None,
+) -> Iterator[ChunkResult]:
     """Train chunks, yielding each result as soon as it is done (in completion order).
 
     ``on_progress(model_epochs)`` is called as work completes (per epoch in
@@ -435,11 +548,16 @@ def execute(chunk_list: Sequence[Chunk], data: _datasets.Dataset, curves: bool =
     n_jobs = resolve_jobs(n_jobs)
     if n_jobs == 1 or len(chunk_list) == 1:
         for chunk in chunk_list:
-            yield run_chunk(chunk, data, curves, on_epoch=(
-                None if on_progress is None else lambda m: on_progress(m)))
+            yield run_chunk(
+                chunk,
+                data,
+                curves,
+                on_epoch=(None if on_progress is None else lambda m: on_progress(m)),
+            )
         return
-    with ProcessPoolExecutor(max_workers=min(n_jobs, len(chunk_list)),
-                             mp_context=_mp_context(), initializer=_worker_init) as pool:
+    with ProcessPoolExecutor(
+        max_workers=min(n_jobs, len(chunk_list)), mp_context=_mp_context(), initializer=_worker_init
+    ) as pool:
         pending = {pool.submit(run_chunk, c, data, curves): c for c in chunk_list}
         try:
             while pending:
@@ -521,9 +639,24 @@ def sweep(
     import pandas as pd
 
     data = _datasets.load(dataset)
-    specs = plan(hidden_layer_sizes, activations, inits, optimizers, learning_rates, seeds,
-                 epochs, batch_size, bias_init, loss, dtype, rng_kind, shuffle, shuffle_seed,
-                 leaky_slope, **optimizer_hyperparameters)
+    specs = plan(
+        hidden_layer_sizes,
+        activations,
+        inits,
+        optimizers,
+        learning_rates,
+        seeds,
+        epochs,
+        batch_size,
+        bias_init,
+        loss,
+        dtype,
+        rng_kind,
+        shuffle,
+        shuffle_seed,
+        leaky_slope,
+        **optimizer_hyperparameters,
+    )
     jobs = resolve_jobs(n_jobs)
     chunk_list = chunks(specs, data, max_memory, jobs)
     index = {id(s): i for i, s in enumerate(specs)}
