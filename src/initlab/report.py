@@ -98,7 +98,12 @@ def _key(values: pd.DataFrame) -> pd.Series:
     """A hashable string per row (NaN, None and 1 vs 1.0 made comparable)."""
 
     def norm(v):
-        if v is None or (isinstance(v, float) and math.isnan(v)):
+        # the study's summary writes "-" for a missing hyperparameter, the runs NaN or None
+        if (
+            v is None
+            or (isinstance(v, float) and math.isnan(v))
+            or (isinstance(v, str) and v == "-")
+        ):
             return "∅"
         if isinstance(v, (float, np.floating)) and float(v).is_integer():
             return str(int(v))
@@ -247,7 +252,7 @@ def from_frames(
 def _png(fig, dpi: int = DPI) -> str:
     """A figure as a base64 PNG data URI (and the figure released)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches=None)  # constrained layout fits
     fig.clear()
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
@@ -290,6 +295,9 @@ def _figures(study, results, summary, curves, notes, reproduced) -> dict[str, li
     out: dict[str, list[_Figure]] = {"heatmaps": [], "bands": [], "boundaries": [], "updates": []}
     datasets_ = list(dict.fromkeys(results["dataset"])) if "dataset" in results else [None]
     has_cells = {"init", "activation"} <= set(summary.columns)
+    if has_cells:
+        inits = _preferred_order(study, results, "init", "inits")
+        activations = _preferred_order(study, results, "activation", "activations")
     by = "optimizer" if "optimizer" in summary.columns else None
     for ds in datasets_:
         s = summary if ds is None else summary[summary["dataset"] == ds]
@@ -302,10 +310,8 @@ def _figures(study, results, summary, curves, notes, reproduced) -> dict[str, li
                 lambda s=s, r=r, label=label: plots.accuracy_heatmap(
                     s,
                     by=by,
-                    row_order=[i for i in dict.fromkeys(r["init"]) if i in set(s["init"])],
-                    col_order=[
-                        a for a in dict.fromkeys(r["activation"]) if a in set(s["activation"])
-                    ],
+                    row_order=[i for i in inits if i in set(s["init"])],
+                    col_order=[a for a in activations if a in set(s["activation"])],
                     title=f"mean validation accuracy{label}",
                 ),
             )
@@ -347,8 +353,8 @@ def _figures(study, results, summary, curves, notes, reproduced) -> dict[str, li
                     nets[(row["init"], row["activation"])] = net
                     reproduced.append((row["val_acc"], net.history_["val_acc"][-1]))
             if nets:
-                rows = [i for i in dict.fromkeys(r["init"]) if any(k[0] == i for k in nets)]
-                cols = [a for a in dict.fromkeys(r["activation"]) if any(k[1] == a for k in nets)]
+                rows = [i for i in inits if any(k[0] == i for k in nets)]
+                cols = [a for a in activations if any(k[1] == a for k in nets)]
                 fig = _safe(
                     "decision boundaries",
                     notes,
@@ -516,17 +522,18 @@ def render(
 
     config_cols = [c for c in _config_columns(results) if c in summary.columns]
     shown_config = _varying(summary, config_cols) or config_cols[:4]
-    stat_cols = [c for c in ("mean", "std", "ci_low", "ci_high", "n", "rank") if c in summary]
+    stat_cols = [
+        c
+        for c in ("mean", "std", "ci_low", "ci_high", "n", "diverged", "rank", "p_value")
+        if c in summary
+    ]
     marks = np.zeros(len(summary), bool)
     for col in ("best", "tied"):
         if col in summary:
             marks |= summary[col].fillna(False).astype(bool).to_numpy()
     ranked = summary.sort_values("mean", ascending=metric.endswith("loss"), na_position="last")
     winners = summary[marks] if marks.any() else ranked.head(1)
-    if "best" in summary and summary["best"].fillna(False).astype(bool).any():
-        best = summary[summary["best"].fillna(False).astype(bool)].iloc[0]
-    else:
-        best = ranked.iloc[0]
+    best = ranked.iloc[0]  # the best mean of all (a study marks the best of each block)
     runs_cols = _varying(results, config_cols) + ["seed", *[m for m in OUTCOMES[:7]]]
     runs_table = results
     truncated = len(results) > MAX_TABLE_RUNS
@@ -534,7 +541,8 @@ def render(
         runs_table = results.sort_values(metric, ascending=False).head(MAX_TABLE_RUNS)
     diffs = [abs(a - b) for a, b in reproduced if np.isfinite(a) and np.isfinite(b)]
     seeds = sorted(set(results["seed"].tolist())) if "seed" in results else []
-    config = dict(getattr(study, "config", {}) or {})
+    config = _study_config(study)
+    info = dict(getattr(study, "store_info", {}) or {})
     context = {
         "name": study.name,
         "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
@@ -567,6 +575,7 @@ def render(
         "versions": _versions(),
         "machine": _machine(),
         "command": command if command is not None else " ".join(map(shlex.quote, sys.argv)),
+        "study_info": {k: _fmt(v) for k, v in info.items() if v is not None},
         "config_json": json.dumps(config, indent=2, sort_keys=True, default=str),
         "seeds": ", ".join(map(str, seeds)) if len(seeds) <= 50 else f"{len(seeds)} seeds",
     }
@@ -610,19 +619,35 @@ def build(
 
 
 def _load_study(name: str, store_path: Path):
+    """The stored study, with its store record (created, command) for the provenance."""
     from .store import Store
     from .study import Study
 
-    store = Store(store_path)
-    names = store.studies()
-    if isinstance(names, pd.DataFrame):
-        names = names["name"].tolist() if "name" in names else names.iloc[:, 0].tolist()
-    names = list(names)
-    if name not in names:
-        import difflib
+    with Store(store_path, readonly=True) as store:
+        names = store.study_names()
+        if name not in names:
+            import difflib
 
-        close = difflib.get_close_matches(name, names, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        there = ", ".join(map(repr, names)) if names else "none"
-        raise ValueError(f"no study {name!r} in {str(store_path)!r}{hint} Studies there: {there}")
-    return Study.load(name, store=store_path)
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            there = ", ".join(map(repr, names)) if names else "none"
+            raise ValueError(
+                f"no study {name!r} in {str(store_path)!r}{hint}. Studies there: {there}"
+            )
+        info = store.study_info(name)
+    study = Study.load(name, store=store_path)
+    study.store_info = info
+    return study
+
+
+def _study_config(study) -> dict:
+    if hasattr(study, "to_dict"):
+        return dict(study.to_dict())
+    return dict(getattr(study, "config", {}) or {})
+
+
+def _preferred_order(study, results: pd.DataFrame, column: str, attribute: str) -> list:
+    """Values of ``column`` in the study's own order (its definition), then any others."""
+    present = list(dict.fromkeys(results[column]))
+    declared = [v for v in (getattr(study, attribute, None) or []) if v in present]
+    return declared + [v for v in present if v not in declared]
