@@ -163,7 +163,7 @@ def _summary_tables(study, summary, metric: str) -> list[Table]:
     skip = {
         col,
         "leaky_slope",
-        *row_cols,
+        *study.compare,
         "n",
         "mean",
         "std",
@@ -186,8 +186,9 @@ def _summary_tables(study, summary, metric: str) -> list[Table]:
         n = int(frame["n"].max())
         table = Table(
             title=f"{study.name}: mean {metric} over {n} seeds" + (f" ({title})" if title else ""),
-            caption="[bold green]★[/] best   [green]≈[/] tied with the best (paired t-test "
-            "across seeds, p ≥ 0.05)   ± half-width of the bootstrap 95% CI",
+            caption=f"[bold green]★[/] best {' / '.join(row_cols)} for each {col}   "
+            "[green]≈[/] tied with it (paired t-test across seeds, p ≥ 0.05)   "
+            "± half-width of the bootstrap 95% CI",
             title_justify="left",
             caption_justify="left",
         )
@@ -440,6 +441,38 @@ def report_cmd(
     console.print(
         f"report written to [bold]{path}[/] ({size:.1f} MB, {time.perf_counter() - start:.1f} s)"
     )
+
+# --------------------------------------------------------------------------- serve (issue 8: web)
+@app.command()
+def serve(
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="interface to bind (default: this machine only)"
+    ),
+    port: int = typer.Option(8000, "--port", "-p", help="port (0 picks a free one)"),
+    open_browser: bool = typer.Option(False, "--open", help="open the page in a browser"),
+) -> None:
+    """Start the playground: a local web app that trains networks live."""
+    if not 0 <= port <= 65535:
+        _fail(f"--port must be between 0 and 65535, got {port}")
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        _fail("the playground needs Starlette and uvicorn: pip install initlab\\[web]")
+    from .web import serve as run_server
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err_console.print(
+            f"[yellow]warning:[/] binding to {host}: anyone who can reach this machine "
+            "can use the playground"
+        )
+    try:
+        run_server(host=host, port=port, open_browser=open_browser, announce=console.print)
+    except OSError as exc:
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+
+# --------------------------------------------------------------------------- end serve
 
 
 def main() -> None:  # console-script entry point
