@@ -442,6 +442,7 @@ def report_cmd(
         f"report written to [bold]{path}[/] ({size:.1f} MB, {time.perf_counter() - start:.1f} s)"
     )
 
+
 # --------------------------------------------------------------------------- serve (issue 8: web)
 @app.command()
 def serve(
