@@ -71,6 +71,7 @@ def test_study_results_end_to_end(tmp_path):
     res = invoke("study", "blog", "--seeds", "3", "--store", db, "--no-report")
     assert res.exit_code == 0, res.output
     assert "48 runs" in res.output and "★" in res.output
+    assert res.output.count("blog: mean val_acc") == 1  # one table, rows inits
     again = invoke("study", "blog", "--seeds", "3", "--store", db, "--no-report")
     assert "48 already stored, 0 trained" in again.output
     listing = invoke("results", "--store", db)
@@ -94,7 +95,7 @@ def test_study_results_end_to_end(tmp_path):
     assert len(lines) == 1 + 12 and all(",tanh," in line for line in lines[1:])
     js = invoke("results", "--store", db, "--study", "blog", "--summary", "--format", "json")
     records = json.loads(js.output)
-    assert len(records) == 16 and sum(r["best"] for r in records) == 1
+    assert len(records) == 16 and sum(r["best"] for r in records) == 4  # per activation
     pq = tmp_path / "r.parquet"
     assert invoke("results", "--store", db, "--study", "blog", "-o", pq).exit_code == 0
     import pandas as pd

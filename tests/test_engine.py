@@ -25,7 +25,7 @@ def test_backprop_matches_central_differences(act, hidden, rng):
     pop = Population((3, *hidden, 3), act, "cross_entropy", n_models=2)
     params = init_params(pop, [1, 2], "xavier_normal", "normal")
     loss, grads = pop.loss_and_grads(params, X, y)
-    for k, p in enumerate(params):
+    for k in range(len(params)):
         for m in range(2):
 
             def f(pm, k=k, m=m):

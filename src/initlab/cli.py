@@ -163,7 +163,7 @@ def _summary_tables(study, summary, metric: str) -> list[Table]:
     skip = {
         col,
         "leaky_slope",
-        *row_cols,
+        *study.compare,
         "n",
         "mean",
         "std",
@@ -186,8 +186,9 @@ def _summary_tables(study, summary, metric: str) -> list[Table]:
         n = int(frame["n"].max())
         table = Table(
             title=f"{study.name}: mean {metric} over {n} seeds" + (f" ({title})" if title else ""),
-            caption="[bold green]★[/] best   [green]≈[/] tied with the best (paired t-test "
-            "across seeds, p ≥ 0.05)   ± half-width of the bootstrap 95% CI",
+            caption=f"[bold green]★[/] best {' / '.join(row_cols)} for each {col}   "
+            "[green]≈[/] tied with it (paired t-test across seeds, p ≥ 0.05)   "
+            "± half-width of the bootstrap 95% CI",
             title_justify="left",
             caption_justify="left",
         )
@@ -406,6 +407,41 @@ def _print_frame(frame, title: str, limit: int) -> None:
     console.print(table)
     if len(frame) > limit:
         console.print(f"[dim]... {len(frame) - limit} more rows (use --format/--output)[/]")
+
+
+# --- report (issue 5: plots and report) -----------------------------------------------------
+
+
+@app.command("report")
+def report_cmd(
+    study_name: str = typer.Option(..., "--study", "-s", help="the stored study to report"),
+    store: str = typer.Option("initlab.db", "--store", help="SQLite file of studies"),
+    output: str | None = typer.Option(
+        None, "--output", "-o", help="HTML file to write (default: <study>-report.html)"
+    ),
+    metric: str = typer.Option("val_acc", "--metric", help="metric the winners are chosen by"),
+) -> None:
+    """Regenerate a study's self-contained HTML report from the store alone."""
+    import shlex
+    import sys
+    import time
+    from pathlib import Path
+
+    from . import report as _report
+
+    start = time.perf_counter()
+    out = Path(output or f"{study_name}-report.html")
+    command = "initlab " + " ".join(map(shlex.quote, sys.argv[1:]))
+    try:
+        path = _report.build(study_name, store, out, command=command, metric=metric)
+    except (ValueError, KeyError, OSError, RuntimeError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        _fail(str(message))
+        return
+    size = path.stat().st_size / 1e6
+    console.print(
+        f"report written to [bold]{path}[/] ({size:.1f} MB, {time.perf_counter() - start:.1f} s)"
+    )
 
 
 # --------------------------------------------------------------------------- serve (issue 8: web)

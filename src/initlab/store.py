@@ -348,22 +348,7 @@ class Store:
         frame = pd.DataFrame.from_records(records)
         if frame.empty:
             return frame
-        order = [
-            c
-            for c in (
-                "dataset",
-                "hidden",
-                "activation",
-                "init",
-                "bias_init",
-                "optimizer",
-                "learning_rate",
-                "batch_size",
-                "epochs",
-                "seed",
-            )
-            if c in frame.columns
-        ]
+        order = [c for c in RUN_COLUMNS[:10] if c in frame.columns]  # dataset ... seed
         return frame.sort_values(order, kind="stable").reset_index(drop=True)
 
     def curves(self, hashes: Sequence[str] | None = None, study: str | None = None):

@@ -89,8 +89,8 @@ class Study:
     ----------
     compare : list of str
         The configuration columns compared within a block of the summary
-        (default ``["init", "activation", "bias_init"]``: the blog's table);
-        every other column separates blocks.
+        (default ``["init", "bias_init"]``: which initializer is best for each
+        activation, the blog's question); every other column separates blocks.
     record_curves : bool
         Store per-epoch curves (needed for loss bands in the report).
     """
@@ -113,7 +113,7 @@ class Study:
     shuffle: bool = False
     shuffle_seed: int = 0
     record_curves: bool = True
-    compare: list = field(default_factory=lambda: ["init", "activation", "bias_init"])
+    compare: list = field(default_factory=lambda: ["init", "bias_init"])
     description: str = ""
     store_path: str | None = field(default=None, repr=False, compare=False)
 

@@ -434,6 +434,34 @@ def _bind_activation(specs: Sequence[RunSpec]):
     return act
 
 
+def build(specs: Sequence[RunSpec], data: _datasets.Dataset):
+    """The population, initial parameters and optimizer that train ``specs`` together.
+
+    ``specs`` must share a :meth:`RunSpec.group_key`.  Used by :func:`run_chunk`
+    and by the playground, so every path trains exactly the same networks.
+    """
+    first = specs[0]
+    loss = _losses.get(first.loss)
+    pop = Population(
+        (data.n_features, *first.hidden, loss.n_outputs(data.n_classes)),
+        _bind_activation(specs),
+        loss,
+        len(specs),
+        first.dtype,
+    )
+    params = init_params(
+        pop,
+        [s.seed for s in specs],
+        [s.init for s in specs],
+        [s.bias_init for s in specs],
+        first.rng_kind,
+        X=data.X_train,
+    )
+    hyper = {k: np.array([dict(s.hyper)[k] for s in specs]) for k, _ in first.hyper}
+    lrs = np.array([s.learning_rate for s in specs])
+    return pop, params, _optim.get(first.optimizer).build(lrs, **hyper)
+
+
 def run_chunk(
     chunk: Chunk,
     data: _datasets.Dataset,
@@ -464,28 +492,10 @@ def _one_blas_thread():
 def _run_chunk(chunk, data, curves, on_epoch) -> ChunkResult:
     specs = chunk.specs
     first = specs[0]
-    loss = _losses.get(first.loss)
     M = len(specs)
     start = time.perf_counter()
     try:
-        pop = Population(
-            (data.n_features, *first.hidden, loss.n_outputs(data.n_classes)),
-            _bind_activation(specs),
-            loss,
-            M,
-            first.dtype,
-        )
-        params = init_params(
-            pop,
-            [s.seed for s in specs],
-            [s.init for s in specs],
-            [s.bias_init for s in specs],
-            first.rng_kind,
-            X=data.X_train,
-        )
-        hyper = {k: np.array([dict(s.hyper)[k] for s in specs]) for k, _ in first.hyper}
-        lrs = np.array([s.learning_rate for s in specs])
-        optimizer = _optim.get(first.optimizer).build(lrs, **hyper)
+        pop, params, optimizer = build(specs, data)
         trainer = Trainer(
             pop,
             params,
@@ -680,7 +690,7 @@ def sweep(
     )
     jobs = resolve_jobs(n_jobs)
     chunk_list = chunks(specs, data, max_memory, jobs)
-    index = {id(s): i for i, s in enumerate(specs)}
+    index = {s: i for i, s in enumerate(specs)}  # specs are unique and hashable
     total = sum(len(c.specs) * c.specs[0].epochs for c in chunk_list)
     done = 0
 
@@ -692,17 +702,11 @@ def sweep(
 
     rows: list[dict | None] = [None] * len(specs)
     curve_frames = []
-    position = {}
-    for chunk in chunk_list:
-        for s in chunk.specs:
-            position.setdefault((chunk.index, len(position)), None)
     for result in execute(chunk_list, data, curves, jobs, tick):
         if result.error:
             raise RuntimeError(f"a population failed: {result.error}")
         for m, (spec, row) in enumerate(zip(result.specs, result.rows(), strict=True)):
-            i = index.get(id(spec))
-            if i is None:  # specs came back from a worker process: match by value
-                i = specs.index(spec)
+            i = index[spec]  # by value: specs may come back from a worker process
             rows[i] = {"dataset": data.name, **row}
             if curves:
                 n_ep = result.curves["train_loss"].shape[0]

@@ -29,9 +29,8 @@ import numpy as np
 
 from .. import activations as _activations
 from .. import datasets as _datasets
-from .. import optim as _optim
 from .. import sweep as _sweep
-from ..engine import Population, Trainer, init_params
+from ..engine import Population, Trainer
 from .config import ConfigError, Limits, PlaygroundConfig, with_seed
 
 __all__ = ["Session", "SessionStore", "SessionLimitError", "unit_activity"]
@@ -180,23 +179,7 @@ class Session:
         for idx in grouped.values():
             group_specs = [specs[i] for i in idx]
             first = group_specs[0]
-            act = _activations.get(first.activation)
-            if "slope" in act.params:
-                slopes = np.array([s.leaky_slope for s in group_specs], dtype=float)
-                act = act.bind(slope=slopes if len(set(slopes)) > 1 else float(slopes[0]))
-            sizes = (data.n_features, *first.hidden, data.n_classes)
-            pop = Population(sizes, act, first.loss, n_models=len(idx), dtype=first.dtype)
-            params = init_params(
-                pop,
-                [s.seed for s in group_specs],
-                [s.init for s in group_specs],
-                [s.bias_init for s in group_specs],
-                first.rng_kind,
-                X=data.X_train,
-            )
-            hyper = {k: np.array([dict(s.hyper)[k] for s in group_specs]) for k, _ in first.hyper}
-            lrs = np.array([s.learning_rate for s in group_specs])
-            optimizer = _optim.get(first.optimizer).build(lrs, **hyper)
+            pop, params, optimizer = _sweep.build(group_specs, data)
             group = _Group(pop, [p.copy() for p in params], None, idx, optimizer, first)  # type: ignore[arg-type]
             group.trainer = self._trainer(group)
             self.groups.append(group)

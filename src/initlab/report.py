@@ -1,0 +1,653 @@
+"""One self-contained HTML report of a study: winners, heatmaps, loss bands, boundaries, runs.
+
+:func:`build` regenerates the report of a stored study from the store alone
+(``initlab report --store initlab.db --study NAME -o report.html``);
+:func:`render` writes it from anything that looks like a study (a
+:class:`~initlab.study.Study`, or :func:`from_frames` over the tables of
+:func:`initlab.sweep`).
+
+The page holds:
+
+* the winners: the best configuration and those statistically tied with it;
+* heatmaps of mean validation accuracy (initializer × activation, one per
+  optimizer), and loss bands over seeds;
+* decision boundaries of every initializer × activation (2-feature data), and
+  the per-parameter update grids of the best and the worst run -- runs are
+  deterministic, so these few are retrained from their stored configuration
+  (the report checks they reproduce the stored accuracy);
+* a sortable table of configurations and of runs;
+* provenance: versions, command, configuration, seeds, machine, date.
+
+Images are embedded as base64 PNG and the table sorter is a few lines of
+inline JavaScript: the file opens offline, alone, anywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import io
+import json
+import math
+import os
+import platform
+import shlex
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import plots
+
+__all__ = ["build", "render", "from_frames", "summarize", "check_output_path", "FrameStudy"]
+
+#: Columns of a results table that are outcomes, not configuration.
+OUTCOMES = (
+    "train_loss",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "diverged",
+    "diverged_epoch",
+    "time_s",
+    "run_hash",
+    "run",
+    "seed",
+)
+#: Runs listed in the runs table at most (the configuration table is always complete).
+MAX_TABLE_RUNS = 3000
+#: Resolution of embedded figures.
+DPI = 80
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def check_output_path(out_path: str | os.PathLike) -> Path:
+    """The output path, or a clear error if its directory is missing or not writable.
+
+    Checked before any work is done, so a typo fails in a second, not after training.
+    """
+    path = Path(out_path).expanduser()
+    if path.is_dir():
+        raise IsADirectoryError(f"output path {str(path)!r} is a directory; give a file name")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.exists():
+        raise FileNotFoundError(
+            f"cannot write {str(path)!r}: directory {str(parent)!r} does not exist"
+        )
+    if not parent.is_dir():
+        raise NotADirectoryError(f"cannot write {str(path)!r}: {str(parent)!r} is not a directory")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise PermissionError(f"cannot write {str(path)!r}: permission denied")
+    return path
+
+
+def _config_columns(results: pd.DataFrame) -> list[str]:
+    """The columns that say what a run was, seed excluded (a configuration's identity)."""
+    return [c for c in results.columns if c not in OUTCOMES]
+
+
+def _key(values: pd.DataFrame) -> pd.Series:
+    """A hashable string per row (NaN, None and 1 vs 1.0 made comparable)."""
+
+    def norm(v):
+        # the study's summary writes "-" for a missing hyperparameter, the runs NaN or None
+        if (
+            v is None
+            or (isinstance(v, float) and math.isnan(v))
+            or (isinstance(v, str) and v == "-")
+        ):
+            return "∅"
+        if isinstance(v, (float, np.floating)) and float(v).is_integer():
+            return str(int(v))
+        return str(v)
+
+    return values.apply(lambda r: "|".join(norm(v) for v in r), axis=1)
+
+
+def summarize(results: pd.DataFrame, metric: str = "val_acc", level: float = 0.95) -> pd.DataFrame:
+    """Per configuration (all seeds together): mean, std, t confidence interval, rank, best, tied.
+
+    A simple stand-in for :meth:`initlab.study.Study.summary` when the report
+    is made from bare tables.  ``tied`` marks configurations whose confidence
+    interval reaches the best one's lower bound.
+    """
+    from scipy import stats
+
+    if metric not in results.columns:
+        raise ValueError(
+            f"results have no {metric!r} column; they have: {', '.join(results.columns)}"
+        )
+    config = _config_columns(results)
+    df = results.copy()
+    df["_key"] = _key(df[config])
+    grouped = df.groupby("_key", sort=False)
+    first = grouped[config].first()
+    values = grouped[metric]
+    out = first.assign(
+        mean=values.mean(), std=values.std(ddof=1), n=values.count().astype(int)
+    ).reset_index(drop=True)
+    sem = out["std"] / np.sqrt(out["n"])
+    t = np.where(out["n"] > 1, stats.t.ppf(0.5 + level / 2, np.maximum(out["n"] - 1, 1)), np.nan)
+    out["ci_low"] = out["mean"] - t * sem
+    out["ci_high"] = out["mean"] + t * sem
+    higher_better = not metric.endswith("loss")
+    out["rank"] = out["mean"].rank(ascending=not higher_better, method="min", na_option="bottom")
+    out["rank"] = out["rank"].astype(int)
+    best = out["rank"].idxmin()
+    out["best"] = out.index == best
+    lo = out.loc[best, "ci_low"]
+    reach = out["ci_high"] >= lo if higher_better else out["ci_low"] <= out.loc[best, "ci_high"]
+    out["tied"] = reach.fillna(False).astype(bool) & ~out["best"]
+    return out.sort_values("rank", kind="stable").reset_index(drop=True)
+
+
+def _network_from_row(row: Mapping[str, Any]):
+    """An unfitted FFNetwork configured like a results row (as :func:`initlab.sweep` writes it)."""
+    from .network import FFNetwork
+
+    def get(key, default=None):
+        v = row.get(key, default)
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return default
+        return v
+
+    hidden = get("hidden", "16")
+    if isinstance(hidden, str):
+        hidden = () if hidden in ("", "0") else tuple(int(h) for h in hidden.split("-"))
+    params = dict(
+        hidden_layer_sizes=tuple(hidden),
+        activation=get("activation", "relu"),
+        init=get("init", "he_normal"),
+        bias_init=get("bias_init", "zeros"),
+        optimizer=get("optimizer", "adam"),
+        learning_rate=float(get("learning_rate", 0.01)),
+        epochs=int(get("epochs", 200)),
+        batch_size=None if get("batch_size") in (None, 0) else int(get("batch_size")),
+        loss=get("loss", "cross_entropy"),
+        leaky_slope=float(get("leaky_slope", 0.1)),
+        shuffle=bool(get("shuffle", False)),
+        shuffle_seed=int(get("shuffle_seed", 0)),
+        random_state=int(get("seed", 0)),
+        rng_kind=get("rng_kind", "generator"),
+        dtype=get("dtype", "float64"),
+    )
+    for k in ("momentum", "rho", "beta1", "beta2", "eps", "weight_decay"):
+        if get(k) is not None:
+            params[k] = float(get(k))
+    return FFNetwork(**params)
+
+
+@dataclass
+class FrameStudy:
+    """A study made of bare tables (e.g. from :func:`initlab.sweep`), for :func:`render`.
+
+    It offers what the report needs from a :class:`~initlab.study.Study`:
+    ``name``, ``config``, ``results()``, ``curves()``, ``summary()``,
+    ``network(row)`` and ``dataset(name)``.
+    """
+
+    name: str
+    runs: pd.DataFrame
+    curve_frame: pd.DataFrame | None = None
+    config: dict = field(default_factory=dict)
+    data: Any = None  # a Dataset, or a dict name -> Dataset
+
+    def results(self) -> pd.DataFrame:
+        return self.runs
+
+    def curves(self) -> pd.DataFrame:
+        return self.curve_frame if self.curve_frame is not None else pd.DataFrame()
+
+    def summary(self, metric: str = "val_acc") -> pd.DataFrame:
+        return summarize(self.runs, metric)
+
+    def network(self, row):
+        return _network_from_row(row)
+
+    def dataset(self, name: str):
+        from . import datasets
+
+        if isinstance(self.data, Mapping) and name in self.data:
+            return self.data[name]
+        if self.data is not None and getattr(self.data, "name", None) == name:
+            return self.data
+        return datasets.load(name)
+
+
+def from_frames(
+    name: str,
+    runs: pd.DataFrame,
+    curves: pd.DataFrame | None = None,
+    config: dict | None = None,
+    data=None,
+) -> FrameStudy:
+    """A study-like object over the tables of :func:`initlab.sweep`, for :func:`render`.
+
+    ``curves`` may key runs by ``run_hash`` or by ``run`` (the row index of
+    ``runs``, as ``sweep(..., curves=True)`` returns them).
+    """
+    runs = runs.copy()
+    if "run_hash" not in runs.columns:
+        runs["run_hash"] = [f"run{i}" for i in range(len(runs))]
+    if curves is not None:
+        curves = curves.copy()
+        if "run_hash" not in curves.columns:
+            if "run" not in curves.columns:
+                raise ValueError("curves need a 'run_hash' or a 'run' column naming their run")
+            curves["run_hash"] = runs["run_hash"].to_numpy()[curves["run"].to_numpy()]
+    return FrameStudy(name, runs, curves, dict(config or {}), data)
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _png(fig, dpi: int = DPI) -> str:
+    """A figure as a base64 PNG data URI (and the figure released)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches=None)  # constrained layout fits
+    fig.clear()
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+@dataclass
+class _Figure:
+    title: str
+    uri: str
+    caption: str = ""
+
+
+def _safe(what: str, notes: list[str], make: Callable[[], Any]):
+    """Run a figure maker; a failure becomes a note in the report instead of no report."""
+    try:
+        return make()
+    except Exception as exc:  # noqa: BLE001 - the report must still be written
+        notes.append(f"{what}: not drawn ({type(exc).__name__}: {exc})")
+        return None
+
+
+def _cell_best(summary: pd.DataFrame, results: pd.DataFrame, cell: Sequence[str]) -> pd.DataFrame:
+    """The runs of the best configuration of each ``cell`` (e.g. optimizer × init × activation)."""
+    config = [c for c in _config_columns(results) if c in summary.columns]
+    best = summary.sort_values("mean", ascending=False, na_position="last")
+    best = best.drop_duplicates([c for c in cell if c in best.columns], keep="first")
+    keys = set(_key(best[config]))
+    return results[_key(results[config]).isin(keys)]
+
+
+def _retrain(study, row: Mapping[str, Any], record: bool = True):
+    net = study.network(row)
+    if record:
+        net.set_params(record_params=True)
+    data = study.dataset(row["dataset"]) if "dataset" in row else study.dataset(None)
+    net.fit(data.X_train, data.y_train, data.X_val, data.y_val)
+    return net, data
+
+
+def _figures(study, results, summary, curves, notes, reproduced) -> dict[str, list[_Figure]]:
+    out: dict[str, list[_Figure]] = {"heatmaps": [], "bands": [], "boundaries": [], "updates": []}
+    datasets_ = list(dict.fromkeys(results["dataset"])) if "dataset" in results else [None]
+    has_cells = {"init", "activation"} <= set(summary.columns)
+    if has_cells:
+        inits = _preferred_order(study, results, "init", "inits")
+        activations = _preferred_order(study, results, "activation", "activations")
+    by = "optimizer" if "optimizer" in summary.columns else None
+    for ds in datasets_:
+        s = summary if ds is None else summary[summary["dataset"] == ds]
+        r = results if ds is None else results[results["dataset"] == ds]
+        label = f" on {ds}" if ds is not None else ""
+        if has_cells:
+            fig = _safe(
+                "accuracy heatmap",
+                notes,
+                lambda s=s, r=r, label=label: plots.accuracy_heatmap(
+                    s,
+                    by=by,
+                    row_order=[i for i in inits if i in set(s["init"])],
+                    col_order=[a for a in activations if a in set(s["activation"])],
+                    title=f"mean validation accuracy{label}",
+                ),
+            )
+            if fig is not None:
+                out["heatmaps"].append(_Figure(f"Validation accuracy{label}", _png(fig)))
+        if has_cells and not curves.empty and "run_hash" in curves.columns:
+            cell = [c for c in ("optimizer", "init", "activation") if c in s.columns]
+            chosen = _cell_best(s, r, cell)
+            opts = list(dict.fromkeys(chosen["optimizer"])) if by else [None]
+            for opt in opts:
+                runs_o = chosen if opt is None else chosen[chosen["optimizer"] == opt]
+                c = curves[curves["run_hash"].isin(set(runs_o["run_hash"]))]
+                if c.empty:
+                    continue
+                fig = _safe(
+                    "loss bands",
+                    notes,
+                    lambda c=c, runs_o=runs_o: plots.loss_band(
+                        c, by="init", facet="activation", runs=runs_o, metric="val_loss"
+                    ),
+                )
+                if fig is not None:
+                    title = f"Validation loss{label}" + (f", {opt}" if opt else "")
+                    out["bands"].append(
+                        _Figure(title, _png(fig), "each cell's best configuration, all its seeds")
+                    )
+        data = _safe("data set", notes, lambda ds=ds: study.dataset(ds))
+        if data is None:
+            continue
+        if has_cells and data.n_features == 2:
+            best_opt = s.iloc[s["mean"].fillna(-np.inf).argmax()].get("optimizer") if by else None
+            cells = s if best_opt is None else s[s["optimizer"] == best_opt]
+            chosen = _cell_best(cells, r, ["init", "activation"])
+            first = chosen.sort_values("seed").drop_duplicates(["init", "activation"])
+            nets = {}
+            for _, row in first.iterrows():
+                net = _safe("retraining", notes, lambda row=row: _retrain(study, row, False)[0])
+                if net is not None:
+                    nets[(row["init"], row["activation"])] = net
+                    reproduced.append((row["val_acc"], net.history_["val_acc"][-1]))
+            if nets:
+                rows = [i for i in inits if any(k[0] == i for k in nets)]
+                cols = [a for a in activations if any(k[1] == a for k in nets)]
+                fig = _safe(
+                    "decision boundaries",
+                    notes,
+                    lambda nets=nets, data=data, rows=rows, cols=cols: plots.boundary_grid(
+                        nets, data, resolution=100, row_order=rows, col_order=cols
+                    ),
+                )
+                if fig is not None:
+                    extra = f", optimizer {best_opt}" if best_opt is not None else ""
+                    out["boundaries"].append(
+                        _Figure(
+                            f"Decision boundaries{label}",
+                            _png(fig),
+                            f"each cell's best configuration{extra}, smallest seed",
+                        )
+                    )
+        elif data.n_features != 2:
+            notes.append(
+                f"decision boundaries{label}: skipped, the data has {data.n_features} features"
+            )
+        finite = r[np.isfinite(r["val_acc"].astype(float))]
+        if finite.empty:
+            continue
+        order = finite.sort_values("val_acc", ascending=False, kind="stable")
+        for which, row in (("best", order.iloc[0]), ("worst", order.iloc[-1])):
+            net = _safe("retraining", notes, lambda row=row: _retrain(study, row, True)[0])
+            if net is None:
+                continue
+            reproduced.append((row["val_acc"], net.history_["val_acc"][-1]))
+            fig = _safe("update grid", notes, lambda net=net: plots.update_grid(net))
+            if fig is not None:
+                desc = _describe_run(row)
+                out["updates"].append(
+                    _Figure(
+                        f"Updates per parameter, {which} run{label}",
+                        _png(fig),
+                        f"{desc}: validation accuracy {row['val_acc']:.3f}",
+                    )
+                )
+    return out
+
+
+def _describe_run(row: Mapping[str, Any]) -> str:
+    parts = []
+    for key in ("activation", "init", "optimizer", "learning_rate", "hidden", "seed"):
+        if key in row and row[key] is not None:
+            parts.append(f"{key} {row[key]}")
+    return ", ".join(parts)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, (float, np.floating)):
+        if math.isnan(v):
+            return ""
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _table(df: pd.DataFrame, columns: Sequence[str]) -> dict:
+    """Columns and cells for the template; numeric cells carry a sort key."""
+    cols = list(dict.fromkeys(c for c in columns if c in df.columns))
+    best = df["best"].fillna(False).astype(bool).tolist() if "best" in df else [False] * len(df)
+    rows = []
+    for rec, is_best in zip(df[cols].itertuples(index=False), best, strict=True):
+        cells = []
+        for v in rec:
+            num = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(
+                v, (bool, np.bool_)
+            )
+            key = "" if not num or (isinstance(v, float) and math.isnan(v)) else repr(float(v))
+            cells.append({"text": _fmt(v), "key": key})
+        rows.append({"cells": cells, "best": is_best})
+    return {"columns": cols, "rows": rows}
+
+
+def _varying(df: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    return [c for c in columns if c in df.columns and df[c].astype(str).nunique() > 1]
+
+
+# --------------------------------------------------------------------------- provenance
+
+
+def _versions() -> dict[str, str]:
+    from . import __version__
+
+    out = {"initlab": __version__, "python": platform.python_version()}
+    for dist in ("numpy", "scipy", "scikit-learn", "pandas", "matplotlib", "jinja2"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def _machine() -> dict[str, str]:
+    return {
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": str(os.cpu_count()),
+    }
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _template():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env.get_template("report.html.j2")
+
+
+def render(
+    study,
+    out_path: str | os.PathLike,
+    command: str | None = None,
+    metric: str = "val_acc",
+) -> Path:
+    """Write the HTML report of a study-like object; return the path.
+
+    Parameters
+    ----------
+    study : Study or FrameStudy
+        Anything with ``name``, ``config``, ``results()``, ``curves()``,
+        ``summary(metric)``, ``network(row)`` and ``dataset(name)``.
+    out_path : path
+        The HTML file to write (its directory must exist and be writable).
+    command : str, optional
+        The command line that made the report, for the provenance section
+        (default: this process's ``sys.argv``).
+    metric : str
+        The metric the winners are chosen by.
+
+    Returns
+    -------
+    Path
+    """
+    started = time.perf_counter()
+    path = check_output_path(out_path)
+    results = study.results()
+    if results is None or len(results) == 0:
+        raise ValueError(f"study {study.name!r} has no runs yet: nothing to report")
+    summary = study.summary(metric)
+    curves = study.curves()
+    curves = curves if curves is not None else pd.DataFrame()
+    notes: list[str] = []
+    reproduced: list[tuple[float, float]] = []
+    figures = _figures(study, results, summary, curves, notes, reproduced)
+
+    config_cols = [c for c in _config_columns(results) if c in summary.columns]
+    shown_config = _varying(summary, config_cols) or config_cols[:4]
+    stat_cols = [
+        c
+        for c in ("mean", "std", "ci_low", "ci_high", "n", "diverged", "rank", "p_value")
+        if c in summary
+    ]
+    marks = np.zeros(len(summary), bool)
+    for col in ("best", "tied"):
+        if col in summary:
+            marks |= summary[col].fillna(False).astype(bool).to_numpy()
+    ranked = summary.sort_values("mean", ascending=metric.endswith("loss"), na_position="last")
+    winners = summary[marks] if marks.any() else ranked.head(1)
+    best = ranked.iloc[0]  # the best mean of all (a study marks the best of each block)
+    runs_cols = _varying(results, config_cols) + ["seed", *[m for m in OUTCOMES[:7]]]
+    runs_table = results
+    truncated = len(results) > MAX_TABLE_RUNS
+    if truncated:
+        runs_table = results.sort_values(metric, ascending=False).head(MAX_TABLE_RUNS)
+    diffs = [abs(a - b) for a, b in reproduced if np.isfinite(a) and np.isfinite(b)]
+    seeds = sorted(set(results["seed"].tolist())) if "seed" in results else []
+    config = _study_config(study)
+    info = dict(getattr(study, "store_info", {}) or {})
+    context = {
+        "name": study.name,
+        "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "n_runs": len(results),
+        "n_configs": len(summary),
+        "n_diverged": int(results["diverged"].sum()) if "diverged" in results else 0,
+        "metric": metric,
+        "best": {c: _fmt(best[c]) for c in shown_config if c in best},
+        "best_mean": _fmt(best["mean"]),
+        "best_ci": (
+            f"{_fmt(best['ci_low'])} – {_fmt(best['ci_high'])}"
+            if {"ci_low", "ci_high"} <= set(best.index)
+            else ""
+        ),
+        "winners": _table(
+            winners, [*shown_config, *stat_cols, *[c for c in ("best", "tied") if c in winners]]
+        ),
+        "figures": figures,
+        "configs": _table(summary, [*shown_config, *stat_cols, "best", "tied"]),
+        "runs": _table(runs_table, runs_cols),
+        "runs_truncated": truncated,
+        "max_runs": MAX_TABLE_RUNS,
+        "notes": notes,
+        "reproduced": (
+            f"{len(diffs)} retrained run(s) reproduce the stored {metric}: "
+            f"largest difference {max(diffs):.2g}"
+            if diffs
+            else ""
+        ),
+        "versions": _versions(),
+        "machine": _machine(),
+        "command": command if command is not None else " ".join(map(shlex.quote, sys.argv)),
+        "study_info": {k: _fmt(v) for k, v in info.items() if v is not None},
+        "config_json": json.dumps(config, indent=2, sort_keys=True, default=str),
+        "seeds": ", ".join(map(str, seeds)) if len(seeds) <= 50 else f"{len(seeds)} seeds",
+    }
+    context["seconds"] = f"{time.perf_counter() - started:.1f}"
+    html = _template().render(**context)
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+def build(
+    study_name: str,
+    store_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    command: str | None = None,
+    metric: str = "val_acc",
+) -> Path:
+    """Regenerate the report of a stored study from the store alone; return the path.
+
+    Parameters
+    ----------
+    study_name : str
+        A study in the store (an unknown name lists the ones there are).
+    store_path : path
+        The store (e.g. ``initlab.db``); it must exist.
+    out_path : path
+        The HTML file to write.
+    command : str, optional
+        For the provenance section.
+    metric : str
+
+    Returns
+    -------
+    Path
+    """
+    path = check_output_path(out_path)
+    store_file = Path(store_path)
+    if not store_file.exists():
+        raise FileNotFoundError(f"no store at {str(store_file)!r}")
+    study = _load_study(study_name, store_file)
+    return render(study, path, command=command, metric=metric)
+
+
+def _load_study(name: str, store_path: Path):
+    """The stored study, with its store record (created, command) for the provenance."""
+    from .store import Store
+    from .study import Study
+
+    with Store(store_path, readonly=True) as store:
+        names = store.study_names()
+        if name not in names:
+            import difflib
+
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            there = ", ".join(map(repr, names)) if names else "none"
+            raise ValueError(
+                f"no study {name!r} in {str(store_path)!r}{hint}. Studies there: {there}"
+            )
+        info = store.study_info(name)
+    study = Study.load(name, store=store_path)
+    study.store_info = info
+    return study
+
+
+def _study_config(study) -> dict:
+    if hasattr(study, "to_dict"):
+        return dict(study.to_dict())
+    return dict(getattr(study, "config", {}) or {})
+
+
+def _preferred_order(study, results: pd.DataFrame, column: str, attribute: str) -> list:
+    """Values of ``column`` in the study's own order (its definition), then any others."""
+    present = list(dict.fromkeys(results[column]))
+    declared = [v for v in (getattr(study, attribute, None) or []) if v in present]
+    return declared + [v for v in present if v not in declared]
