@@ -73,9 +73,8 @@ def local_dbs(tmp_path_factory):
     """The reference: the test studies run with the local executor, in the same chunks."""
     root = tmp_path_factory.mktemp("local")
     small().run(root / "a.db", max_memory=MAX_MEMORY)
-    small(epochs=200).run(root / "b.db", max_memory=MAX_MEMORY)
     small().run(root / "c.db")  # default chunks: one population per activation
-    return {20: root / "a.db", 200: root / "b.db", "default": root / "c.db"}
+    return {20: root / "a.db", "default": root / "c.db"}
 
 
 def _free_port() -> int:
@@ -244,30 +243,60 @@ def test_wide_layers_are_bit_identical_whatever_the_blas_threads(cluster, client
 
 
 # --- failures -------------------------------------------------------------------------------------
+# A worker plugin that SIGKILLs its own worker process as it starts executing one given chunk
+# (once in the whole cluster: the first worker to create the marker file dies).  Compiled
+# into a namespace that is no importable module, so it travels to the workers by value.
+_KILLER_SOURCE = """
+import os, signal
+from distributed import WorkerPlugin
+
+class KillWhileExecuting(WorkerPlugin):
+    name = "initlab-test-killer"
+
+    def __init__(self, marker, chunk):
+        self.marker, self.chunk = marker, chunk
+
+    def transition(self, key, start, finish, **kwargs):
+        if finish != "executing" or not str(key).endswith(f"-{self.chunk}"):
+            return
+        if "initlab-chunk" not in str(key):
+            return
+        try:
+            os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return
+        os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
 def test_killed_worker_mid_study_loses_and_duplicates_nothing(tmp_path, client, local_dbs):
-    pids = client.run(os.getpid)
-    killed = []
-
-    def progress(done, total):
-        if done and not killed:  # the first chunk is in: kill a worker that is busy
-            busy = [w for w, keys in client.processing().items() if keys and w in pids]
-            victim = busy[0] if busy else next(iter(pids))
-            killed.append((victim, bool(busy)))
-            os.kill(pids[victim], signal.SIGKILL)
-
-    report = small(epochs=200).run(
-        tmp_path / "k.db",
-        executor="dask",
-        scheduler=client.scheduler.address,
-        max_memory=MAX_MEMORY,
-        progress=progress,
-    )
-    assert killed and killed[0][1], "no chunk was in flight when the worker was killed"
-    assert (report.trained, report.failed) == (18, 0)
+    namespace = {"__name__": "initlab_test_killer"}
+    exec(_KILLER_SOURCE, namespace)
+    marker = tmp_path / "killed"
+    before = set(client.run(os.getpid).values())
+    client.register_plugin(namespace["KillWhileExecuting"](str(marker), 4))  # 5th of 10 chunks
+    seen = []
+    try:
+        report = small().run(
+            tmp_path / "k.db",
+            executor="dask",
+            scheduler=client.scheduler.address,
+            max_memory=MAX_MEMORY,
+            progress=lambda done, total: seen.append(done),
+        )
+    finally:
+        client.unregister_worker_plugin("initlab-test-killer")
+    assert marker.exists(), "no worker was killed"
+    client.wait_for_workers(2, timeout=120)  # the nanny has started a fresh process
+    assert len(set(client.run(os.getpid).values()) - before) == 1
+    assert len(seen) == 1 + 10 and seen[-1] == 18 * 20  # each of the 10 chunks reported once
+    with Store(tmp_path / "k.db", readonly=True) as st:
+        errors = set(st.runs("dask", status="failed").get("error", []))
+    assert (report.trained, report.failed) == (18, 0), errors
     with Store(tmp_path / "k.db", readonly=True) as st:
         every = st.runs("dask", status=None)
     assert len(every) == 18 and every.run_hash.is_unique and set(every.status) == {"done"}
-    assert_same_study("dask", local_dbs[200], "dask", tmp_path / "k.db")
+    assert_same_study("dask", local_dbs[20], "dask", tmp_path / "k.db")
 
 
 def _wait_for_no_tasks(client, patience=60.0) -> list:

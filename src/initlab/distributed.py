@@ -391,12 +391,14 @@ def execute_dask(
                 pure=False,
             )
             pending[fut] = chunk
-        for fut in distributed.as_completed(list(pending)):
+        # results are gathered on the client's event loop, which also re-fetches a result
+        # whose worker died between finishing and handing it over
+        finished = distributed.as_completed(list(pending), with_results=True, raise_errors=False)
+        for fut, result in finished:
             chunk = pending.pop(fut)
-            try:
-                result = fut.result()
-            except Exception as exc:  # the task raised, or its worker died too often
-                result = _failed(chunk, f"{type(exc).__name__}: {exc}")
+            if not isinstance(result, ChunkResult):  # the task raised, or its workers died
+                error = result if isinstance(result, BaseException) else fut.exception()
+                result = _failed(chunk, f"{type(error).__name__}: {error}")
             fut.release()
             if on_progress is not None:
                 on_progress(len(chunk.specs) * chunk.specs[0].epochs)
