@@ -243,13 +243,27 @@ def count_copies(W: np.ndarray, b: np.ndarray, rtol: float = _COPY_RTOL) -> int:
         when all are identical (zero initialization).
     """
     units = np.concatenate([np.asarray(W).T, np.asarray(b)[:, None]], axis=1)  # (n_out, n_in+1)
-    if not np.isfinite(units).all():
+    if units.shape[0] < 2 or not np.isfinite(units).all():
         return 0
     tol = rtol * float(np.abs(units).max(initial=0.0))
+    # Copies have (nearly) equal projections on any fixed direction: sort the units by
+    # one projection and compare in full only the runs of neighbours that are that close.
+    r = np.linspace(1.0, 2.0, units.shape[1])
+    proj = units @ r
+    order = np.argsort(proj, kind="stable")
+    close = np.diff(proj[order]) <= tol * r.sum() * (1 + 1e-9)
     copies = 0
-    for j in range(1, units.shape[0]):
-        if (np.abs(units[:j] - units[j]).max(axis=1) <= tol).any():
-            copies += 1
+    start = 0
+    for i in range(1, len(order) + 1):
+        if i < len(order) and close[i - 1]:
+            continue
+        run = order[start:i]  # a run of units with near-equal projections
+        if len(run) > 1:
+            block = units[np.sort(run)]
+            for j in range(1, len(block)):
+                if (np.abs(block[:j] - block[j]).max(axis=1) <= tol).any():
+                    copies += 1
+        start = i
     return copies
 
 
