@@ -528,8 +528,7 @@ class Trainer:
             cache = self.pop.forward(self.params, self.x, self.t)
             if self.record and len(self._rows) == self.epoch:
                 self._rows.append(self._evaluate(cache))
-            if self.epoch == 0 or True:
-                self._mark_divergence(cache.loss.mean(axis=-1))
+            self._mark_divergence(cache.loss.mean(axis=-1))
             self._apply(self.pop.backward(self.params, cache, self.t))
         else:
             if self.record and len(self._rows) == self.epoch:

@@ -315,10 +315,12 @@ def check_hyperparameter(label: str, value, low: float, high: float, low_open: b
     arr = arr.astype(float)
     bad = ~np.isfinite(arr) | (arr > high) | ((arr <= low) if low_open else (arr < low))
     if bad.any():
-        first = arr.reshape(-1)[np.flatnonzero(bad.reshape(-1))[0]]
-        lo = "(" if low_open else "["
-        hi = "]" if math.isfinite(high) else ")"
-        raise ValueError(f"{label} must be in {lo}{low}, {high}{hi}, got {first!r}")
+        first = float(arr.reshape(-1)[np.flatnonzero(bad.reshape(-1))[0]])
+        if math.isinf(high):
+            allowed = f"> {low:g}" if low_open else f">= {low:g}"
+        else:
+            allowed = f"in {'(' if low_open else '['}{low:g}, {high:g}]"
+        raise ValueError(f"{label} must be a finite number {allowed}, got {first!r}")
 
 
 REGISTRY: Registry[OptimizerSpec] = Registry("optimizer")
