@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import special
+from scipy import special, stats
 
 from . import datasets, engine, initializers, optim
 from . import diagnostics as diag
@@ -988,7 +988,7 @@ def _log_ratio_variance(n: int) -> float:
     ``5/n + O(1/n^2)``.
     """
     k = np.arange(1, n + 1)
-    p = special.comb(n, k) * 0.5**n
+    p = stats.binom.pmf(k, n, 0.5)
     p = p / p.sum()
     mean_psi = np.sum(p * special.digamma(k / 2))
     return float(
