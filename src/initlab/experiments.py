@@ -69,6 +69,9 @@ class Claim:
     ours: str
     holds: bool
 
+    def __post_init__(self):
+        object.__setattr__(self, "holds", bool(self.holds))  # not numpy.bool_
+
 
 @dataclass
 class ExperimentResult:
