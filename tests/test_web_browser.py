@@ -70,6 +70,18 @@ def _canvas_pixels(page, selector):
     )
 
 
+def _wait_for_pixels(page, selector, expected, timeout=15.0):
+    """The canvas's pixels once they equal ``expected`` (the page redraws asynchronously)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    pixels = _canvas_pixels(page, selector)
+    while pixels != expected and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+        pixels = _canvas_pixels(page, selector)
+    return pixels
+
+
 def _percent(text):
     return float(text.rstrip("%")) / 100
 
@@ -124,7 +136,7 @@ def test_train_tanh_xavier_on_moons_then_compare(server_url, browser):
     # reset: back to epoch 0 and the very same picture
     page.click("#reset")
     page.wait_for_function("document.getElementById('epoch').textContent === '0'")
-    assert _canvas_pixels(page, "#boundary") == pixels0
+    assert _wait_for_pixels(page, "#boundary", pixels0) == pixels0
     assert epoch >= 120
 
     # a bad value is refused by the server and shown

@@ -477,6 +477,209 @@ def serve(
 # --------------------------------------------------------------------------- end serve
 
 
+# ------------------------------------------------- diagnose / experiment (issue 6: diagnostics)
+def _initializer_for(init: str, activation: str, sigma_w2, sigma_b2):
+    """The weight and bias initializers of ``initlab diagnose``.
+
+    ``--init critical`` (or ``--sigma-w2``) draws ``W ~ N(0, sigma_w^2 / fan_in)`` and
+    ``b ~ N(0, sigma_b^2)``; ``critical`` takes ``sigma_w^2`` on the edge of chaos of the
+    activation (initlab.meanfield), which fails clearly where there is none (sigmoid).
+    """
+    from . import initializers
+
+    sb2 = 0.0 if sigma_b2 is None else float(sigma_b2)
+    if sb2 < 0:
+        raise ValueError(f"--sigma-b2 must be >= 0, got {sb2}")
+    bias = initializers.get_bias("normal", std=sb2**0.5) if sb2 > 0 else "zeros"
+    if init.strip().lower() == "critical":
+        from . import meanfield
+
+        sigma_w2 = meanfield.critical_sigma_w2(activation, sb2)
+    if sigma_w2 is not None:
+        if not sigma_w2 > 0:
+            raise ValueError(f"--sigma-w2 must be > 0, got {sigma_w2}")
+        return initializers.variance_scaling(float(sigma_w2), "fan_in", "normal"), bias
+    return initializers.get(init), bias
+
+
+def _stats_table(df, title: str) -> Table:
+    from rich import box
+
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
+    cols = ["layer", "z_var", "a_mean", "a_var", "grad_var", "dW_var"]  # all in --out CSV
+    extra = [c for c in ("saturated", "dead") if df[c].notna().any()] + ["copies"]
+    for col in cols + extra:
+        table.add_column(col, justify="right")
+    for _, row in df.iterrows():
+        cells = [str(int(row["layer"])) if row["kind"] == "hidden" else "out"]
+        for col in cols[1:]:
+            v = row[col]
+            cells.append(f"{v:.3g}" if v == 0 or 1e-2 <= abs(v) < 1e3 else f"{v:.1e}")
+        for col in extra:
+            v = row[col]
+            if v != v:  # NaN
+                cells.append("")
+            elif col == "copies":
+                cells.append(str(int(v)))
+            else:
+                cells.append(f"{v:.1%}")
+        table.add_row(*cells)
+    return table
+
+
+@app.command()
+def diagnose(
+    activation: str = typer.Option("relu", "--activation", "-a"),
+    init: str = typer.Option(
+        "he_normal", "--init", "-i", help="an initializer name, or 'critical' (edge of chaos)"
+    ),
+    depth: int = typer.Option(10, "--depth", help="number of hidden layers"),
+    width: int = typer.Option(256, "--width", help="width of every hidden layer"),
+    bias_init: str = typer.Option("zeros", "--bias-init"),
+    sigma_w2: float | None = typer.Option(
+        None, "--sigma-w2", help="weights N(0, sigma_w2 / fan_in) instead of --init"
+    ),
+    sigma_b2: float | None = typer.Option(None, "--sigma-b2", help="biases N(0, sigma_b2)"),
+    dataset: str | None = typer.Option(
+        None, "--dataset", "-d", help="data set (default: Gaussian inputs of --width features)"
+    ),
+    n_samples: int = typer.Option(256, "--samples", help="Gaussian inputs to probe with"),
+    n_models: int = typer.Option(1, "--models", help="networks to average over"),
+    jacobian: bool = typer.Option(
+        True, "--jacobian/--no-jacobian", help="also the Jacobian singular values"
+    ),
+    epochs: int = typer.Option(0, "--epochs", help="also train (on --dataset) and record"),
+    every: int = typer.Option(5, "--every", help="record every k epochs when training"),
+    seed: int = typer.Option(0, "--seed", "-s"),
+    out: str = typer.Option(".", "--out", "-o", help="directory for the PNG plots"),
+) -> None:
+    """Per-layer signal propagation of a network at initialization (and during training)."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from . import datasets, diagnostics
+
+    try:
+        if depth < 1:
+            raise ValueError(f"--depth must be at least 1 hidden layer, got {depth}")
+        if width < 1:
+            raise ValueError(f"--width must be a positive integer, got {width}")
+        w_init, b_init = _initializer_for(init, activation, sigma_w2, sigma_b2)
+        if bias_init != "zeros" and b_init == "zeros":
+            b_init = bias_init
+        if dataset is None:
+            X = diagnostics.gaussian_inputs(n_samples, width, seed)
+            y, n_classes = None, 10
+        else:
+            data = datasets.load(dataset)
+            X, y, n_classes = data.X_train, data.y_train, data.n_classes
+        sizes = (width,) * depth
+        df = diagnostics.propagation(
+            sizes, activation, w_init, X, b_init, seed, n_models, y=y, n_classes=n_classes
+        )
+        spectrum = None
+        if jacobian:
+            Xj = X[: min(8, len(X))]
+            spectrum = diagnostics.jacobian_singular_values(
+                sizes, activation, w_init, Xj, b_init, seed, 1
+            )
+        record = None
+        if epochs > 0:
+            if dataset is None:
+                raise ValueError("--epochs needs --dataset (training needs labels)")
+            from .network import FFNetwork
+
+            if not isinstance(w_init, str) and sigma_w2 is None and init != "critical":
+                w_init = init
+            if not isinstance(w_init, str) or not isinstance(b_init, str):
+                raise ValueError("--epochs works with named --init and --bias-init only")
+            net = FFNetwork(sizes, activation, w_init, b_init, random_state=seed)
+            record = diagnostics.record(net, X, y, every=every, epochs=epochs)
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        _fail(str(exc))
+        return
+    mean = df.groupby(["layer", "kind"], as_index=False, sort=False).mean(numeric_only=True)
+    console.print(
+        _stats_table(
+            mean,
+            f"{activation} + {init if sigma_w2 is None else f'sigma_w2={sigma_w2}'}: "
+            f"{depth} x {width}, {len(X)} inputs"
+            + (f", mean of {n_models} networks" if n_models > 1 else ""),
+        )
+    )
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [folder / "propagation.png", folder / "propagation.csv"]
+    diagnostics.plot_propagation(df, title=f"{activation} + {init}", path=written[0])
+    df.to_csv(written[1], index=False)
+    if spectrum is not None:
+        s = spectrum.ravel()
+        console.print(
+            f"Jacobian singular values: mean {s.mean():.3g}, max {s.max():.3g}, "
+            f"Var(s²)/E(s²)² = {np.var(s**2) / np.mean(s**2) ** 2:.3g}"
+        )
+        written.append(folder / "jacobian.png")
+        diagnostics.plot_spectrum(spectrum, label=f"{activation} + {init}", path=written[-1])
+    if record is not None:
+        written += [folder / "evolution.png", folder / "evolution.csv"]
+        diagnostics.plot_record(record, title=f"{activation} + {init}", path=written[-2])
+        record.to_csv(written[-1], index=False)
+    console.print("wrote " + ", ".join(str(p) for p in written))
+
+
+@app.command()
+def experiment(
+    name: str | None = typer.Argument(None, help="experiment name (see --list)"),
+    list_: bool = typer.Option(False, "--list", "-l", help="list the experiments"),
+    quick: bool = typer.Option(False, "--quick", help="the reduced size of the test suite"),
+    seed: int = typer.Option(0, "--seed", "-s"),
+    out: str = typer.Option(".", "--out", "-o", help="directory for the figure"),
+    data: bool = typer.Option(False, "--data", help="also write the measurements as CSV"),
+) -> None:
+    """Run a named reproduction of an initialization paper and compare with its claims."""
+    from pathlib import Path
+
+    from . import experiments
+
+    if list_ or name is None:
+        table = Table(title="experiments", title_justify="left")
+        table.add_column("name")
+        table.add_column("what")
+        for n in experiments.names():
+            table.add_row(n, experiments.get(n).title)
+        console.print(table)
+        return
+    try:
+        result = experiments.run(name, quick=quick, random_state=seed)
+    except (ValueError, TypeError) as exc:
+        _fail(str(exc))
+        return
+    table = Table(
+        title=f"{result.name}: {result.title} ({result.seconds:.1f} s)", title_justify="left"
+    )
+    for col in ("claim", "paper", "ours", "holds"):
+        table.add_column(col)
+    for c in result.claims:
+        table.add_row(c.claim, c.paper, c.ours, "[green]yes[/]" if c.holds else "[red]no[/]")
+    console.print(table)
+    console.print(f"[dim]{result.reference}[/]")
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{result.name}.png"
+    result.figure().savefig(path, dpi=80)
+    written = [path]
+    if data:
+        written.append(folder / f"{result.name}.csv")
+        result.data.to_csv(written[-1], index=False)
+    console.print("wrote " + ", ".join(str(p) for p in written))
+    if not result.all_hold:
+        raise typer.Exit(1)
+
+
+# ------------------------------------------------------------------ end diagnose / experiment
+
+
 def main() -> None:  # console-script entry point
     app()
 
