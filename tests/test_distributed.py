@@ -166,15 +166,10 @@ def test_local_cluster_started_for_you_equals_the_local_run(tmp_path, local_dbs)
     report = small().run(tmp_path / "d.db", executor="dask", workers=2, max_memory=MAX_MEMORY)
     assert (report.total, report.trained, report.failed) == (18, 18, 0)
     assert_same_study("dask", local_dbs[20], "dask", tmp_path / "d.db")
-    # in other chunks than the local run's, equal to the last bit but one (see the next test)
-    assert_same_study("dask", local_dbs["default"], "dask", tmp_path / "d.db", exact=False)
+    # in other chunks than the local run's too (see the next test)
+    assert_same_study("dask", local_dbs["default"], "dask", tmp_path / "d.db")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="engine: Population._weight_grad's `delta[o] @ a_prev[i]` is a BLAS gemv whose "
-    "rounding depends on the number of models M; np.einsum('mn,n->m', ...) makes it exact",
-)
 def test_chunk_sizes_change_no_bit(tmp_path, local_dbs):
     small().run(tmp_path / "d.db", max_memory=MAX_MEMORY)
     assert_same_study("dask", local_dbs["default"], "dask", tmp_path / "d.db")

@@ -40,6 +40,7 @@ _SUBMODULES = {
     "diagnostics",
     "meanfield",
     "experiments",
+    "distributed",
     "cli",
     "web",
 }

@@ -223,7 +223,9 @@ class Population:
             for i in range(n_in):
                 for o in range(n_out):
                     if a_prev.ndim == 2:  # shared inputs (N,)
-                        g[:, i, o] = delta[o] @ a_prev[i]
+                        # einsum, not a BLAS gemv, whose rounding depends on M: a run's
+                        # numbers must not depend on how many models share its population
+                        g[:, i, o] = np.einsum("mn,n->m", delta[o], a_prev[i])
                     else:
                         g[:, i, o] = np.einsum("mn,mn->m", a_prev[i], delta[o])
             return g
