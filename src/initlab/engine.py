@@ -50,6 +50,31 @@ __all__ = [
 # Measured in benchmarks/ (see docs/benchmarks.md).
 SMALL_LAYER = 16
 
+_CONTROLLER = None
+
+
+def one_blas_thread():
+    """A context in which BLAS runs on one thread.
+
+    Training uses it: the parallelism for many networks is across populations
+    (processes, Dask workers), multi-threaded BLAS rounds wide products
+    differently from single-threaded BLAS (so executors would disagree in the
+    last bits), and on a busy machine its spinning threads can make small
+    products a hundred times slower.
+    """
+    global _CONTROLLER
+    try:
+        if _CONTROLLER is None:
+            from threadpoolctl import ThreadpoolController
+
+            _CONTROLLER = ThreadpoolController()
+        return _CONTROLLER.limit(limits=1, user_api="blas")
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        import contextlib
+
+        return contextlib.nullcontext()
+
+
 _ERRSTATE = dict(over="ignore", invalid="ignore", divide="ignore", under="ignore")
 
 
@@ -521,7 +546,7 @@ class Trainer:
 
     def step(self, n_epochs: int = 1) -> None:
         """Train ``n_epochs`` more epochs."""
-        with np.errstate(**_ERRSTATE):
+        with np.errstate(**_ERRSTATE), one_blas_thread():
             for _ in range(int(n_epochs)):
                 self._one_epoch()
 

@@ -42,7 +42,7 @@ from . import datasets as _datasets
 from . import initializers as _initializers
 from . import losses as _losses
 from . import optim as _optim
-from .engine import Population, Trainer, init_params
+from .engine import Population, Trainer, init_params, one_blas_thread
 
 __all__ = [
     "RunSpec",
@@ -475,18 +475,8 @@ def run_chunk(
     Dask executors would disagree in the last bits), and for populations of
     small networks the processes, not the threads, are the parallelism.
     """
-    with _one_blas_thread():
+    with one_blas_thread():
         return _run_chunk(chunk, data, curves, on_epoch)
-
-
-def _one_blas_thread():
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-        import contextlib
-
-        return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
 
 
 def _run_chunk(chunk, data, curves, on_epoch) -> ChunkResult:
