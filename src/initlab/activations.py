@@ -159,7 +159,15 @@ def _register(act: Activation, aliases: tuple[str, ...] = ()) -> Activation:
 
 # --- sigmoid ---------------------------------------------------------------------------------
 def _sigmoid(z):
-    return special.expit(z)  # stable for any z, no overflow warning
+    # 1 / (1 + e^-z) with one exp: faster than scipy's expit (about 10 vs 13 ns per
+    # float64 element, 3 vs 8 in float32; benchmarks/), within 2 ulp of it.  e^-z
+    # overflows to inf for very negative z, giving the right limit 0.
+    if z.ndim == 0 or z.dtype.kind != "f":
+        return special.expit(z)
+    with np.errstate(over="ignore"):
+        e = np.exp(np.negative(z))
+    e += 1
+    return np.reciprocal(e, out=e)
 
 
 def _sigmoid_df(z, a):
@@ -180,6 +188,23 @@ _register(
 
 
 # --- tanh ------------------------------------------------------------------------------------
+def _tanh(z):
+    # tanh z = 1 - 2 / (e^{2z} + 1): one exp instead of NumPy's tanh (about 10 vs 19 ns
+    # per float64 element; benchmarks/).  The absolute error is a few ulp of 1
+    # (<= 4.5e-16), so only for |z| < 1e-3 is the relative error above NumPy's (1e-11
+    # at z = 1e-5), far below anything training can see.  e^{2z} overflows to inf for
+    # z > 354, giving exactly 1; tanh(0) is exactly 0.  float32 keeps NumPy's tanh, which
+    # is vectorized there and as fast as one exp, and whose small-z accuracy matters.
+    if z.dtype != np.float64 or z.ndim == 0:
+        return np.tanh(z)
+    e = np.multiply(z, z.dtype.type(2))
+    with np.errstate(over="ignore"):
+        np.exp(e, out=e)
+    e += 1
+    np.divide(z.dtype.type(2), e, out=e)
+    return np.subtract(z.dtype.type(1), e, out=e)
+
+
 def _tanh_df(z, a):
     return 1 - a * a
 
@@ -187,7 +212,7 @@ def _tanh_df(z, a):
 _register(
     Activation(
         "tanh",
-        lambda z: np.tanh(z),
+        _tanh,
         _tanh_df,
         "saturating",
         "hyperbolic tangent; zero-centred, saturates at -1 and 1",
@@ -218,12 +243,23 @@ _register(
 
 
 def _leaky(z, slope):
-    return np.where(z > 0, z, _like(slope, z) * z)
+    slope = _like(slope, z)
+    if np.all((slope > 0) & (slope <= 1)):
+        # max(z, slope z) equals the where() below for 0 < slope <= 1, NaN and
+        # infinities included (slope 0 would turn inf into NaN), and is ~10x faster.
+        return np.maximum(z, slope * z)
+    return np.where(z > 0, z, slope * z)
 
 
 def _leaky_df(z, a, slope):
-    one = z.dtype.type(1)
-    return np.where(z > 0, one, _like(slope, z))  # slope at z = 0, as PyTorch
+    # 1 for z > 0, slope otherwise (slope at z = 0 and for NaN, as the where() form and
+    # PyTorch), as (z > 0)(1 - slope) + slope: three cheap ufuncs instead of a where()
+    # over a broadcast slope.  (1 - s) + s rounds to exactly 1 for 0 <= s <= 1.
+    slope = _like(slope, z)
+    g = np.greater(z, 0).astype(z.dtype)
+    g *= z.dtype.type(1) - slope
+    g += slope
+    return g
 
 
 _register(
