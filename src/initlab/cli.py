@@ -143,6 +143,270 @@ def train(
         console.print(f"[yellow]diverged at epoch {net.diverged_epoch_}[/]")
 
 
+# --- studies ---------------------------------------------------------------------------------
+def _summary_tables(study, summary, metric: str) -> list[Table]:
+    """Pivot a summary: rows the compared settings, columns activations, one table per block set."""
+    import math
+
+    col = "activation" if "activation" in summary.columns else study.compare[-1]
+    row_cols = [
+        c for c in study.compare if c in summary.columns and c != col and summary[c].nunique() > 1
+    ]
+    if not row_cols:
+        row_cols = [c for c in study.compare if c in summary.columns and c != col][:1]
+    # drop a row column that the earlier ones determine (the blog's bias follows its init)
+    kept = row_cols[:1]
+    for c in row_cols[1:]:
+        if summary.groupby(kept)[c].nunique().max() > 1:
+            kept.append(c)
+    row_cols = kept
+    skip = {
+        col,
+        "leaky_slope",
+        *row_cols,
+        "n",
+        "mean",
+        "std",
+        "ci_low",
+        "ci_high",
+        "diverged",
+        "rank",
+        "best",
+        "tied",
+        "p_value",
+        "block",
+    }
+    table_cols = [c for c in summary.columns if c not in skip and summary[c].nunique() > 1]
+    groups = summary.groupby(table_cols, sort=False) if table_cols else [((), summary)]
+    pct = metric.endswith("acc")
+    tables = []
+    for key, frame in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        title = ", ".join(f"{c}={v}" for c, v in zip(table_cols, key, strict=True))
+        n = int(frame["n"].max())
+        table = Table(
+            title=f"{study.name}: mean {metric} over {n} seeds" + (f" ({title})" if title else ""),
+            caption="[bold green]★[/] best   [green]≈[/] tied with the best (paired t-test "
+            "across seeds, p ≥ 0.05)   ± half-width of the bootstrap 95% CI",
+            title_justify="left",
+            caption_justify="left",
+        )
+        table.add_column(" / ".join(row_cols) or "")
+        columns = list(dict.fromkeys(frame[col]))
+        for c in columns:
+            table.add_column(str(c), justify="right")
+        for rkey, rows in frame.groupby(row_cols, sort=False) if row_cols else [((), frame)]:
+            rkey = rkey if isinstance(rkey, tuple) else (rkey,)
+            cells = []
+            for c in columns:
+                hit = rows[rows[col] == c]
+                if hit.empty:
+                    cells.append("")
+                    continue
+                r = hit.iloc[0]
+                scale = 100 if pct else 1
+                half = (r.ci_high - r.ci_low) / 2 * scale
+                text = (
+                    f"{r['mean'] * scale:.1f} ±{half:.1f}" if not math.isnan(r["mean"]) else "n/a"
+                )
+                if r.best:
+                    text = f"[bold green]{text} ★[/]"
+                elif r.tied:
+                    text = f"[green]{text} ≈[/]"
+                if r.diverged > 0:
+                    text += f" [yellow]({r.diverged:.0%} div)[/]"
+                cells.append(text)
+            table.add_row(" / ".join(str(k) for k in rkey), *cells)
+        tables.append(table)
+    return tables
+
+
+@app.command()
+def study(
+    preset: str = typer.Argument("blog", help="blog, optimizers, moons or deep"),
+    config: str | None = typer.Option(None, "--config", "-c", help="a study TOML file"),
+    seeds: int | None = typer.Option(None, "--seeds", help="number of seeds (0..n-1)"),
+    epochs: int | None = typer.Option(None, "--epochs", help="override the epochs"),
+    name: str | None = typer.Option(None, "--name", help="store the study under this name"),
+    store: str = typer.Option("initlab.db", "--store", help="SQLite file of studies"),
+    fresh: bool = typer.Option(False, "--fresh", help="retrain runs already stored"),
+    executor: str = typer.Option("local", "--executor", help="local, processes or dask"),
+    workers: int | None = typer.Option(None, "--workers", help="processes or dask workers"),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="tcp://HOST:PORT"),
+    metric: str = typer.Option("val_acc", "--metric"),
+    report: str | None = typer.Option(
+        None, "--report", "-o", help="report path (default: <study>-report.html)"
+    ),
+    no_report: bool = typer.Option(False, "--no-report", help="skip the HTML report"),
+) -> None:
+    """Run a study (default: the blog's 16 combinations x 10 seeds), print and store it."""
+    import sys
+    import time
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from .store import StoreError
+    from .study import Study, StudyConfigError
+
+    start = time.perf_counter()
+    try:
+        overrides = {"seeds": seeds, "epochs": epochs, "name": name}
+        if config:
+            s = Study.from_toml(config)
+            for k, v in overrides.items():
+                if v is not None:
+                    setattr(s, k, v)
+            s._normalize()
+        else:
+            s = Study.preset(preset, **overrides)
+        n_runs = s.n_runs()
+    except (StudyConfigError, ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
+        return
+    console.print(f"[bold]{s.name}[/]: {s.description or ''} — {n_runs} runs -> {store}")
+    columns = [
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("model-epochs"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    ]
+    try:
+        with Progress(*columns, console=err_console, transient=False) as bar:
+            task = bar.add_task("training", total=None)
+
+            def progress(done, total):
+                bar.update(task, completed=done, total=total)
+
+            result = s.run(
+                store,
+                fresh=fresh,
+                executor=executor,
+                workers=workers,
+                scheduler=scheduler,
+                progress=progress,
+                command=" ".join(["initlab", *sys.argv[1:]]),
+            )
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted: finished runs are stored; rerun to resume[/]")
+        raise typer.Exit(130) from None
+    except (StoreError, StudyConfigError, ValueError, OSError) as exc:
+        _fail(str(exc))
+        return
+    console.print(str(result))
+    summary = s.summary(metric)
+    for table in _summary_tables(s, summary, metric):
+        console.print(table)
+    if not no_report:
+        _write_report(s, store, report)
+    console.print(f"[dim]done in {time.perf_counter() - start:.1f} s[/]")
+
+
+def _write_report(s, store: str, path: str | None) -> None:
+    from pathlib import Path
+
+    try:
+        from . import report as _report
+    except ImportError:
+        _report = None
+    if _report is None or not hasattr(_report, "build"):
+        out = Path(store).with_name(f"{s.name}-results.csv")
+        s.results().to_csv(out, index=False)
+        console.print(f"results written to [bold]{out}[/]")
+        return
+    out = Path(path or f"{s.name}-report.html")
+    _report.build(s.name, store, out)
+    console.print(f"report written to [bold]{out}[/]")
+
+
+@app.command()
+def results(
+    study_name: str | None = typer.Option(None, "--study", "-s", help="study to query"),
+    store: str = typer.Option("initlab.db", "--store"),
+    where: list[str] = typer.Option([], "--where", "-w", help="filter COLUMN=VALUE (repeatable)"),
+    fmt: str | None = typer.Option(None, "--format", "-f", help="csv, json or parquet"),
+    output: str | None = typer.Option(None, "--output", "-o", help="file (default stdout)"),
+    summary: bool = typer.Option(False, "--summary", help="seeds collapsed, with statistics"),
+    metric: str = typer.Option("val_acc", "--metric"),
+    limit: int = typer.Option(40, "--limit", help="rows shown in the terminal"),
+) -> None:
+    """List the studies in a store, or query a study's runs (filter, export)."""
+    from .store import Store, StoreError
+    from .study import Study
+
+    try:
+        if study_name is None:
+            with Store(store, readonly=True) as st:
+                frame = st.studies()
+            if frame.empty:
+                console.print(f"no studies in {store}")
+                return
+            _print_frame(frame, f"studies in {store}", limit)
+            return
+        s = Study.load(study_name, store)
+        frame = s.summary(metric) if summary else s.results()
+    except (StoreError, KeyError) as exc:
+        _fail(str(exc).strip('"'))
+        return
+    for cond in where:
+        if "=" not in cond:
+            _fail(f"--where expects COLUMN=VALUE, got {cond!r}")
+        col, value = cond.split("=", 1)
+        if col not in frame.columns:
+            import difflib
+
+            close = difflib.get_close_matches(col, list(frame.columns), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            _fail(f"unknown column {col!r}{hint} Columns: {', '.join(frame.columns)}")
+        frame = frame[frame[col].astype(str) == value]
+    if fmt is None and output is None:
+        _print_frame(frame, f"{study_name}: {len(frame)} rows", limit)
+        return
+    fmt = (fmt or output.rsplit(".", 1)[-1]).lower()
+    if fmt not in ("csv", "json", "parquet"):
+        _fail(f"unknown format {fmt!r}; choose csv, json or parquet")
+    if fmt == "parquet" and output is None:
+        _fail("parquet is binary: give --output FILE")
+    try:
+        if fmt == "csv":
+            text = frame.to_csv(output, index=False)
+        elif fmt == "json":
+            text = frame.to_json(output, orient="records", indent=1)
+        else:
+            frame.to_parquet(output, index=False)
+            text = None
+    except ImportError as exc:
+        _fail(f"{exc} (pip install initlab[parquet])")
+        return
+    except OSError as exc:
+        _fail(f"cannot write {output}: {exc}")
+        return
+    if output is None and text is not None:
+        typer.echo(text)
+    elif output:
+        err_console.print(f"{len(frame)} rows written to {output}")
+
+
+def _print_frame(frame, title: str, limit: int) -> None:
+    table = Table(title=title, title_justify="left")
+    for c in frame.columns:
+        table.add_column(str(c), overflow="fold")
+    for _, row in frame.head(limit).iterrows():
+        table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
+    console.print(table)
+    if len(frame) > limit:
+        console.print(f"[dim]... {len(frame) - limit} more rows (use --format/--output)[/]")
+
+
 def main() -> None:  # console-script entry point
     app()
 

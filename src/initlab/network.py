@@ -233,10 +233,10 @@ class FFNetwork(ClassifierMixin, BaseEstimator):
     def fit(self, X, y, X_val=None, y_val=None):
         """Train on ``(X, y)``; validation data, if given, is scored after every epoch."""
         spec = self._validate_params()
-        X = np.asarray(X) if isinstance(X, (list, tuple)) else X
-        if hasattr(X, "dtype") and getattr(X, "ndim", 2) == 2:
-            check_finite(X, "X")
-        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
+        X, y = validate_data(
+            self, X, y, dtype=np.float64, ensure_min_samples=2, ensure_all_finite=False
+        )
+        check_finite(X, "X")
         check_classification_targets(y)
         self.classes_, y_enc = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
@@ -247,8 +247,10 @@ class FFNetwork(ClassifierMixin, BaseEstimator):
         if has_val:
             if X_val is None or y_val is None:
                 raise ValueError("give both X_val and y_val, or neither")
-            check_finite(np.asarray(X_val, dtype=float), "X_val")
-            X_val = validate_data(self, X_val, reset=False, dtype=np.float64)
+            X_val = validate_data(
+                self, X_val, reset=False, dtype=np.float64, ensure_all_finite=False
+            )
+            check_finite(X_val, "X_val")
             y_val = np.asarray(y_val)
             if len(y_val) != len(X_val):
                 raise ValueError(f"X_val has {len(X_val)} rows but y_val has {len(y_val)} labels")
@@ -319,7 +321,7 @@ class FFNetwork(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities ``(n_samples, n_classes)``, columns in ``classes_`` order."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite=False)
         check_finite(X, "X")
         return self._population.predict_proba(self._params(), X)[0]
 
@@ -329,7 +331,10 @@ class FFNetwork(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(proba, axis=1)]
 
     def trace(self, X, y=None) -> dict:
-        """Per-layer pre-activations, activations and gradients on ``X`` (see ``Population.trace``)."""
+        """Per-layer pre-activations, activations and gradients on ``X``.
+
+        See :meth:`initlab.engine.Population.trace`; arrays are ``(n_samples, units)``.
+        """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
         yy = None if y is None else np.searchsorted(self.classes_, np.asarray(y))
