@@ -207,7 +207,7 @@ class Population:
             z = self._dense(h, W, b, z, buffers)
             zs.append(z)
             if layer < self.n_layers - 1:
-                h = self.activation(z)
+                h = self.activation(z, out=buffers.get(f"a{layer}", z.shape, self.dtype))
                 acts.append(h)
         if y is None:
             proba, loss = self.loss.output(zs[-1], 0), None
@@ -260,7 +260,8 @@ class Population:
                 out = buffers.get(f"delta{layer - 1}", (W.shape[1],) + delta.shape[1:], self.dtype)
                 delta = self._backprop_delta(W, delta, out, buffers)
                 z_prev = cache.zs[layer - 1]
-                delta *= self.activation.grad(z_prev, cache.acts[layer - 1])
+                scratch = buffers.get("act_grad", z_prev.shape, self.dtype)
+                delta *= self.activation.grad(z_prev, cache.acts[layer - 1], out=scratch)
         return grads
 
     def _weight_grad(self, a_prev, delta, shape):
