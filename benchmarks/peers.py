@@ -109,8 +109,7 @@ class Problem:
         """The runs' parameters stacked along a leading model axis, in ``dtype``."""
         n = len(self.runs[indices[0]].params)
         return [
-            np.stack([self.runs[i].params[k] for i in indices]).astype(self.dtype)
-            for k in range(n)
+            np.stack([self.runs[i].params[k] for i in indices]).astype(self.dtype) for k in range(n)
         ]
 
     @property
@@ -191,9 +190,7 @@ def initlab_peer(problem: Problem, n_jobs: int = 2) -> np.ndarray:
         leaky_slope=LEAKY_SLOPE,
         n_jobs=n_jobs,
     )
-    by_key = {
-        (r.activation, r.init, r.seed): r.train_loss for r in runs.itertuples(index=False)
-    }
+    by_key = {(r.activation, r.init, r.seed): r.train_loss for r in runs.itertuples(index=False)}
     out = np.full(len(problem.runs), np.nan)
     for i, run in enumerate(problem.runs):
         out[i] = by_key[(run.activation, BLOG_INITS[run.init][0], run.seed)]
@@ -250,9 +247,9 @@ class BlogFFNetwork:
     def forward_pass(self, X):
         self.A, self.H = {}, {0: X}
         for i in range(1, self.num_layers + 1):
-            self.A[i] = np.matmul(self.H[i - 1], self.params["W" + str(i)]) + self.params[
-                "B" + str(i)
-            ]
+            self.A[i] = (
+                np.matmul(self.H[i - 1], self.params["W" + str(i)]) + self.params["B" + str(i)]
+            )
             if i < self.num_layers:
                 self.H[i] = self.forward_activation(self.A[i])
             else:

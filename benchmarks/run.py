@@ -239,7 +239,12 @@ def main(argv=None) -> dict:
     result["ratios"] = ratios  # initlab speed / peer speed (model-epochs per second)
     result["agreement"] = checks
     result["targets"] = [
-        {"peer": peer, "min_ratio": need, "ratio": ratios.get(peer), "met": ratios.get(peer, 0) >= need}
+        {
+            "peer": peer,
+            "min_ratio": need,
+            "ratio": ratios.get(peer),
+            "met": ratios.get(peer, 0) >= need,
+        }
         for peer, need in TARGETS[args.workload]
         if peer in ratios
     ]
@@ -280,7 +285,8 @@ def summary(directory: Path) -> str:
             f"N={c['n_train']}, {c['repeats']} repeats; {r['machine']['cpu']}, "
             f"{r['machine']['cpu_count']} cores; {r['date']}",
             "",
-            "| peer | median s | model-epochs/s | initlab ÷ peer | first call s | final losses agree |",
+            "| peer | median s | model-epochs/s | initlab ÷ peer | first call s "
+            "| final losses agree |",
             "|---|---:|---:|---:|---:|---|",
         ]
         for name, p in r["peers"].items():

@@ -74,7 +74,7 @@ def test_reference_loss_matches_the_engine(peers):
     pop = engine.Population(problem.layer_sizes, "tanh", n_models=len(idx))
     params = problem.stacked(idx)
     res = engine.train(pop, params, optim.build("gd", 1.0), problem.X, problem.y, 3)
-    for m, i in enumerate(idx):
+    for m in range(len(idx)):
         got = peers.reference_loss("tanh", [p[m] for p in res.params], problem.X, problem.y)
         assert got == pytest.approx(res.final["train_loss"][m], rel=1e-12)
     # and the initial weights are the blog's recipe: zeros init has zero weights and biases
