@@ -37,6 +37,9 @@ from initlab.network import BLOG_INITS
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
 BLOG_INIT_NAMES = ("zeros", "random", "xavier", "he")
 LEAKY_SLOPE = 0.1
+# torch's intra-op threads (run.py --torch-threads); its default (one per core) made both
+# torch peers ~10x slower on the shared 2-core benchmark machine (docs/benchmarks.md)
+TORCH_THREADS = 1
 
 
 @dataclass
@@ -118,6 +121,16 @@ class Problem:
 
     def onehot(self) -> np.ndarray:
         return np.eye(self.layer_sizes[-1], dtype=self.dtype)[self.y]
+
+
+def subset(problem: Problem, seeds: int) -> tuple[Problem, list[int]]:
+    """The runs with the first ``seeds`` seeds of every activation x init (and their indices)."""
+    keep = [i for i, r in enumerate(problem.runs) if r.seed < seeds]
+    sub = Problem(
+        problem.workload, problem.X, problem.y, [problem.runs[i] for i in keep], problem.dtype
+    )
+    sub.data = problem.data
+    return sub, keep
 
 
 def make_problem(workload: Workload, dtype: str = "float64") -> Problem:
@@ -320,6 +333,7 @@ def torch_loop_peer(problem: Problem) -> list[list[np.ndarray]]:
     import torch
     import torch.nn.functional as F
 
+    torch.set_num_threads(TORCH_THREADS)
     tdtype = getattr(torch, problem.dtype)
     X = torch.tensor(problem.X, dtype=tdtype)
     y = torch.tensor(problem.y, dtype=torch.long)
@@ -348,6 +362,7 @@ def torch_batched_peer(problem: Problem) -> list[list[np.ndarray]]:
     import torch
     import torch.nn.functional as F
 
+    torch.set_num_threads(TORCH_THREADS)
     tdtype = getattr(torch, problem.dtype)
     X = torch.tensor(problem.X, dtype=tdtype)
     y = torch.tensor(problem.y, dtype=torch.long)
@@ -505,6 +520,7 @@ class Peer:
     prepare: Callable | None = None  # untimed set-up, its result passed to train
     needs: str | None = None  # module that must be importable
     description: str = ""
+    loop: bool = False  # one model at a time: cost is linear in runs, may time a subset
 
 
 PEERS = {
@@ -522,12 +538,14 @@ PEERS = {
         "numpy-loop",
         lambda pb, _: numpy_loop_peer(pb),
         description="the blog's NumPy FFNetwork, one model at a time",
+        loop=True,
     ),
     "torch-loop": Peer(
         "torch-loop",
         lambda pb, _: torch_loop_peer(pb),
         needs="torch",
         description="PyTorch autograd, one model at a time",
+        loop=True,
     ),
     "torch-batched": Peer(
         "torch-batched",
@@ -547,5 +565,6 @@ PEERS = {
         prepare=sklearn_prepare,
         description="scikit-learn MLPClassifier(solver='sgd'), one model at a time; "
         "no leaky ReLU (those runs skipped)",
+        loop=True,
     ),
 }

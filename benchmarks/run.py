@@ -26,6 +26,7 @@ import importlib.util
 import json
 import os
 import platform
+import resource
 import statistics
 import sys
 import time
@@ -115,31 +116,52 @@ def agreement(ref: np.ndarray, got: np.ndarray, tol: float) -> dict:
     }
 
 
-def run_peer(peer: _peers.Peer, problem: _peers.Problem, repeats: int) -> dict:
+def _cpu_seconds() -> float:
+    """CPU time of this process and its reaped children (initlab's worker processes)."""
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def run_peer(
+    peer: _peers.Peer, problem: _peers.Problem, repeats: int, loop_seeds: int | None
+) -> dict:
+    full = problem
+    keep = list(range(len(problem.runs)))
+    if peer.loop and loop_seeds is not None and loop_seeds < problem.workload.seeds:
+        problem, keep = _peers.subset(problem, loop_seeds)
     prepared = peer.prepare(problem) if peer.prepare else None
     t0 = time.perf_counter()
     output = peer.train(problem, prepared)
     first = time.perf_counter() - t0
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
         if peer.prepare:
             prepared = peer.prepare(problem)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu_seconds()
         output = peer.train(problem, prepared)
         times.append(time.perf_counter() - t0)
-    losses = final_losses(problem, output)
-    n_runs = int(np.isfinite(losses).sum() if peer.prepare else len(problem.runs))
+        cpu.append(_cpu_seconds() - c0)
+    losses = np.full(len(full.runs), np.nan)
+    losses[keep] = final_losses(problem, output)
+    n_runs = len(problem.runs)
     if peer.name == "sklearn":  # runs it cannot express are skipped, not counted
         n_runs = sum(r.activation in _peers.SKLEARN_ACTIVATIONS for r in problem.runs)
     median = statistics.median(times)
     return {
         "description": peer.description,
         "times_s": times,
+        "cpu_s": cpu,
         "median_s": median,
+        "median_cpu_s": statistics.median(cpu),
         "first_call_s": first,
         "runs": n_runs,
+        "subset": len(keep) < len(full.runs),
         "model_epochs": n_runs * problem.workload.epochs,
         "model_epochs_per_s": n_runs * problem.workload.epochs / median,
+        "model_epochs_per_cpu_s": n_runs * problem.workload.epochs / statistics.median(cpu),
         "final_losses": [None if not np.isfinite(v) else float(v) for v in losses],
         "threads": _threads(peer.name),
     }
@@ -166,6 +188,19 @@ def main(argv=None) -> dict:
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for smoke tests")
+    parser.add_argument(
+        "--loop-seeds",
+        type=int,
+        default=None,
+        help="time the one-model-at-a-time peers on the first K seeds of every "
+        "activation x init (their cost is linear in runs); default: all",
+    )
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=1,
+        help="torch.set_num_threads for the torch peers (default 1; 0: torch's default)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
     args = parser.parse_args(argv)
     if args.repeats < 1:
@@ -185,6 +220,10 @@ def main(argv=None) -> dict:
     # initlab first: its worker processes fork before torch/jax are imported
     names.sort(key=lambda n: (not n.startswith("initlab"), list(_peers.PEERS).index(n)))
 
+    if args.torch_threads > 0:
+        _peers.TORCH_THREADS = args.torch_threads
+    else:
+        _peers.TORCH_THREADS = os.cpu_count() or 1
     workload = _peers.WORKLOADS[args.workload]
     if args.quick:
         workload = _peers.quick(workload)
@@ -206,6 +245,8 @@ def main(argv=None) -> dict:
             "n_train": int(len(problem.y)),
             "runs": len(problem.runs),
             "repeats": args.repeats,
+            "loop_seeds": args.loop_seeds,
+            "torch_threads": _peers.TORCH_THREADS,
         },
         "machine": machine_info(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -214,7 +255,9 @@ def main(argv=None) -> dict:
     for name in names:
         print(f"[{args.workload} {args.dtype}] {name} ...", flush=True)
         try:
-            result["peers"][name] = run_peer(_peers.PEERS[name], problem, args.repeats)
+            result["peers"][name] = run_peer(
+                _peers.PEERS[name], problem, args.repeats, args.loop_seeds
+            )
         except ImportError as exc:
             result["peers"][name] = {"error": f"not installed: {exc}"}
         r = result["peers"][name]
@@ -225,7 +268,7 @@ def main(argv=None) -> dict:
                 flush=True,
             )
     ref_name = next((n for n in ("initlab", "initlab-1core") if n in result["peers"]), None)
-    ratios, checks = {}, {}
+    ratios, cpu_ratios, checks = {}, {}, {}
     if ref_name and "median_s" in result["peers"][ref_name]:
         ref = result["peers"][ref_name]
         ref_losses = np.array([np.nan if v is None else v for v in ref["final_losses"]])
@@ -233,10 +276,12 @@ def main(argv=None) -> dict:
             if name == ref_name or "median_s" not in r:
                 continue
             ratios[name] = ref["model_epochs_per_s"] / r["model_epochs_per_s"]
+            cpu_ratios[name] = ref["model_epochs_per_cpu_s"] / r["model_epochs_per_cpu_s"]
             got = np.array([np.nan if v is None else v for v in r["final_losses"]])
             checks[name] = agreement(ref_losses, got, AGREEMENT_TOL[args.dtype])
     result["reference"] = ref_name
     result["ratios"] = ratios  # initlab speed / peer speed (model-epochs per second)
+    result["cpu_ratios"] = cpu_ratios  # the same per CPU second (all threads, processes)
     result["agreement"] = checks
     result["targets"] = [
         {
@@ -285,13 +330,13 @@ def summary(directory: Path) -> str:
             f"N={c['n_train']}, {c['repeats']} repeats; {r['machine']['cpu']}, "
             f"{r['machine']['cpu_count']} cores; {r['date']}",
             "",
-            "| peer | median s | model-epochs/s | initlab ÷ peer | first call s "
-            "| final losses agree |",
-            "|---|---:|---:|---:|---:|---|",
+            "| peer | median s | model-epochs/s | initlab ÷ peer | CPU s | initlab ÷ peer "
+            "per CPU s | first call s | runs timed | final losses agree |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         for name, p in r["peers"].items():
             if "median_s" not in p:
-                lines.append(f"| {name} | — | — | — | — | {p.get('error', '')} |")
+                lines.append(f"| {name} |" + " — |" * 7 + f" {p.get('error', '')} |")
                 continue
             ratio = r["ratios"].get(name)
             check = r["agreement"].get(name, {})
@@ -303,9 +348,12 @@ def summary(directory: Path) -> str:
                 if check.get("compared")
                 else "—"
             )
+            cpu_ratio = r.get("cpu_ratios", {}).get(name)
             lines.append(
                 f"| {name} | {p['median_s']:.3f} | {p['model_epochs_per_s']:,.0f} | "
-                f"{'—' if ratio is None else f'{ratio:.2f}x'} | {p['first_call_s']:.2f} | {agree} |"
+                f"{'—' if ratio is None else f'{ratio:.2f}x'} | {p.get('median_cpu_s', 0):.2f} | "
+                f"{'—' if cpu_ratio is None else f'{cpu_ratio:.2f}x'} | "
+                f"{p['first_call_s']:.2f} | {p['runs']} | {agree} |"
             )
         targets = r.get("targets", [])
         if targets:
