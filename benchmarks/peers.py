@@ -133,6 +133,15 @@ def subset(problem: Problem, seeds: int) -> tuple[Problem, list[int]]:
     return sub, keep
 
 
+def shorten(problem: Problem, seeds: int, epochs: int) -> Problem:
+    """The first ``seeds`` seeds of every activation x init, trained for ``epochs`` only."""
+    wl = problem.workload
+    short = Workload(wl.name, wl.hidden, seeds, epochs, wl.learning_rate, wl.activations, wl.inits)
+    sub, _ = subset(problem, seeds)
+    sub.workload = short
+    return sub
+
+
 def make_problem(workload: Workload, dtype: str = "float64") -> Problem:
     """Load the data and draw every run's initial weights (the blog's recipe, legacy RNG)."""
     data = datasets.load(workload.dataset)

@@ -43,8 +43,14 @@ TARGETS = {
     "W1": [("jax", 1.5), ("torch-loop", 20.0)],
     "W2": [("jax", 1.0), ("torch-loop", 20.0)],
 }
-# agreement of final losses with initlab: |difference| <= tol * (1 + |loss|)
-AGREEMENT_TOL = {"float64": 1e-6, "float32": 1e-2}
+# agreement of final losses with initlab: |difference| <= tol * (1 + |loss|).  The sanity
+# check trains every peer on one seed of every activation x init for SANITY_EPOCHS epochs,
+# where the same math must agree to rounding.  After the full workload it is only
+# informative: GD with eta 1 from N(0, 1) weights is chaotic (a ReLU unit whose
+# pre-activation rounds to the other side of 0 sends the run elsewhere), so a share of
+# runs legitimately ends elsewhere in every peer.
+AGREEMENT_TOL = {"float64": 1e-9, "float32": 1e-3}
+SANITY_EPOCHS = 5
 
 
 def machine_info() -> dict:
@@ -112,8 +118,12 @@ def agreement(ref: np.ndarray, got: np.ndarray, tol: float) -> dict:
         "median_rel_diff": float(np.median(err)),
         "within_tol": int((err <= tol).sum()),
         "tol": tol,
-        "agree": bool((err <= tol).mean() >= 0.9),
+        "agree": bool((err <= tol).all()),
     }
+
+
+def _losses(values) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
 def _cpu_seconds() -> float:
@@ -125,9 +135,17 @@ def _cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def sanity(peer: _peers.Peer, problem: _peers.Problem) -> np.ndarray:
+    """Final losses of a short run (one seed per activation x init, SANITY_EPOCHS epochs)."""
+    short = _peers.shorten(problem, 1, SANITY_EPOCHS)
+    prepared = peer.prepare(short) if peer.prepare else None
+    return final_losses(short, peer.train(short, prepared))
+
+
 def run_peer(
     peer: _peers.Peer, problem: _peers.Problem, repeats: int, loop_seeds: int | None
 ) -> dict:
+    short_losses = sanity(peer, problem)
     full = problem
     keep = list(range(len(problem.runs)))
     if peer.loop and loop_seeds is not None and loop_seeds < problem.workload.seeds:
@@ -163,6 +181,7 @@ def run_peer(
         "model_epochs_per_s": n_runs * problem.workload.epochs / median,
         "model_epochs_per_cpu_s": n_runs * problem.workload.epochs / statistics.median(cpu),
         "final_losses": [None if not np.isfinite(v) else float(v) for v in losses],
+        "sanity_losses": [None if not np.isfinite(v) else float(v) for v in short_losses],
         "threads": _threads(peer.name),
     }
 
@@ -271,14 +290,18 @@ def main(argv=None) -> dict:
     ratios, cpu_ratios, checks = {}, {}, {}
     if ref_name and "median_s" in result["peers"][ref_name]:
         ref = result["peers"][ref_name]
-        ref_losses = np.array([np.nan if v is None else v for v in ref["final_losses"]])
         for name, r in result["peers"].items():
             if name == ref_name or "median_s" not in r:
                 continue
             ratios[name] = ref["model_epochs_per_s"] / r["model_epochs_per_s"]
             cpu_ratios[name] = ref["model_epochs_per_cpu_s"] / r["model_epochs_per_cpu_s"]
-            got = np.array([np.nan if v is None else v for v in r["final_losses"]])
-            checks[name] = agreement(ref_losses, got, AGREEMENT_TOL[args.dtype])
+            tol = AGREEMENT_TOL[args.dtype]
+            checks[name] = agreement(
+                _losses(ref["sanity_losses"]), _losses(r["sanity_losses"]), tol
+            )
+            checks[name]["full_length"] = agreement(
+                _losses(ref["final_losses"]), _losses(r["final_losses"]), tol
+            )
     result["reference"] = ref_name
     result["ratios"] = ratios  # initlab speed / peer speed (model-epochs per second)
     result["cpu_ratios"] = cpu_ratios  # the same per CPU second (all threads, processes)
@@ -302,11 +325,19 @@ def main(argv=None) -> dict:
     for name, ratio in ratios.items():
         check = checks[name]
         print(
-            f"    initlab / {name}: {ratio:6.2f}x   final losses agree: "
+            f"    initlab / {name}: {ratio:6.2f}x   {SANITY_EPOCHS}-epoch losses agree: "
             f"{check.get('agree')} (max rel diff {check.get('max_rel_diff', float('nan')):.1e},"
-            f" {check.get('within_tol')}/{check.get('compared')} within {check.get('tol')})"
+            f" {check.get('within_tol')}/{check.get('compared')} within {check.get('tol')}); "
+            f"after all epochs {check['full_length'].get('within_tol')}/"
+            f"{check['full_length'].get('compared')}"
         )
     return result
+
+
+def _agree_cell(check: dict) -> str:
+    if not check.get("compared"):
+        return "—"
+    return f"{check['within_tol']}/{check['compared']} (max {check['max_rel_diff']:.0e})"
 
 
 def summary(directory: Path) -> str:
@@ -331,29 +362,25 @@ def summary(directory: Path) -> str:
             f"{r['machine']['cpu_count']} cores; {r['date']}",
             "",
             "| peer | median s | model-epochs/s | initlab ÷ peer | CPU s | initlab ÷ peer "
-            "per CPU s | first call s | runs timed | final losses agree |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+            "per CPU s | first call s | runs timed | sanity: 5-epoch losses agree "
+            "| final losses agree |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
         ]
         for name, p in r["peers"].items():
             if "median_s" not in p:
-                lines.append(f"| {name} |" + " — |" * 7 + f" {p.get('error', '')} |")
+                lines.append(f"| {name} |" + " — |" * 8 + f" {p.get('error', '')} |")
                 continue
             ratio = r["ratios"].get(name)
             check = r["agreement"].get(name, {})
-            agree = (
-                "reference"
-                if name == r.get("reference")
-                else f"{check.get('within_tol')}/{check.get('compared')} "
-                f"(max {check.get('max_rel_diff', float('nan')):.0e})"
-                if check.get("compared")
-                else "—"
-            )
+            agree, agree_full = (_agree_cell(check), _agree_cell(check.get("full_length", {})))
+            if name == r.get("reference"):
+                agree = agree_full = "reference"
             cpu_ratio = r.get("cpu_ratios", {}).get(name)
             lines.append(
                 f"| {name} | {p['median_s']:.3f} | {p['model_epochs_per_s']:,.0f} | "
                 f"{'—' if ratio is None else f'{ratio:.2f}x'} | {p.get('median_cpu_s', 0):.2f} | "
                 f"{'—' if cpu_ratio is None else f'{cpu_ratio:.2f}x'} | "
-                f"{p['first_call_s']:.2f} | {p['runs']} | {agree} |"
+                f"{p['first_call_s']:.2f} | {p['runs']} | {agree} | {agree_full} |"
             )
         targets = r.get("targets", [])
         if targets:
