@@ -514,7 +514,11 @@ def sklearn_peer(problem: Problem, models: list) -> list[list[np.ndarray] | None
             if clf is None:
                 out.append(None)
                 continue
-            clf.fit(X, problem.y)
+            try:
+                clf.fit(X, problem.y)
+            except ValueError:  # it refuses to return non-finite weights: a diverged run
+                out.append(None)
+                continue
             params = []
             for W, b in zip(clf.coefs_, clf.intercepts_, strict=True):
                 params += [W, b]

@@ -279,6 +279,8 @@ def main(argv=None) -> dict:
             )
         except ImportError as exc:
             result["peers"][name] = {"error": f"not installed: {exc}"}
+        except Exception as exc:  # one peer failing must not lose the others' numbers
+            result["peers"][name] = {"error": f"{type(exc).__name__}: {exc}"}
         r = result["peers"][name]
         if "median_s" in r:
             print(
