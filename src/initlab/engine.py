@@ -47,7 +47,12 @@ __all__ = [
 
 # A layer with n_in * n_out at most this many weights is computed as explicit
 # multiply-adds over (M, N) planes; larger ones as a batched BLAS matmul.
-# Measured in benchmarks/ (see docs/benchmarks.md).
+# Measured (docs/benchmarks.md): with one BLAS thread the batched matmul is faster
+# even for 2 x 2 layers at N = 750 (0.21 vs 0.29 ms for 64 models) and 3-4x faster at
+# 4 x 4; the planes win only for tiny layers on tiny batches (N = 32, 4096 models).
+# The threshold stays at 16 because BLAS rounds differently (FMA), and chaotic
+# trajectories (GD with eta 1 from N(0, 1) weights) then drift apart by ~1e-9 in 30
+# epochs: the blog's [2, 2, 4] numbers would no longer be bit-for-bit the same.
 SMALL_LAYER = 16
 
 _CONTROLLER = None
@@ -76,6 +81,34 @@ def one_blas_thread():
 
 
 _ERRSTATE = dict(over="ignore", invalid="ignore", divide="ignore", under="ignore")
+
+
+class Buffers:
+    """Named scratch arrays reused from one step to the next.
+
+    Allocating a fresh multi-megabyte array every step costs page faults (on the
+    benchmark machine, up to ~15 ns per element, more than an ``exp``); a
+    :class:`Trainer` keeps one ``Buffers`` so that the step's big arrays are
+    allocated once.  Arrays handed out are overwritten by the next step, so
+    only hot loops that consume them at once use this; ``Buffers(None)`` (the
+    default everywhere) allocates fresh arrays.
+    """
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+        self._arrays: dict[tuple, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+        if not self.enabled:
+            return np.empty(shape, dtype=dtype)
+        key = (name, shape, np.dtype(dtype))
+        arr = self._arrays.get(key)
+        if arr is None:
+            arr = self._arrays[key] = np.empty(shape, dtype=dtype)
+        return arr
+
+
+_FRESH = Buffers(enabled=False)
 
 
 @dataclass
@@ -158,17 +191,18 @@ class Population:
         return shapes
 
     # -- forward ------------------------------------------------------------------------------
-    def _dense(self, x: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """``z[o, m, n] = sum_i x[i, m, n] W[m, i, o] + b[m, o]``.
+    def _dense(
+        self, x: np.ndarray, W: np.ndarray, b: np.ndarray, z: np.ndarray, buffers: Buffers
+    ) -> np.ndarray:
+        """``z[o, m, n] = sum_i x[i, m, n] W[m, i, o] + b[m, o]``, into ``z``.
 
         ``x`` is ``(n_in, M, N)`` or, for the first layer, ``(n_in, N)`` shared
         by every model.
         """
         n_in, n_out = W.shape[1], W.shape[2]
         N = x.shape[-1]
-        z = np.empty((n_out, self.n_models, N), dtype=self.dtype)
         if n_in * n_out <= SMALL_LAYER:
-            tmp = np.empty((self.n_models, N), dtype=self.dtype)
+            tmp = buffers.get("plane", (self.n_models, N), self.dtype)
             for o in range(n_out):
                 np.multiply(W[:, 0, o, None], x[0], out=z[o])
                 for i in range(1, n_in):
@@ -180,25 +214,31 @@ class Population:
         z += b.T[:, :, None]
         return z
 
-    def forward(self, params: Sequence[np.ndarray], X: np.ndarray, y=None) -> Cache:
+    def forward(
+        self, params: Sequence[np.ndarray], X: np.ndarray, y=None, buffers: Buffers = _FRESH
+    ) -> Cache:
         """Run every model on ``X`` (``(N, d)``, or ``(d, N)`` if already transposed).
 
         ``y`` (targets from :meth:`targets`, feature-major) adds the per-sample loss.
+        ``buffers`` (for training loops) reuses the big arrays of the previous call.
         """
         x = self._as_inputs(X)
         zs, acts = [], []
         h = x
+        N = x.shape[-1]
         for layer in range(self.n_layers):
             W, b = params[2 * layer], params[2 * layer + 1]
-            z = self._dense(h, W, b)
+            z = buffers.get(f"z{layer}", (W.shape[2], self.n_models, N), self.dtype)
+            z = self._dense(h, W, b, z, buffers)
             zs.append(z)
             if layer < self.n_layers - 1:
-                h = self.activation(z)
+                h = self.activation(z, out=buffers.get(f"a{layer}", z.shape, self.dtype))
                 acts.append(h)
         if y is None:
             proba, loss = self.loss.output(zs[-1], 0), None
         else:
-            proba, loss = self.loss.forward(zs[-1], y, 0)
+            p = buffers.get("proba", zs[-1].shape, self.dtype)
+            proba, loss = self.loss.forward(zs[-1], y, 0, out=p)
         return Cache(x, zs, acts, proba, loss)
 
     def _as_inputs(self, X: np.ndarray) -> np.ndarray:
@@ -216,7 +256,13 @@ class Population:
         return t[:, None, :]
 
     # -- backward -----------------------------------------------------------------------------
-    def backward(self, params: Sequence[np.ndarray], cache: Cache, y: np.ndarray):
+    def backward(
+        self,
+        params: Sequence[np.ndarray],
+        cache: Cache,
+        y: np.ndarray,
+        buffers: Buffers = _FRESH,
+    ):
         """Gradients of the mean loss of each model, ``[dW1, db1, dW2, db2, ...]``.
 
         The chain rule, one layer at a time from the output down:
@@ -226,7 +272,8 @@ class Population:
         """
         N = cache.inputs.shape[-1]
         zL = cache.zs[-1]
-        delta = self.loss.delta(zL, cache.proba, y, 0)  # (K, M, N)
+        delta = buffers.get(f"delta{self.n_layers - 1}", zL.shape, self.dtype)
+        delta = self.loss.delta(zL, cache.proba, y, 0, out=delta)  # (K, M, N)
         delta *= self.dtype.type(1.0 / N)  # mean over the batch
         grads: list[np.ndarray] = [None] * (2 * self.n_layers)  # type: ignore[list-item]
         for layer in reversed(range(self.n_layers)):
@@ -235,9 +282,11 @@ class Population:
             grads[2 * layer] = self._weight_grad(a_prev, delta, W.shape)
             grads[2 * layer + 1] = delta.sum(axis=-1).T  # (M, n_out)
             if layer > 0:
-                delta = self._backprop_delta(W, delta)
+                out = buffers.get(f"delta{layer - 1}", (W.shape[1],) + delta.shape[1:], self.dtype)
+                delta = self._backprop_delta(W, delta, out, buffers)
                 z_prev = cache.zs[layer - 1]
-                delta *= self.activation.grad(z_prev, cache.acts[layer - 1])
+                scratch = buffers.get("act_grad", z_prev.shape, self.dtype)
+                delta *= self.activation.grad(z_prev, cache.acts[layer - 1], out=scratch)
         return grads
 
     def _weight_grad(self, a_prev, delta, shape):
@@ -257,13 +306,14 @@ class Population:
         am = a_prev if a_prev.ndim == 2 else a_prev.transpose(1, 0, 2)  # (.., n_in, N)
         return np.matmul(am, delta.transpose(1, 2, 0))
 
-    def _backprop_delta(self, W, delta):
-        """``d[i, m, n] = sum_o W[m, i, o] delta[o, m, n]``."""
+    def _backprop_delta(self, W, delta, out=None, buffers: Buffers = _FRESH):
+        """``d[i, m, n] = sum_o W[m, i, o] delta[o, m, n]`` (into ``out`` if given)."""
         M, n_in, n_out = W.shape
         N = delta.shape[-1]
-        out = np.empty((n_in, M, N), dtype=self.dtype)
+        if out is None:
+            out = np.empty((n_in, M, N), dtype=self.dtype)
         if n_in * n_out <= SMALL_LAYER:
-            tmp = np.empty((M, N), dtype=self.dtype)
+            tmp = buffers.get("plane", (M, N), self.dtype)
             for i in range(n_in):
                 np.multiply(W[:, i, 0, None], delta[0], out=out[i])
                 for o in range(1, n_out):
@@ -318,6 +368,23 @@ class Population:
             grads = self.backward(params, cache, t)
             out["dW"], out["db"] = grads[0::2], grads[1::2]
             return out
+
+
+def _argmax_planes(p: np.ndarray) -> np.ndarray:
+    """``p.argmax(axis=0)`` for NaN-free ``(K, M, N)``, by K - 1 plane comparisons.
+
+    NumPy's argmax over a short leading axis costs ~8 ns per element (it copies
+    to make the axis contiguous); this costs ~1.  Ties go to the first class,
+    as argmax.
+    """
+    pred = np.zeros(p.shape[1:], dtype=np.intp)
+    best = p[0].copy()
+    better = np.empty(p.shape[1:], dtype=bool)
+    for k in range(1, p.shape[0]):
+        np.greater(p[k], best, out=better)
+        np.maximum(best, p[k], out=best)
+        pred[better] = k
+    return pred
 
 
 def _per_model(value, n: int, label: str) -> list:
@@ -497,6 +564,7 @@ class Trainer:
         self.record = record
         self.keep_snapshots = snapshots
         self.epoch = 0
+        self._buffers, self._val_buffers = Buffers(), Buffers()
         M = population.n_models
         self.diverged_epoch = np.full(M, -1, dtype=np.int64)
         self._rows: list[dict[str, np.ndarray]] = []
@@ -509,21 +577,20 @@ class Trainer:
         loss = cache.loss.mean(axis=-1)
         if self.pop.loss.binary:
             pred = (cache.proba[0] > 0.5).astype(np.int64)
-        else:
+        elif np.isfinite(loss).all():
+            pred = _argmax_planes(cache.proba)
+        else:  # NaN probabilities: argmax's NaN-first rule
             pred = cache.proba.argmax(axis=0)
         acc = (pred == y).mean(axis=-1)
         return {f"{prefix}_loss": loss, f"{prefix}_acc": acc}
 
     def _evaluate(self, train_cache: Cache | None = None) -> dict[str, np.ndarray]:
         if train_cache is None:
-            train_cache = self.pop.forward(self.params, self.x, self.t)
+            train_cache = self.pop.forward(self.params, self.x, self.t, self._buffers)
         row = self._metrics_from(train_cache, self.y, "train")
         if self.has_val:
-            row.update(
-                self._metrics_from(
-                    self.pop.forward(self.params, self.x_val, self.t_val), self.y_val, "val"
-                )
-            )
+            val_cache = self.pop.forward(self.params, self.x_val, self.t_val, self._val_buffers)
+            row.update(self._metrics_from(val_cache, self.y_val, "val"))
         return row
 
     def _mark_divergence(self, loss: np.ndarray | None = None) -> None:
@@ -552,11 +619,11 @@ class Trainer:
 
     def _one_epoch(self) -> None:
         if self.batch_size is None:
-            cache = self.pop.forward(self.params, self.x, self.t)
+            cache = self.pop.forward(self.params, self.x, self.t, self._buffers)
             if self.record and len(self._rows) == self.epoch:
                 self._rows.append(self._evaluate(cache))
             self._mark_divergence(cache.loss.mean(axis=-1))
-            self._apply(self.pop.backward(self.params, cache, self.t))
+            self._apply(self.pop.backward(self.params, cache, self.t, self._buffers))
         else:
             if self.record and len(self._rows) == self.epoch:
                 self._rows.append(self._evaluate())
@@ -568,8 +635,8 @@ class Trainer:
                 else:
                     idx = order[start : start + self.batch_size]
                     xb, tb = self.x[:, idx], self.t[..., idx]
-                cache = self.pop.forward(self.params, xb, tb)
-                self._apply(self.pop.backward(self.params, cache, tb))
+                cache = self.pop.forward(self.params, xb, tb, self._buffers)
+                self._apply(self.pop.backward(self.params, cache, tb, self._buffers))
         self.epoch += 1
         if self.batch_size is not None:
             self._mark_divergence()

@@ -41,39 +41,59 @@ def _softmax_parts(z: np.ndarray, axis: int):
     return shifted, e, s
 
 
-def _ce_forward(z, y, axis):
-    shifted, e, s = _softmax_parts(z, axis)
-    p = e / s
-    loss = np.log(s).squeeze(axis) - (y * shifted).sum(axis=axis)
+def _target_dot(y: np.ndarray, v: np.ndarray, axis: int) -> np.ndarray:
+    """``sum(y * v, axis)`` without a temporary the size of ``v`` when ``axis == 0``.
+
+    Class planes are accumulated in order, so the result is bitwise that of the
+    plain expression (NumPy reduces a leading axis plane by plane, in order).
+    """
+    if axis != 0 or v.ndim < 2:
+        return (y * v).sum(axis=axis)
+    acc = np.multiply(y[0], v[0])
+    tmp = np.empty_like(acc)
+    for k in range(1, v.shape[0]):
+        acc += np.multiply(y[k], v[k], out=tmp)
+    return acc
+
+
+def _ce_forward(z, y, axis, out=None):
+    # softmax by log-sum-exp, with one buffer (``out``) for shifted -> exp -> p
+    shifted = np.subtract(z, z.max(axis=axis, keepdims=True), out=out)
+    loss = _target_dot(y, shifted, axis)  # the target's shifted logit
+    e = np.exp(shifted, out=shifted)
+    s = e.sum(axis=axis, keepdims=True)
+    p = np.divide(e, s, out=e)
+    np.subtract(np.log(s).squeeze(axis), loss, out=loss)
     return p, loss
 
 
-def _ce_delta(z, p, y, axis):
-    return p - y
+def _ce_delta(z, p, y, axis, out=None):
+    return np.subtract(p, y, out=out)
 
 
-def _bce_forward(z, y, axis):
-    p = special.expit(z)
+def _bce_forward(z, y, axis, out=None):
+    p = special.expit(z, out=out)
     loss = (np.logaddexp(z.dtype.type(0), z) - y * z).squeeze(axis)
     return p, loss
 
 
-def _bce_delta(z, p, y, axis):
-    return p - y
+def _bce_delta(z, p, y, axis, out=None):
+    return np.subtract(p, y, out=out)
 
 
-def _mse_forward(z, y, axis):
+def _mse_forward(z, y, axis, out=None):
     _, e, s = _softmax_parts(z, axis)
-    p = e / s
+    p = np.divide(e, s, out=out)
     k = z.shape[axis]
     loss = ((p - y) ** 2).sum(axis=axis) / z.dtype.type(k)
     return p, loss
 
 
-def _mse_delta(z, p, y, axis):
+def _mse_delta(z, p, y, axis, out=None):
     k = z.shape[axis]
     v = (p - y) * z.dtype.type(2.0 / k)
-    return p * (v - (p * v).sum(axis=axis, keepdims=True))  # softmax Jacobian-vector product
+    # softmax Jacobian-vector product
+    return np.multiply(p, v - (p * v).sum(axis=axis, keepdims=True), out=out)
 
 
 def _softmax_output(z, axis):
@@ -88,11 +108,13 @@ class Loss:
     Attributes
     ----------
     forward : callable
-        ``forward(z, y, axis) -> (p, per_sample_loss)``: output probabilities
-        and the loss of each sample (class axis reduced).
+        ``forward(z, y, axis, out=None) -> (p, per_sample_loss)``: output
+        probabilities and the loss of each sample (class axis reduced).  ``out``
+        (shaped like ``z``) receives ``p`` when given, so a training loop can
+        reuse one buffer.
     delta : callable
-        ``delta(z, p, y, axis) -> dL/dz`` per sample (not yet divided by the
-        batch size).
+        ``delta(z, p, y, axis, out=None) -> dL/dz`` per sample (not yet divided
+        by the batch size), into ``out`` when given.
     output : callable
         ``output(z, axis) -> p`` alone, for prediction.
     binary : bool
