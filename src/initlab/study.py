@@ -366,7 +366,6 @@ class Study:
                 todo = [(s, h) for s, h in zip(specs, hashes, strict=True) if h not in done]
                 if todo:
                     work.append((data, todo))
-            total = sum(len(todo) * 1 for _, todo in work)
             trained = failed = 0
             total_work = sum(s.epochs for _, todo in work for s, _ in todo)
             finished = 0
@@ -380,10 +379,8 @@ class Study:
             if progress is not None:
                 progress(0, total_work)
             for data, todo in work:
-                by_spec = {}
-                for s, h in todo:
-                    by_spec[s] = h
-                specs = [s for s, _ in todo]
+                by_spec = dict(todo)
+                specs = list(by_spec)
                 jobs = 1 if executor == "local" else (workers or -1)
                 if session is not None:  # dask: as many chunks as the cluster has threads
                     jobs = session.n_threads()
@@ -397,7 +394,7 @@ class Study:
                         rows.append(
                             {
                                 "hash": by_spec[spec],
-                                "config": _config_of(spec),
+                                "config": spec.config(),
                                 "dataset": data.name,
                                 **{k: row[k] for k in _sweep.METRICS},
                                 "diverged": row["diverged"],
@@ -412,7 +409,6 @@ class Study:
                         failed += len(rows)
                     else:
                         trained += len(rows)
-            del total
         finally:
             if results is not None and hasattr(results, "close"):
                 results.close()  # Ctrl-C: cancel the work still queued on a cluster
@@ -488,10 +484,6 @@ def _config_frame(runs):
         if c in runs.columns
     ]
     return runs.drop(columns=drop)
-
-
-def _config_of(spec: _sweep.RunSpec) -> dict:
-    return spec.config()
 
 
 def _spec_from_row(row) -> _sweep.RunSpec:
