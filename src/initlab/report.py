@@ -135,7 +135,8 @@ def summarize(results: pd.DataFrame, metric: str = "val_acc", level: float = 0.9
         mean=values.mean(), std=values.std(ddof=1), n=values.count().astype(int)
     ).reset_index(drop=True)
     sem = out["std"] / np.sqrt(out["n"])
-    t = np.where(out["n"] > 1, special.stdtrit(np.maximum(out["n"] - 1, 1), 0.5 + level / 2), np.nan)
+    dof = np.maximum(out["n"] - 1, 1)
+    t = np.where(out["n"] > 1, special.stdtrit(dof, 0.5 + level / 2), np.nan)
     out["ci_low"] = out["mean"] - t * sem
     out["ci_high"] = out["mean"] + t * sem
     higher_better = not metric.endswith("loss")
