@@ -867,15 +867,15 @@ def update_grid(
     if ncols is None:
         ncols = 3 if n <= 18 else 6
     nrows = math.ceil(n / ncols)
-    # fixed margins (see _panel_grid): many small panels lay out several times faster
+    # fixed margins (see _panel_grid): many small panels lay out several times faster.
+    # Not sharex/sharey: every limit change of a shared axis visits all its siblings
+    # (quadratic in the panels); every panel gets the same limits and ticks instead.
     fig, axes = _panel_grid(
         nrows,
         ncols,
         panel=(1.73, 0.81),
         margins=(0.6, 0.1, 0.5, 0.5),
         space=(0.21 if sharey else 0.55, 0.37),  # unshared y: room for tick labels
-        sharex=True,
-        sharey=sharey,
     )
     epochs = np.arange(1, updates.shape[0] + 1)
     # a robust shared scale: the largest per-panel 95th percentile of |update|, so that
@@ -883,14 +883,20 @@ def update_grid(
     sizes = np.abs(np.where(np.isfinite(updates[:, chosen]), updates[:, chosen], 0.0))
     lim = float(np.percentile(sizes, 95, axis=0).max()) * 1.3
     lim = lim if lim > 0 else 1.0
-    for a, p in zip(axes.flat, chosen, strict=False):
+    pad = 0.05 * (epochs[-1] - epochs[0])  # matplotlib's default margin
+    for k, (a, p) in enumerate(zip(axes.flat, chosen, strict=False)):
         color = OKABE_ITO[3] if names[p].startswith("W") else OKABE_ITO[4]
         a.axhline(0, color="0.75", lw=0.6)
         a.plot(epochs, updates[:, p], color=color, lw=1.0)
         _panel_title(a, names[p], fontsize=8, pad=2)
-        a.tick_params(labelsize=6)
+        a.set_xlim(epochs[0] - pad, epochs[-1] + pad)
         a.yaxis.set_major_locator(mpl.ticker.MaxNLocator(3, symmetric=True))
         a.xaxis.set_major_locator(mpl.ticker.MaxNLocator(4, integer=True))
+        # tick labels on the outer panels only: the lowest panel of each column
+        # and, with a shared y scale, the first column
+        a.tick_params(
+            labelsize=6, labelbottom=k + ncols >= n, labelleft=not sharey or k % ncols == 0
+        )
         if sharey:
             a.set_ylim(-lim, lim)
     for a in axes.flat[n:]:
@@ -959,14 +965,14 @@ def boundary_grid(
     gx, gy, grid = _mesh(data.X, resolution)
     # fixed margins (see _panel_grid): room for the row labels on the left, the
     # title, the column labels and the first row's panel titles on top
+    # (not sharex/sharey, which is quadratic in the panels: each image sets its
+    # panel's limits to the same grid extent)
     fig, axes = _panel_grid(
         len(inits),
         len(acts),
         panel=(2.3, 1.9),
         margins=(0.3, 0.1, 0.1, 0.7),
         space=(0.12, 0.25),
-        sharex=True,
-        sharey=True,
     )
     for r, init in enumerate(inits):
         for c, act in enumerate(acts):

@@ -360,27 +360,40 @@ def _draw_all(jobs: Sequence[_Job], workers: int | None = None) -> list[_Drawn]:
     start in milliseconds.  Anything that stops the pool (a worker killed, no
     ``fork`` on this platform) falls back to drawing in this process.
     """
-    n = _n_workers(len(jobs), workers)
-    if n > 1:
-        import gc
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+    import gc
 
-        global _JOBS
-        _JOBS = list(jobs)
-        # the largest figures first, so that no worker is left with one at the end
-        order = sorted(range(len(jobs)), key=lambda i: -jobs[i].cost)
-        gc.freeze()  # the workers need not scan (and so copy) the parent's objects
-        try:
-            with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork")) as pool:
-                futures = {i: pool.submit(_draw_index, i) for i in order}
-                return [futures[i].result() for i in range(len(jobs))]
-        except Exception:  # noqa: BLE001 - BrokenProcessPool, OSError: draw them here instead
-            pass
-        finally:
-            gc.unfreeze()
-            _JOBS = []
-    return [_draw(job) for job in jobs]
+    n = _n_workers(len(jobs), workers)
+    # The objects alive now (the study, its tables, the modules) outlive the drawing:
+    # frozen, the garbage collector stops rescanning them while figures come and go
+    # (a tenth of the drawing time), and forked workers do not copy their pages.
+    gc.freeze()
+    try:
+        if n > 1:
+            drawn = _draw_forked(jobs, n)
+            if drawn is not None:
+                return drawn
+        return [_draw(job) for job in jobs]
+    finally:
+        gc.unfreeze()
+
+
+def _draw_forked(jobs: Sequence[_Job], n: int) -> list[_Drawn] | None:
+    """The jobs drawn by ``n`` forked workers, or None if the pool broke."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _JOBS
+    _JOBS = list(jobs)
+    # the largest figures first, so that no worker is left with one at the end
+    order = sorted(range(len(jobs)), key=lambda i: -jobs[i].cost)
+    try:
+        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = {i: pool.submit(_draw_index, i) for i in order}
+            return [futures[i].result() for i in range(len(jobs))]
+    except Exception:  # noqa: BLE001 - BrokenProcessPool, OSError: draw them here instead
+        return None
+    finally:
+        _JOBS = []
 
 
 def _cell_best(summary: pd.DataFrame, results: pd.DataFrame, cell: Sequence[str]) -> pd.DataFrame:
