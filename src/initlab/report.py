@@ -120,7 +120,7 @@ def summarize(results: pd.DataFrame, metric: str = "val_acc", level: float = 0.9
     is made from bare tables.  ``tied`` marks configurations whose confidence
     interval reaches the best one's lower bound.
     """
-    from scipy import special  # stdtrit is t.ppf without scipy.stats' second-long import
+    from scipy import special  # stdtrit is stats.t.ppf, without importing scipy.stats
 
     if metric not in results.columns:
         raise ValueError(
@@ -342,7 +342,10 @@ def _n_workers(n_jobs: int, workers: int | None) -> int:
     except AttributeError:  # not Linux
         cpus = os.cpu_count() or 1
     n = min(n_jobs, cpus, 4) if workers is None else min(n_jobs, int(workers))
-    if n <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    # Linux only: macOS offers fork, but system libraries there do not survive it
+    if n <= 1 or not sys.platform.startswith("linux"):
+        return 1
+    if "fork" not in multiprocessing.get_all_start_methods():
         return 1
     # forking a process with other threads running (a web server, dask) can deadlock
     # the child, and torch and jax keep thread pools that do not survive a fork
@@ -357,8 +360,8 @@ def _draw_all(jobs: Sequence[_Job], workers: int | None = None) -> list[_Drawn]:
     The figures are independent and matplotlib is single-threaded, so each
     worker process draws whole figures (retraining included).  Workers are
     forked: they share the parent's imported modules, study and tables, and
-    start in milliseconds.  Anything that stops the pool (a worker killed, no
-    ``fork`` on this platform) falls back to drawing in this process.
+    start in milliseconds.  Anything that stops the pool (a worker killed, a
+    process limit) falls back to drawing in this process.
     """
     import gc
 
@@ -366,7 +369,9 @@ def _draw_all(jobs: Sequence[_Job], workers: int | None = None) -> list[_Drawn]:
     # The objects alive now (the study, its tables, the modules) outlive the drawing:
     # frozen, the garbage collector stops rescanning them while figures come and go
     # (a tenth of the drawing time), and forked workers do not copy their pages.
-    gc.freeze()
+    freeze = gc.get_freeze_count() == 0  # (the caller's own frozen objects stay frozen)
+    if freeze:
+        gc.freeze()
     try:
         if n > 1:
             drawn = _draw_forked(jobs, n)
@@ -374,7 +379,8 @@ def _draw_all(jobs: Sequence[_Job], workers: int | None = None) -> list[_Drawn]:
                 return drawn
         return [_draw(job) for job in jobs]
     finally:
-        gc.unfreeze()
+        if freeze:
+            gc.unfreeze()
 
 
 def _draw_forked(jobs: Sequence[_Job], n: int) -> list[_Drawn] | None:
@@ -665,10 +671,9 @@ def render(
         The metric the winners are chosen by.
     workers : int, optional
         Processes drawing the figures at once: None (default) for one per
-        available CPU, at most 4 (where processes can be forked safely: Linux
-        or macOS, no other thread running, neither torch nor jax imported);
-        1 draws them one after the other in this process.  The report is the
-        same either way.
+        available CPU, at most 4, where processes can be forked safely (Linux,
+        no other thread running, neither torch nor jax imported); 1 draws them
+        one after the other in this process.  The report is the same either way.
 
     Returns
     -------
