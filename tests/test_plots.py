@@ -204,6 +204,21 @@ def test_update_grid_blog_18_panels(he_leaky):
     assert axes[0].get_ylim() == axes[17].get_ylim()
 
 
+def test_update_grid_same_scales_labels_on_outer_panels(blog):
+    net = FFNetwork((16, 8), epochs=3, random_state=0, record_params=True)
+    net.fit(blog.X_train, blog.y_train)
+    axes = visible_axes(plots.update_grid(net, max_panels_per_layer=5, ncols=6))  # 15 panels
+    assert len({a.get_xlim() for a in axes}) == 1 and len({a.get_ylim() for a in axes}) == 1
+
+    def shown(a, axis):
+        return any(t.get_visible() for t in getattr(a, f"get_{axis}ticklabels")())
+
+    # x labels under the lowest panel of each column (the second row for the three
+    # columns the third row leaves empty), y labels on the first column
+    assert [k for k, a in enumerate(axes) if shown(a, "x")] == [9, 10, 11, 12, 13, 14]
+    assert [k for k, a in enumerate(axes) if shown(a, "y")] == [0, 6, 12]
+
+
 def test_update_grid_zero_init_tanh_weights_do_not_move(blog):
     net = blog_network("tanh", "zeros").fit(blog.X_train, blog.y_train)
     fig = plots.update_grid(net)

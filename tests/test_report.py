@@ -137,7 +137,7 @@ def test_unwritable_directory(store, tmp_path):
 def test_cli_report(store, tmp_path, monkeypatch):
     calls = []
 
-    def fake_render(study, out_path, command=None, metric="val_acc"):
+    def fake_render(study, out_path, command=None, metric="val_acc", workers=None):
         calls.append((study.name, command, metric))
         out_path.write_text("<html></html>")
         return out_path
@@ -201,3 +201,97 @@ def test_render_from_sweep_frames(tmp_path):
     html = report.render(study, tmp_path / "s.html", command="test").read_text()
     assert len(IMG.findall(html)) == 5
     assert "sweep" in html
+
+
+# --------------------------------------------------------------------------- drawing in workers
+
+
+def test_serial_and_forked_reports_have_the_same_figures(built, store, tmp_path):
+    _, forked = built  # the fixture drew with the default workers (forked where possible)
+    serial = report.build("tiny", store, tmp_path / "serial.html", workers=1).read_text()
+    assert IMG.findall(serial) == IMG.findall(forked)  # byte for byte, in page order
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", serial)
+    assert len(captions) == 5
+    assert captions == re.findall(r"<figcaption>(.*?)</figcaption>", forked)
+    reproduced = r"\d+ retrained run\(s\) reproduce the stored val_acc: largest difference 0\b"
+    assert re.search(reproduced, serial) and re.search(reproduced, forked)
+
+
+def test_workers_bad_value_fails_before_any_work(store, tmp_path):
+    for bad in (0, -1, 1.5, "2", True):
+        match = rf"workers must be None .* got {re.escape(repr(bad))}$"
+        with pytest.raises(ValueError, match=match):
+            report.build("tiny", store, tmp_path / "r.html", workers=bad)
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_no_fork_with_threads_or_torch_running(monkeypatch):
+    import sys
+    import threading
+    import types
+
+    if not sys.platform.startswith("linux"):
+        assert report._n_workers(5, 2) == 1  # forks on Linux only
+        return
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    monkeypatch.delitem(sys.modules, "jax", raising=False)
+    if threading.active_count() > 1:
+        pytest.skip("another thread is running in this test process")
+    assert report._n_workers(5, 2) == 2
+    assert report._n_workers(1, 2) == 1  # never more workers than figures
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert report._n_workers(5, 2) == 1  # a running thread: draw here
+    finally:
+        stop.set()
+        thread.join()
+    monkeypatch.setitem(sys.modules, "torch", types.ModuleType("torch"))
+    assert report._n_workers(5, 2) == 1
+
+
+def _text_figure(text):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(1.5, 1))
+    fig.text(0.1, 0.5, text)
+    return fig
+
+
+def test_draw_all_keeps_job_order_notes_and_falls_back_when_a_worker_dies():
+    import sys
+
+    parent = os.getpid()
+
+    def make(i):
+        def draw(notes, reproduced):
+            notes.append(f"note {i}")
+            reproduced.append((i, i))
+            return _text_figure(f"figure {i}")
+
+        return draw
+
+    def die_in_worker(notes, reproduced):
+        if os.getpid() != parent:
+            os._exit(3)  # a worker killed mid-figure
+        return _text_figure("survivor")
+
+    def fail(notes, reproduced):
+        raise RuntimeError("boom")
+
+    jobs = [report._Job("s", f"job {i}", "t", "", make(i), cost=i) for i in range(4)]
+    jobs.append(report._Job("s", "failing", "t", "", fail))
+    serial = report._draw_all(jobs, workers=1)
+    forked = report._draw_all(jobs, workers=2)
+    assert [d.uri for d in forked] == [d.uri for d in serial]
+    assert [d.notes for d in forked] == [d.notes for d in serial]
+    assert serial[2].notes == ["note 2"] and serial[2].reproduced == [(2, 2)]
+    assert serial[4].uri is None
+    assert serial[4].notes == ["failing: not drawn (RuntimeError: boom)"]
+    assert len({d.uri for d in serial[:4]}) == 4  # four different figures
+    if not sys.platform.startswith("linux"):
+        return  # no workers to kill: drawn here
+    dying = report._draw_all([*jobs[:2], report._Job("s", "dies", "t", "", die_in_worker)], 2)
+    assert [d.uri for d in dying[:2]] == [d.uri for d in serial[:2]]
+    assert dying[2].uri is not None  # drawn again, in this process

@@ -29,6 +29,7 @@ import datetime as _dt
 import io
 import json
 import math
+import numbers
 import os
 import platform
 import shlex
@@ -119,7 +120,7 @@ def summarize(results: pd.DataFrame, metric: str = "val_acc", level: float = 0.9
     is made from bare tables.  ``tied`` marks configurations whose confidence
     interval reaches the best one's lower bound.
     """
-    from scipy import stats
+    from scipy import special  # stdtrit is stats.t.ppf, without importing scipy.stats
 
     if metric not in results.columns:
         raise ValueError(
@@ -135,7 +136,8 @@ def summarize(results: pd.DataFrame, metric: str = "val_acc", level: float = 0.9
         mean=values.mean(), std=values.std(ddof=1), n=values.count().astype(int)
     ).reset_index(drop=True)
     sem = out["std"] / np.sqrt(out["n"])
-    t = np.where(out["n"] > 1, stats.t.ppf(0.5 + level / 2, np.maximum(out["n"] - 1, 1)), np.nan)
+    dof = np.maximum(out["n"] - 1, 1)
+    t = np.where(out["n"] > 1, special.stdtrit(dof, 0.5 + level / 2), np.nan)
     out["ci_low"] = out["mean"] - t * sem
     out["ci_high"] = out["mean"] + t * sem
     higher_better = not metric.endswith("loss")
@@ -250,10 +252,11 @@ def from_frames(
 
 
 def _png(fig, dpi: int = DPI) -> str:
-    """A figure as a base64 PNG data URI (and the figure released)."""
+    """A figure as a base64 PNG data URI."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches=None)  # constrained layout fits
-    fig.clear()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches=None)  # the figures lay themselves out
+    # no fig.clear(): clearing axes one by one costs more than drawing them; the
+    # figure is never pyplot-registered, so dropping the reference frees it
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -273,6 +276,132 @@ def _safe(what: str, notes: list[str], make: Callable[[], Any]):
         return None
 
 
+@dataclass
+class _Job:
+    """One figure of the report, drawn independently of the others (possibly in a worker).
+
+    ``make(notes, reproduced)`` retrains what it needs and returns a Figure
+    (or None, having said why in ``notes``); retrained runs append their
+    ``(stored, retrained)`` metric to ``reproduced``.  ``cost`` is a rough
+    relative drawing time, to hand the largest figures out first.
+    """
+
+    section: str
+    what: str
+    title: str
+    caption: str
+    make: Callable[[list[str], list[tuple[float, float]]], Any]
+    cost: float = 1.0
+
+
+@dataclass
+class _Drawn:
+    """What a job gives back: the PNG (None if not drawn), its notes and reproductions."""
+
+    uri: str | None
+    notes: list[str]
+    reproduced: list[tuple[float, float]]
+
+
+def _draw(job: _Job) -> _Drawn:
+    notes: list[str] = []
+    reproduced: list[tuple[float, float]] = []
+    fig = _safe(job.what, notes, lambda: job.make(notes, reproduced))
+    uri = None if fig is None else _safe(job.what, notes, lambda: _png(fig))
+    return _Drawn(uri, notes, reproduced)
+
+
+# The jobs of the report being drawn; forked workers inherit them and receive indices
+# (the jobs close over the study and its tables, which need not be picklable).
+_JOBS: list[_Job] = []
+
+
+def _draw_index(i: int) -> _Drawn:
+    return _draw(_JOBS[i])
+
+
+def _check_workers(workers) -> None:
+    ok = workers is None or (
+        isinstance(workers, numbers.Integral) and not isinstance(workers, bool) and workers >= 1
+    )
+    if not ok:
+        raise ValueError(
+            f"workers must be None (one per CPU) or an integer >= 1 (1: no worker "
+            f"processes), got {workers!r}"
+        )
+
+
+def _n_workers(n_jobs: int, workers: int | None) -> int:
+    """Worker processes to use: 1 (serial) unless forking is available and safe."""
+    import multiprocessing
+    import threading
+
+    _check_workers(workers)
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    n = min(n_jobs, cpus, 4) if workers is None else min(n_jobs, int(workers))
+    # Linux only: macOS offers fork, but system libraries there do not survive it
+    if n <= 1 or not sys.platform.startswith("linux"):
+        return 1
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    # forking a process with other threads running (a web server, dask) can deadlock
+    # the child, and torch and jax keep thread pools that do not survive a fork
+    if threading.active_count() > 1 or any(m in sys.modules for m in ("torch", "jax")):
+        return 1
+    return n
+
+
+def _draw_all(jobs: Sequence[_Job], workers: int | None = None) -> list[_Drawn]:
+    """Draw every job, in forked worker processes where possible; results in job order.
+
+    The figures are independent and matplotlib is single-threaded, so each
+    worker process draws whole figures (retraining included).  Workers are
+    forked: they share the parent's imported modules, study and tables, and
+    start in milliseconds.  Anything that stops the pool (a worker killed, a
+    process limit) falls back to drawing in this process.
+    """
+    import gc
+
+    n = _n_workers(len(jobs), workers)
+    # The objects alive now (the study, its tables, the modules) outlive the drawing:
+    # frozen, the garbage collector stops rescanning them while figures come and go
+    # (a tenth of the drawing time), and forked workers do not copy their pages.
+    freeze = gc.get_freeze_count() == 0  # (the caller's own frozen objects stay frozen)
+    if freeze:
+        gc.freeze()
+    try:
+        if n > 1:
+            drawn = _draw_forked(jobs, n)
+            if drawn is not None:
+                return drawn
+        return [_draw(job) for job in jobs]
+    finally:
+        if freeze:
+            gc.unfreeze()
+
+
+def _draw_forked(jobs: Sequence[_Job], n: int) -> list[_Drawn] | None:
+    """The jobs drawn by ``n`` forked workers, or None if the pool broke."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _JOBS
+    _JOBS = list(jobs)
+    # the largest figures first, so that no worker is left with one at the end
+    order = sorted(range(len(jobs)), key=lambda i: -jobs[i].cost)
+    try:
+        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = {i: pool.submit(_draw_index, i) for i in order}
+            return [futures[i].result() for i in range(len(jobs))]
+    except Exception:  # noqa: BLE001 - BrokenProcessPool, OSError: draw them here instead
+        return None
+    finally:
+        _JOBS = []
+
+
 def _cell_best(summary: pd.DataFrame, results: pd.DataFrame, cell: Sequence[str]) -> pd.DataFrame:
     """The runs of the best configuration of each ``cell`` (e.g. optimizer × init × activation)."""
     config = [c for c in _config_columns(results) if c in summary.columns]
@@ -282,17 +411,31 @@ def _cell_best(summary: pd.DataFrame, results: pd.DataFrame, cell: Sequence[str]
     return results[_key(results[config]).isin(keys)]
 
 
-def _retrain(study, row: Mapping[str, Any], record: bool = True):
+def _retrain(study, row: Mapping[str, Any], record: bool = True, data=None):
+    """The run of ``row`` trained again (runs are deterministic), and its data set."""
     net = study.network(row)
     if record:
         net.set_params(record_params=True)
-    data = study.dataset(row["dataset"]) if "dataset" in row else study.dataset(None)
+    if data is None:
+        data = study.dataset(row["dataset"]) if "dataset" in row else study.dataset(None)
     net.fit(data.X_train, data.y_train, data.X_val, data.y_val)
     return net, data
 
 
-def _figures(study, results, summary, curves, notes, reproduced) -> dict[str, list[_Figure]]:
-    out: dict[str, list[_Figure]] = {"heatmaps": [], "bands": [], "boundaries": [], "updates": []}
+def _boundary_nets(study, first: pd.DataFrame, data, notes, reproduced) -> dict:
+    """``{(init, activation): net}`` retrained from one row per cell."""
+    nets = {}
+    for _, row in first.iterrows():
+        net = _safe("retraining", notes, lambda row=row: _retrain(study, row, False, data)[0])
+        if net is not None:
+            nets[(row["init"], row["activation"])] = net
+            reproduced.append((row["val_acc"], net.history_["val_acc"][-1]))
+    return nets
+
+
+def _jobs(study, results, summary, curves, notes) -> list[_Job]:
+    """The report's figures, as independent jobs, in the order the page shows them."""
+    jobs: list[_Job] = []
     datasets_ = list(dict.fromkeys(results["dataset"])) if "dataset" in results else [None]
     has_cells = {"init", "activation"} <= set(summary.columns)
     if has_cells:
@@ -304,19 +447,26 @@ def _figures(study, results, summary, curves, notes, reproduced) -> dict[str, li
         r = results if ds is None else results[results["dataset"] == ds]
         label = f" on {ds}" if ds is not None else ""
         if has_cells:
-            fig = _safe(
-                "accuracy heatmap",
-                notes,
-                lambda s=s, r=r, label=label: plots.accuracy_heatmap(
-                    s,
-                    by=by,
-                    row_order=[i for i in inits if i in set(s["init"])],
-                    col_order=[a for a in activations if a in set(s["activation"])],
-                    title=f"mean validation accuracy{label}",
-                ),
+            rows = [i for i in inits if i in set(s["init"])]
+            cols = [a for a in activations if a in set(s["activation"])]
+            jobs.append(
+                _Job(
+                    "heatmaps",
+                    "accuracy heatmap",
+                    f"Validation accuracy{label}",
+                    "",
+                    lambda notes, reproduced, s=s, rows=rows, cols=cols, label=label: (
+                        plots.accuracy_heatmap(
+                            s,
+                            by=by,
+                            row_order=rows,
+                            col_order=cols,
+                            title=f"mean validation accuracy{label}",
+                        )
+                    ),
+                    cost=0.5,
+                )
             )
-            if fig is not None:
-                out["heatmaps"].append(_Figure(f"Validation accuracy{label}", _png(fig)))
         if has_cells and not curves.empty and "run_hash" in curves.columns:
             cell = [c for c in ("optimizer", "init", "activation") if c in s.columns]
             chosen = _cell_best(s, r, cell)
@@ -326,18 +476,18 @@ def _figures(study, results, summary, curves, notes, reproduced) -> dict[str, li
                 c = curves[curves["run_hash"].isin(set(runs_o["run_hash"]))]
                 if c.empty:
                     continue
-                fig = _safe(
-                    "loss bands",
-                    notes,
-                    lambda c=c, runs_o=runs_o: plots.loss_band(
-                        c, by="init", facet="activation", runs=runs_o, metric="val_loss"
-                    ),
-                )
-                if fig is not None:
-                    title = f"Validation loss{label}" + (f", {opt}" if opt else "")
-                    out["bands"].append(
-                        _Figure(title, _png(fig), "each cell's best configuration, all its seeds")
+                jobs.append(
+                    _Job(
+                        "bands",
+                        "loss bands",
+                        f"Validation loss{label}" + (f", {opt}" if opt else ""),
+                        "each cell's best configuration, all its seeds",
+                        lambda notes, reproduced, c=c, runs_o=runs_o: plots.loss_band(
+                            c, by="init", facet="activation", runs=runs_o, metric="val_loss"
+                        ),
+                        cost=1.0,
                     )
+                )
         data = _safe("data set", notes, lambda ds=ds: study.dataset(ds))
         if data is None:
             continue
@@ -346,31 +496,28 @@ def _figures(study, results, summary, curves, notes, reproduced) -> dict[str, li
             cells = s if best_opt is None else s[s["optimizer"] == best_opt]
             chosen = _cell_best(cells, r, ["init", "activation"])
             first = chosen.sort_values("seed").drop_duplicates(["init", "activation"])
-            nets = {}
-            for _, row in first.iterrows():
-                net = _safe("retraining", notes, lambda row=row: _retrain(study, row, False)[0])
-                if net is not None:
-                    nets[(row["init"], row["activation"])] = net
-                    reproduced.append((row["val_acc"], net.history_["val_acc"][-1]))
-            if nets:
+
+            def boundaries(notes, reproduced, first=first, data=data):
+                nets = _boundary_nets(study, first, data, notes, reproduced)
+                if not nets:
+                    return None
                 rows = [i for i in inits if any(k[0] == i for k in nets)]
                 cols = [a for a in activations if any(k[1] == a for k in nets)]
-                fig = _safe(
-                    "decision boundaries",
-                    notes,
-                    lambda nets=nets, data=data, rows=rows, cols=cols: plots.boundary_grid(
-                        nets, data, resolution=100, row_order=rows, col_order=cols
-                    ),
+                return plots.boundary_grid(
+                    nets, data, resolution=100, row_order=rows, col_order=cols
                 )
-                if fig is not None:
-                    extra = f", optimizer {best_opt}" if best_opt is not None else ""
-                    out["boundaries"].append(
-                        _Figure(
-                            f"Decision boundaries{label}",
-                            _png(fig),
-                            f"each cell's best configuration{extra}, smallest seed",
-                        )
-                    )
+
+            extra = f", optimizer {best_opt}" if best_opt is not None else ""
+            jobs.append(
+                _Job(
+                    "boundaries",
+                    "decision boundaries",
+                    f"Decision boundaries{label}",
+                    f"each cell's best configuration{extra}, smallest seed",
+                    boundaries,
+                    cost=0.5 + 0.1 * len(first),
+                )
+            )
         elif data.n_features != 2:
             notes.append(
                 f"decision boundaries{label}: skipped, the data has {data.n_features} features"
@@ -380,20 +527,38 @@ def _figures(study, results, summary, curves, notes, reproduced) -> dict[str, li
             continue
         order = finite.sort_values("val_acc", ascending=False, kind="stable")
         for which, row in (("best", order.iloc[0]), ("worst", order.iloc[-1])):
-            net = _safe("retraining", notes, lambda row=row: _retrain(study, row, True)[0])
-            if net is None:
-                continue
-            reproduced.append((row["val_acc"], net.history_["val_acc"][-1]))
-            fig = _safe("update grid", notes, lambda net=net: plots.update_grid(net))
-            if fig is not None:
-                desc = _describe_run(row)
-                out["updates"].append(
-                    _Figure(
-                        f"Updates per parameter, {which} run{label}",
-                        _png(fig),
-                        f"{desc}: validation accuracy {row['val_acc']:.3f}",
-                    )
+
+            def updates(notes, reproduced, row=row, data=data):
+                net = _safe("retraining", notes, lambda: _retrain(study, row, True, data)[0])
+                if net is None:
+                    return None
+                reproduced.append((row["val_acc"], net.history_["val_acc"][-1]))
+                return plots.update_grid(net)
+
+            jobs.append(
+                _Job(
+                    "updates",
+                    "update grid",
+                    f"Updates per parameter, {which} run{label}",
+                    f"{_describe_run(row)}: validation accuracy {row['val_acc']:.3f}",
+                    updates,
+                    cost=0.8,
                 )
+            )
+    return jobs
+
+
+def _figures(
+    study, results, summary, curves, notes, reproduced, workers: int | None = None
+) -> dict[str, list[_Figure]]:
+    """Every figure of the report by section; notes and reproductions appended in place."""
+    out: dict[str, list[_Figure]] = {"heatmaps": [], "bands": [], "boundaries": [], "updates": []}
+    jobs = _jobs(study, results, summary, curves, notes)
+    for job, drawn in zip(jobs, _draw_all(jobs, workers), strict=True):
+        notes.extend(drawn.notes)
+        reproduced.extend(drawn.reproduced)
+        if drawn.uri is not None:
+            out[job.section].append(_Figure(job.title, drawn.uri, job.caption))
     return out
 
 
@@ -488,6 +653,7 @@ def render(
     out_path: str | os.PathLike,
     command: str | None = None,
     metric: str = "val_acc",
+    workers: int | None = None,
 ) -> Path:
     """Write the HTML report of a study-like object; return the path.
 
@@ -503,6 +669,11 @@ def render(
         (default: this process's ``sys.argv``).
     metric : str
         The metric the winners are chosen by.
+    workers : int, optional
+        Processes drawing the figures at once: None (default) for one per
+        available CPU, at most 4, where processes can be forked safely (Linux,
+        no other thread running, neither torch nor jax imported); 1 draws them
+        one after the other in this process.  The report is the same either way.
 
     Returns
     -------
@@ -510,6 +681,7 @@ def render(
     """
     started = time.perf_counter()
     path = check_output_path(out_path)
+    _check_workers(workers)
     results = study.results()
     if results is None or len(results) == 0:
         raise ValueError(f"study {study.name!r} has no runs yet: nothing to report")
@@ -518,7 +690,7 @@ def render(
     curves = curves if curves is not None else pd.DataFrame()
     notes: list[str] = []
     reproduced: list[tuple[float, float]] = []
-    figures = _figures(study, results, summary, curves, notes, reproduced)
+    figures = _figures(study, results, summary, curves, notes, reproduced, workers)
 
     config_cols = [c for c in _config_columns(results) if c in summary.columns]
     shown_config = _varying(summary, config_cols) or config_cols[:4]
@@ -591,6 +763,7 @@ def build(
     out_path: str | os.PathLike,
     command: str | None = None,
     metric: str = "val_acc",
+    workers: int | None = None,
 ) -> Path:
     """Regenerate the report of a stored study from the store alone; return the path.
 
@@ -605,17 +778,20 @@ def build(
     command : str, optional
         For the provenance section.
     metric : str
+    workers : int, optional
+        Processes drawing the figures at once (see :func:`render`).
 
     Returns
     -------
     Path
     """
     path = check_output_path(out_path)
+    _check_workers(workers)
     store_file = Path(store_path)
     if not store_file.exists():
         raise FileNotFoundError(f"no store at {str(store_file)!r}")
     study = _load_study(study_name, store_file)
-    return render(study, path, command=command, metric=metric)
+    return render(study, path, command=command, metric=metric, workers=workers)
 
 
 def _load_study(name: str, store_path: Path):
