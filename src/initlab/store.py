@@ -289,18 +289,24 @@ class Store:
                     now,
                 )
             )
-        curve_values = []
+        curve_values: list = []
         if curves:
-            keys = [m for m in METRICS if m in curves]
-            n_epochs = curves[keys[0]].shape[0]
+            # one (epochs, 4) table per run, converted in bulk: a per-value Python loop
+            # would cost more than the training it records
+            n_epochs = next(iter(curves.values())).shape[0]
+            epochs = np.arange(n_epochs)
             for j, r in enumerate(rows):
                 if r.get("status", "done") != "done":
                     continue
-                cols = [curves[m][:, j] for m in keys]
-                for e in range(n_epochs):
-                    curve_values.append(
-                        (r["hash"], e, *(_num(c[e]) for c in cols), *([None] * (4 - len(keys))))
-                    )
+                table = np.full((n_epochs, 1 + len(METRICS)), np.nan)
+                table[:, 0] = epochs
+                for k, m in enumerate(METRICS, start=1):
+                    if m in curves:
+                        table[:, k] = curves[m][:, j]
+                values = table.tolist()
+                if not np.isfinite(table).all():  # inf/NaN (a diverged run) are stored as NULL
+                    values = [[_num(v) for v in row] for row in values]
+                curve_values += [(r["hash"], int(row[0]), *row[1:]) for row in values]
         marks = ",".join("?" * (len(RUN_COLUMNS) + 2 + 1 + len(METRICS) + 6))
         with self.transaction():
             self.conn.executemany(f"INSERT OR REPLACE INTO runs VALUES ({marks})", run_values)
