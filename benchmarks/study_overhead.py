@@ -3,7 +3,8 @@
 Measures, on the W1 workload (the blog's grid: [2, 2, 4], full-batch GD
 eta = 1, 4 initializers x 4 activations x 16 seeds, 200 epochs):
 
-* the training alone: ``initlab.sweep(..., curves=True)`` (same work, no store);
+* the training alone: the same populations through ``initlab.sweep.execute``
+  with curves recorded, results discarded (same work, no store, no DataFrames);
 * the same grid as a :class:`initlab.Study`: ``Study.run`` into a fresh SQLite
   store (runs and per-epoch curves committed chunk by chunk) plus
   ``Study.summary()`` (bootstrap CIs and paired tests);
