@@ -20,6 +20,7 @@ from typer.testing import CliRunner  # noqa: E402
 
 from initlab import report  # noqa: E402
 from initlab.cli import app  # noqa: E402
+from initlab.stats import summarize as stats_summarize  # noqa: E402
 from initlab.store import Store  # noqa: E402
 from initlab.study import Study  # noqa: E402
 
@@ -172,22 +173,29 @@ def test_cli_report(store, tmp_path, monkeypatch):
     assert "does not exist" in " ".join(result.output.split())
 
 
-def test_summarize_known_values():
-    runs = pd.DataFrame(
-        {
-            "activation": ["tanh"] * 3 + ["relu"] * 3,
-            "init": "he",
-            "seed": [0, 1, 2] * 2,
-            "val_acc": [0.8, 0.9, 1.0, 0.5, 0.6, 0.7],
-        }
-    )
+def test_summarize_is_the_studys_statistics():
+    rows = []
+    for act, accs in [("tanh", {"he": 0.9, "zeros": 0.3}), ("relu", {"he": 0.6, "zeros": 0.59})]:
+        for init, base in accs.items():
+            for seed in range(4):
+                rows.append(
+                    dict(
+                        activation=act, init=init, seed=seed, val_acc=base + 0.01 * ((seed * 7) % 3)
+                    )
+                )
+    runs = pd.DataFrame(rows)
     s = report.summarize(runs)
-    assert s["activation"].tolist() == ["tanh", "relu"]
-    assert np.allclose(s["mean"], [0.9, 0.6])
-    half = 4.302652729749464 * 0.1 / np.sqrt(3)  # t(0.975, 2) * std / sqrt(n)
-    assert np.allclose(s["ci_high"] - s["mean"], half)
-    assert s["best"].tolist() == [True, False]
-    assert s["tied"].tolist() == [False, True]  # relu's CI reaches tanh's lower bound
+    assert s.best.sum() == 2  # one best init per activation, as Study.summary
+    tanh = s[s.activation == "tanh"].set_index("init")
+    assert tanh.loc["he", "best"] and not tanh.loc["zeros", "tied"]
+    relu = s[s.activation == "relu"].set_index("init")
+    assert np.isclose(relu.loc["he", "mean"], 0.6 + 0.01 * np.mean([0, 1, 2, 0]))
+    pd.testing.assert_frame_equal(
+        s.sort_values(["activation", "init"]).reset_index(drop=True),
+        stats_summarize(runs, compared=("init", "bias_init"))
+        .sort_values(["activation", "init"])
+        .reset_index(drop=True),
+    )
 
 
 def test_render_from_sweep_frames(tmp_path):

@@ -44,11 +44,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import plots
+from . import plots, stats
 
 __all__ = ["build", "render", "from_frames", "summarize", "check_output_path", "FrameStudy"]
 
-#: Columns of a results table that are outcomes, not configuration.
+#: Outcome columns of a run, in the order the runs table shows them.
 OUTCOMES = (
     "train_loss",
     "train_acc",
@@ -57,9 +57,6 @@ OUTCOMES = (
     "diverged",
     "diverged_epoch",
     "time_s",
-    "run_hash",
-    "run",
-    "seed",
 )
 #: Runs listed in the runs table at most (the configuration table is always complete).
 MAX_TABLE_RUNS = 3000
@@ -92,7 +89,7 @@ def check_output_path(out_path: str | os.PathLike) -> Path:
 
 def _config_columns(results: pd.DataFrame) -> list[str]:
     """The columns that say what a run was, seed excluded (a configuration's identity)."""
-    return [c for c in results.columns if c not in OUTCOMES]
+    return stats.config_columns(results)
 
 
 def _key(values: pd.DataFrame) -> pd.Series:
@@ -113,42 +110,16 @@ def _key(values: pd.DataFrame) -> pd.Series:
     return values.apply(lambda r: "|".join(norm(v) for v in r), axis=1)
 
 
-def summarize(results: pd.DataFrame, metric: str = "val_acc", level: float = 0.95) -> pd.DataFrame:
-    """Per configuration (all seeds together): mean, std, t confidence interval, rank, best, tied.
+def summarize(
+    results: pd.DataFrame, metric: str = "val_acc", compared: Sequence[str] = ("init", "bias_init")
+) -> pd.DataFrame:
+    """The study's statistics (:func:`initlab.stats.summarize`) for bare tables, best first.
 
-    A simple stand-in for :meth:`initlab.study.Study.summary` when the report
-    is made from bare tables.  ``tied`` marks configurations whose confidence
-    interval reaches the best one's lower bound.
+    Used when the report is made from :func:`initlab.sweep` frames: the same
+    bootstrap intervals, paired tests and blocks as :meth:`Study.summary`.
     """
-    from scipy import special  # stdtrit is stats.t.ppf, without importing scipy.stats
-
-    if metric not in results.columns:
-        raise ValueError(
-            f"results have no {metric!r} column; they have: {', '.join(results.columns)}"
-        )
-    config = _config_columns(results)
-    df = results.copy()
-    df["_key"] = _key(df[config])
-    grouped = df.groupby("_key", sort=False)
-    first = grouped[config].first()
-    values = grouped[metric]
-    out = first.assign(
-        mean=values.mean(), std=values.std(ddof=1), n=values.count().astype(int)
-    ).reset_index(drop=True)
-    sem = out["std"] / np.sqrt(out["n"])
-    dof = np.maximum(out["n"] - 1, 1)
-    t = np.where(out["n"] > 1, special.stdtrit(dof, 0.5 + level / 2), np.nan)
-    out["ci_low"] = out["mean"] - t * sem
-    out["ci_high"] = out["mean"] + t * sem
-    higher_better = not metric.endswith("loss")
-    out["rank"] = out["mean"].rank(ascending=not higher_better, method="min", na_option="bottom")
-    out["rank"] = out["rank"].astype(int)
-    best = out["rank"].idxmin()
-    out["best"] = out.index == best
-    lo = out.loc[best, "ci_low"]
-    reach = out["ci_high"] >= lo if higher_better else out["ci_low"] <= out.loc[best, "ci_high"]
-    out["tied"] = reach.fillna(False).astype(bool) & ~out["best"]
-    return out.sort_values("rank", kind="stable").reset_index(drop=True)
+    out = stats.summarize(results, metric, compared=compared)
+    return out.sort_values(["block", "rank"], kind="stable").reset_index(drop=True)
 
 
 def _network_from_row(row: Mapping[str, Any]):
@@ -706,7 +677,7 @@ def render(
     ranked = summary.sort_values("mean", ascending=metric.endswith("loss"), na_position="last")
     winners = summary[marks] if marks.any() else ranked.head(1)
     best = ranked.iloc[0]  # the best mean of all (a study marks the best of each block)
-    runs_cols = _varying(results, config_cols) + ["seed", *[m for m in OUTCOMES[:7]]]
+    runs_cols = _varying(results, config_cols) + ["seed", *[m for m in OUTCOMES]]
     runs_table = results
     truncated = len(results) > MAX_TABLE_RUNS
     if truncated:

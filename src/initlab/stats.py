@@ -38,6 +38,7 @@ NOT_CONFIG = {
     "diverged_epoch",
     "time_s",
     "run_hash",
+    "run",
     "hash",
     "status",
     "error",
