@@ -9,9 +9,9 @@ scheduler's overhead per task.
 
 Usage::
 
-    PYTHONPATH=src python benchmarks/distributed.py                  # digits, 1 and 2 workers
-    PYTHONPATH=src python benchmarks/distributed.py --workers 1 2 4 8 --seeds 8 --epochs 100
-    PYTHONPATH=src python benchmarks/distributed.py --json out.json
+    PYTHONPATH=src python benchmarks/dask_scaling.py                  # digits, 1 and 2 workers
+    PYTHONPATH=src python benchmarks/dask_scaling.py --workers 1 2 4 8 --seeds 8 --epochs 100
+    PYTHONPATH=src python benchmarks/dask_scaling.py --json out.json
 
 Timing belongs here, never in the tests.  The numbers in docs/distributed.md
 come from this script.
@@ -25,15 +25,9 @@ import math
 import os
 import pickle
 import statistics
-import sys
 import time
 
-# This file is called distributed.py: keep its folder off sys.path so that `import distributed`
-# finds Dask's package (spawned worker processes inherit the cleaned path).
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def _sizes(obj) -> int:
