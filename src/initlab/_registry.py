@@ -93,6 +93,16 @@ class Registry(Generic[T]):
         return len(self._entries)
 
 
+def check_params(kind: str, name: str, given, allowed) -> None:
+    """Raise a ``ValueError`` naming the parameters of ``given`` that ``allowed`` lacks."""
+    unknown = set(given) - set(allowed)
+    if unknown:
+        raise ValueError(
+            f"{kind} {name!r} has no parameter(s) {', '.join(sorted(unknown))}; "
+            f"its parameters are: {', '.join(allowed) or 'none'}"
+        )
+
+
 def decorator(registry: Registry, name: str, **kw) -> Callable[[T], T]:
     def wrap(entry: T) -> T:
         registry.register(name, entry, **kw)

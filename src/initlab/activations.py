@@ -35,7 +35,7 @@ from functools import cached_property
 import numpy as np
 from scipy import special
 
-from ._registry import Registry
+from ._registry import Registry, check_params
 
 __all__ = ["Activation", "get", "names", "REGISTRY", "SELU_ALPHA", "SELU_SCALE"]
 
@@ -116,13 +116,7 @@ class Activation:
 
     def bind(self, **params) -> Activation:
         """The same activation with some hyperparameters replaced."""
-        unknown = set(params) - set(self.params)
-        if unknown:
-            allowed = ", ".join(self.params) or "none"
-            raise ValueError(
-                f"activation {self.name!r} has no parameter(s) {', '.join(sorted(unknown))}; "
-                f"its parameters are: {allowed}"
-            )
+        check_params("activation", self.name, params, self.params)
         for key, value in params.items():
             if np.ndim(value) == 0 and not np.isfinite(float(value)):
                 raise ValueError(f"{self.name} {key} must be finite, got {value!r}")

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ._registry import Registry
+from ._registry import Registry, check_params
 
 __all__ = [
     "Initializer",
@@ -132,13 +132,7 @@ class Initializer:
         return self.fn(rng, tuple(shape), np.dtype(dtype), **self.params)
 
     def bind(self, **params) -> Initializer:
-        unknown = set(params) - set(self.params)
-        if unknown:
-            allowed = ", ".join(self.params) or "none"
-            raise ValueError(
-                f"initializer {self.name!r} has no parameter(s) {', '.join(sorted(unknown))}; "
-                f"its parameters are: {allowed}"
-            )
+        check_params("initializer", self.name, params, self.params)
         return replace(self, params={**self.params, **params})
 
     def variance(self, fan_in: int, fan_out: int) -> float:
@@ -332,13 +326,7 @@ class BiasInitializer:
         return self.fn(rng, tuple(shape), np.dtype(dtype), **self.params)
 
     def bind(self, **params) -> BiasInitializer:
-        unknown = set(params) - set(self.params)
-        if unknown:
-            allowed = ", ".join(self.params) or "none"
-            raise ValueError(
-                f"bias initializer {self.name!r} has no parameter(s) "
-                f"{', '.join(sorted(unknown))}; its parameters are: {allowed}"
-            )
+        check_params("bias initializer", self.name, params, self.params)
         return replace(self, params={**self.params, **params})
 
 
