@@ -123,16 +123,26 @@ def test_bad_output_paths(store, tmp_path):
         report.build("tiny", tmp_path / "missing.db", tmp_path / "r.html")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
 def test_unwritable_directory(store, tmp_path):
+    import subprocess
+
     locked = tmp_path / "locked"
     locked.mkdir()
-    locked.chmod(0o500)
+    if os.geteuid() == 0:  # root ignores permissions, not the immutable attribute
+        if subprocess.run(["chattr", "+i", str(locked)], capture_output=True).returncode:
+            pytest.skip("running as root on a file system without chattr +i")
+        unlock = ["chattr", "-i", str(locked)]
+    else:
+        locked.chmod(0o500)
+        unlock = None
     try:
         with pytest.raises(PermissionError, match="permission denied"):
             report.build("tiny", store, locked / "r.html")
     finally:
-        locked.chmod(0o700)
+        if unlock:
+            subprocess.run(unlock, check=True)
+        else:
+            locked.chmod(0o700)
 
 
 def test_cli_report(store, tmp_path, monkeypatch):

@@ -169,13 +169,27 @@ def test_newer_schema_is_refused(tmp_path):
     assert _digest(db) == before
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
-def test_read_only_store_is_explained(tmp_path):  # pragma: no cover - CI runs as root
+def _make_read_only(path):
+    """Read-only even for root (who ignores permissions): the immutable attribute."""
+    if os.geteuid() != 0:
+        os.chmod(path, 0o444)
+        return lambda: os.chmod(path, 0o644)
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+        pytest.skip("running as root on a file system without chattr +i")
+    return lambda: subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def test_read_only_store_is_explained(tmp_path):
     db = tmp_path / "s.db"
     small().run(db)
-    os.chmod(db, 0o444)
-    with pytest.raises(StoreError, match="cannot write"):
-        small(seeds=4).run(db)
+    before = Study.load("small", db).results()
+    undo = _make_read_only(db)
+    try:
+        with pytest.raises(StoreError, match="cannot write"):
+            small(seeds=4).run(db)
+    finally:
+        undo()
+    pd.testing.assert_frame_equal(Study.load("small", db).results(), before)
 
 
 def test_missing_directory_is_explained(tmp_path):
