@@ -9,7 +9,7 @@ the closest valid name and lists all of them.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -101,11 +101,3 @@ def check_params(kind: str, name: str, given, allowed) -> None:
             f"{kind} {name!r} has no parameter(s) {', '.join(sorted(unknown))}; "
             f"its parameters are: {', '.join(allowed) or 'none'}"
         )
-
-
-def decorator(registry: Registry, name: str, **kw) -> Callable[[T], T]:
-    def wrap(entry: T) -> T:
-        registry.register(name, entry, **kw)
-        return entry
-
-    return wrap
