@@ -160,22 +160,9 @@ def _summary_tables(study, summary, metric: str) -> list[Table]:
         if summary.groupby(kept)[c].nunique().max() > 1:
             kept.append(c)
     row_cols = kept
-    skip = {
-        col,
-        "leaky_slope",
-        *study.compare,
-        "n",
-        "mean",
-        "std",
-        "ci_low",
-        "ci_high",
-        "diverged",
-        "rank",
-        "best",
-        "tied",
-        "p_value",
-        "block",
-    }
+    from .stats import SUMMARY_COLUMNS
+
+    skip = {col, "leaky_slope", *study.compare, *SUMMARY_COLUMNS}
     table_cols = [c for c in summary.columns if c not in skip and summary[c].nunique() > 1]
     groups = summary.groupby(table_cols, sort=False) if table_cols else [((), summary)]
     pct = metric.endswith("acc")
