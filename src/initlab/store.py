@@ -453,29 +453,28 @@ class Store:
         return frame.sort_values(order, kind="stable").reset_index(drop=True)
 
     def curves(self, hashes: Sequence[str] | None = None, study: str | None = None):
+        """Per-epoch curves, long format (``run_hash``, ``epoch``, metrics), of the
+        runs in ``hashes`` or of every run of ``study``.
+        """
         import pandas as pd
 
+        columns = ["run_hash", "epoch", *METRICS]
         if study is not None:
             self.study_config(study)
-            return pd.read_sql_query(
+            rows = self._rows(
                 "SELECT c.* FROM curves c JOIN study_runs sr ON sr.hash = c.hash "
                 "WHERE sr.study = ? ORDER BY c.hash, c.epoch",
-                self.conn,
-                params=(study,),
-            ).rename(columns={"hash": "run_hash"})
-        frames = []
-        for chunk in _batches(list(hashes or []), 900):
-            marks = ",".join("?" * len(chunk))
-            frames.append(
-                pd.read_sql_query(
-                    f"SELECT * FROM curves WHERE hash IN ({marks}) ORDER BY hash, epoch",
-                    self.conn,
-                    params=chunk,
-                )
+                (study,),
             )
-        if not frames:
-            return pd.DataFrame(columns=["run_hash", "epoch", *METRICS])
-        return pd.concat(frames, ignore_index=True).rename(columns={"hash": "run_hash"})
+        else:
+            rows = []
+            for chunk in _batches(list(hashes or []), 900):
+                marks = ",".join("?" * len(chunk))
+                rows += self._rows(
+                    f"SELECT * FROM curves WHERE hash IN ({marks}) ORDER BY hash, epoch", chunk
+                )
+        frame = pd.DataFrame(rows, columns=columns)
+        return frame.astype({m: float for m in METRICS})
 
     def curve_bands(self, groups: Mapping[str, object], metric: str = "val_loss"):
         """Per-epoch statistics of ``metric`` over the runs of each group, computed in SQL.
