@@ -61,7 +61,11 @@ class StudyConfigError(ValueError):
 
 @dataclass
 class RunReport:
-    """What :meth:`Study.run` did."""
+    """What :meth:`Study.run` did.
+
+    ``failures`` maps each reason a run failed (its error) to how many runs
+    failed for it, most frequent first; :attr:`ok` is False when any failed.
+    """
 
     total: int
     skipped: int
@@ -69,6 +73,18 @@ class RunReport:
     failed: int
     seconds: float
     store: str
+    failures: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+    def failure_lines(self) -> list[str]:
+        """One line per reason: ``"3 runs: MemoryError: ..."``."""
+        return [
+            f"{n} run{'s' * (n != 1)}: {reason}"
+            for reason, n in sorted(self.failures.items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
 
     def __str__(self) -> str:
         return (
@@ -325,6 +341,7 @@ class Study:
         max_memory: int | None = None,
         progress: Callable[[int, int], None] | None = None,
         command: str | None = None,
+        no_workers_timeout: float | None = None,
     ) -> RunReport:
         """Train every run not yet in the store; commit each finished chunk.
 
@@ -340,13 +357,25 @@ class Study:
             ``scheduler`` (or a local one it starts).  Results are identical.
         progress : callable
             ``progress(done, total)`` in model-epochs.
+        no_workers_timeout : float or None
+            ``dask``: seconds without a worker before giving up (default
+            :data:`initlab.distributed.DEFAULT_NO_WORKERS_TIMEOUT`); ``math.inf``
+            waits for workers indefinitely.
+
+        Returns
+        -------
+        RunReport
+            Failed runs are stored as such and counted by reason
+            (``report.failures``); a lost scheduler or no workers raise
+            :class:`~initlab.distributed.ClusterError` instead, after every
+            finished chunk was stored.
         """
         start = time.perf_counter()
         self.store_path = str(store or self.store_path or DEFAULT_PATH)
         planned = self.plan()
         # connect (and check the cluster) before the store is touched: a bad scheduler
         # address or a mismatched cluster must leave nothing behind
-        session = _connect(executor, scheduler, workers)
+        session = _connect(executor, scheduler, workers, no_workers_timeout)
         try:
             st = Store(self.store_path)
         except BaseException:
@@ -367,6 +396,7 @@ class Study:
                 if todo:
                     work.append((data, todo))
             trained = failed = 0
+            failures: dict[str, int] = {}
             total_work = sum(s.epochs for _, todo in work for s, _ in todo)
             finished = 0
 
@@ -407,6 +437,7 @@ class Study:
                     st.write_chunk(rows, None if result.error else result.curves)
                     if result.error:
                         failed += len(rows)
+                        failures[result.error] = failures.get(result.error, 0) + len(rows)
                     else:
                         trained += len(rows)
         finally:
@@ -422,6 +453,7 @@ class Study:
             failed,
             time.perf_counter() - start,
             self.store_path,
+            failures,
         )
 
     # -- reading ------------------------------------------------------------------------------
@@ -525,15 +557,17 @@ def _spec_from_row(row) -> _sweep.RunSpec:
 EXECUTORS = ("local", "processes", "dask")
 
 
-def _connect(executor, scheduler, workers):
+def _connect(executor, scheduler, workers, no_workers_timeout=None):
     """The Dask session for ``executor="dask"`` (None otherwise); checks the executor name."""
     if executor not in EXECUTORS:
         raise StudyConfigError(_unknown("executor", executor, EXECUTORS))
     if executor != "dask":
         return None
-    from .distributed import connect
+    from .distributed import DEFAULT_NO_WORKERS_TIMEOUT, connect
 
-    return connect(scheduler, workers)
+    patience = DEFAULT_NO_WORKERS_TIMEOUT if no_workers_timeout is None else no_workers_timeout
+    patience = None if patience == math.inf else patience
+    return connect(scheduler, workers, no_workers_timeout=patience)
 
 
 def _execute(executor, chunk_list, data, curves, jobs, session, tick):
@@ -543,7 +577,14 @@ def _execute(executor, chunk_list, data, curves, jobs, session, tick):
         )
     from .distributed import execute_dask
 
-    return execute_dask(chunk_list, data, curves, on_progress=tick, client=session.client)
+    return execute_dask(
+        chunk_list,
+        data,
+        curves,
+        on_progress=tick,
+        client=session.client,
+        no_workers_timeout=session.no_workers_timeout,
+    )
 
 
 def _unknown(kind: str, value: str, allowed: Sequence[str]) -> str:
