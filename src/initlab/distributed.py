@@ -200,6 +200,27 @@ class InitlabGuard(WorkerPlugin):
 """
 
 
+# Run on the scheduler (which may lack initlab, so it travels by value too).  A worker gets
+# its resource from the plugin only after it has joined, and Dask's scheduler does not look
+# at "no-worker" tasks again when a worker's resources change (only when a worker joins):
+# a task that went unrunnable while every worker was restarting would wait forever.
+_KICK_SOURCE = """
+def initlab_kick(resource, dask_scheduler=None):
+    import time
+    stuck = [ts for ts in dask_scheduler.unrunnable
+             if resource in (ts.resource_restrictions or {})]
+    if not stuck:
+        return 0
+    recs = {}
+    for ws in dask_scheduler.workers.values():
+        if ws.resources.get(resource):
+            recs.update(dask_scheduler.bulk_schedule_unrunnable_after_adding_worker(ws))
+    if recs:
+        dask_scheduler.transitions(recs, stimulus_id=f"initlab-kick-{time.time()}")
+    return len(recs)
+"""
+
+
 def _namespace(source: str, name: str) -> dict:
     namespace: dict = {"__name__": name}
     exec(compile(source, f"<{name}>", "exec"), namespace)
@@ -694,6 +715,7 @@ class _Watch:
         self.alone_since: float | None = None
         self.warned = False
         self.probe = _make_probe()
+        self.kick = _namespace(_KICK_SOURCE, "initlab_scheduler_kick")["initlab_kick"]
 
     def workers(self) -> dict:
         return self.client.scheduler_info().get("workers", {})
@@ -725,6 +747,10 @@ class _Watch:
         ]
         if eligible:
             self.alone_since, self.warned = None, False
+            try:
+                self.client.run_on_scheduler(self.kick, self.resource)
+            except (OSError, TimeoutError):
+                raise _lost(address, n_done) from None
             return
         if self.alone_since is None:
             self.alone_since = now

@@ -468,7 +468,8 @@ class Store:
             )
         else:
             rows = []
-            for chunk in _batches(list(hashes or []), 900):
+            hashes = sorted(set(hashes or []))  # so the batches come out in (hash, epoch) order
+            for chunk in _batches(hashes, 900):
                 marks = ",".join("?" * len(chunk))
                 rows += self._rows(
                     f"SELECT * FROM curves WHERE hash IN ({marks}) ORDER BY hash, epoch", chunk

@@ -465,16 +465,23 @@ class Study:
         with self._store() as st:
             return st.runs(self.name)
 
-    def curves(self):
-        """Per-epoch curves of the study's runs, long format (``run_hash``, ``epoch``, metrics)."""
+    def curves(self, hashes=None):
+        """Per-epoch curves of the study's runs (or of the runs ``hashes`` only), long
+        format (``run_hash``, ``epoch``, metrics).
+        """
         with self._store() as st:
+            if hashes is not None:
+                return st.curves(hashes=list(hashes))
             return st.curves(study=self.name)
 
-    def summary(self, metric: str = "val_acc", alpha: float = 0.05):
-        """Seeds collapsed: mean, std, bootstrap 95% CI, rank, best and tied per block."""
+    def summary(self, metric: str = "val_acc", alpha: float = 0.05, runs=None):
+        """Seeds collapsed: mean, std, bootstrap 95% CI, rank, best and tied per block.
+
+        ``runs``: the study's results when already read (:meth:`results`).
+        """
         from .stats import summarize
 
-        runs = self.results()
+        runs = self.results() if runs is None else runs
         if runs.empty:
             raise ValueError(f"study {self.name!r} has no finished runs yet; run it first")
         return summarize(_config_frame(runs), metric, alpha=alpha, compared=self.compare)
