@@ -342,6 +342,7 @@ class Study:
         progress: Callable[[int, int], None] | None = None,
         command: str | None = None,
         no_workers_timeout: float | None = None,
+        force_workers: bool = False,
     ) -> RunReport:
         """Train every run not yet in the store; commit each finished chunk.
 
@@ -361,6 +362,9 @@ class Study:
             ``dask``: seconds without a worker before giving up (default
             :data:`initlab.distributed.DEFAULT_NO_WORKERS_TIMEOUT`); ``math.inf``
             waits for workers indefinitely.
+        force_workers : bool
+            Start ``workers`` local processes even when that is more than the
+            CPUs (otherwise capped at the CPU count, with a warning).
 
         Returns
         -------
@@ -372,6 +376,11 @@ class Study:
         """
         start = time.perf_counter()
         self.store_path = str(store or self.store_path or DEFAULT_PATH)
+        local_jobs = 1
+        if executor == "processes" or (executor == "dask" and scheduler is None and workers):
+            # more processes than CPUs only slow a study down: capped unless forced
+            local_jobs = _sweep.resolve_jobs(workers or -1, force=force_workers)
+            workers = local_jobs if executor == "dask" else workers
         planned = self.plan()
         # connect (and check the cluster) before the store is touched: a bad scheduler
         # address or a mismatched cluster must leave nothing behind
@@ -411,10 +420,10 @@ class Study:
             for data, todo in work:
                 by_spec = dict(todo)
                 specs = list(by_spec)
-                jobs = 1 if executor == "local" else (workers or -1)
+                jobs = local_jobs
                 if session is not None:  # dask: as many chunks as the cluster has threads
                     jobs = session.n_threads()
-                chunk_list = _sweep.chunks(specs, data, max_memory, _sweep.resolve_jobs(jobs))
+                chunk_list = _sweep.chunks(specs, data, max_memory, jobs)
                 results = _execute(
                     executor, chunk_list, data, self.record_curves, jobs, session, tick
                 )
