@@ -300,8 +300,7 @@ def _run_value(fld: str, name: str, value: Any, limits: Limits) -> Any:
         if len(value) > limits.max_depth:
             raise ConfigError(
                 fld,
-                f"{fld} has {len(value)} layers; at most {limits.max_depth} allowed "
-                "(server limit)",
+                f"{fld} has {len(value)} layers; at most {limits.max_depth} allowed (server limit)",
             )
         for w in value:
             if w > limits.max_width:
