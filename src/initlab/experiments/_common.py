@@ -62,10 +62,7 @@ class ExperimentResult:
         )
 
     def figure(self):
-        """A matplotlib Figure of the measurements (matplotlib is imported here)."""
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
+        """A matplotlib Figure of the measurements, drawn by :mod:`initlab.plots`."""
         if self.plotter is None:
             raise ValueError(f"experiment {self.name!r} has no figure")
         return self.plotter(self)
@@ -95,15 +92,6 @@ def _fmt(x: float, digits: int = 3) -> str:
     if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e4):
         return f"{x:.{digits - 1}e}"
     return f"{x:.{digits}g}"
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _first_epoch_below(curve: np.ndarray, fraction: float) -> int:

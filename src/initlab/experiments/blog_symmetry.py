@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from .. import datasets
@@ -11,27 +13,40 @@ from ._common import (
     Claim,
     Experiment,
     ExperimentResult,
-    _plt,
 )
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def figure(res: ExperimentResult):
-    plt = _plt()
-    df = res.data
-    hidden = df[df["layer"] == 1]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.1))
-    for i, (config, g) in enumerate(hidden.groupby("config", sort=False)):
-        style = "-" if "zeros" in config else "--"
-        axes[0].plot(g["epoch"], g["W_moved"], style, color=f"C{i}", label=config)
-        axes[1].plot(g["epoch"], g["copies"] + 0.02 * i, style, color=f"C{i}", label=config)
-    axes[0].set_title("max |W1 - W1(0)| (hidden weights moved)", fontsize=9)
-    axes[1].set_title("hidden units that copy another", fontsize=9)
-    for ax in axes:
-        ax.set_xlabel("epoch")
-    axes[0].legend(fontsize=6)
-    fig.suptitle("The blog's network [2, 2, 4]: zero initialization", fontsize=10)
-    fig.tight_layout()
-    return fig
+
+def figure(res: ExperimentResult) -> Figure:
+    from .. import plots
+
+    hidden = res.data[res.data["layer"] == 1].copy()
+    hidden["init"] = ["zeros" if "zeros" in c else "random-scaled" for c in hidden["config"]]
+    # equal copy counts would hide each other: each configuration a little higher
+    offset = {c: 0.02 * i for i, c in enumerate(dict.fromkeys(hidden["config"]))}
+    hidden["copies"] = hidden["copies"] + hidden["config"].map(offset)
+    return plots.panels(
+        [
+            plots.Panel(
+                "max |W1 - W1(0)| (hidden weights moved)",
+                [
+                    plots.Lines(
+                        hidden, "epoch", "W_moved", hue="config", style="init", label="{config}"
+                    )
+                ],
+                xlabel="epoch",
+                legend={"fontsize": 6},
+            ),
+            plots.Panel(
+                "hidden units that copy another",
+                [plots.Lines(hidden, "epoch", "copies", hue="config", style="init", label="")],
+                xlabel="epoch",
+            ),
+        ],
+        title="The blog's network [2, 2, 4]: zero initialization",
+    )
 
 
 def measure(quick: bool, seed: int):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -12,24 +13,34 @@ from ._common import (
     Claim,
     Experiment,
     ExperimentResult,
-    _plt,
 )
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def figure(res: ExperimentResult):
-    plt = _plt()
+
+def figure(res: ExperimentResult) -> Figure:
+    from .. import plots
+
     df = res.data
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    for i, (width, g) in enumerate(df.groupby("width")):
-        ax.plot(g["depth"], g["p_dead"], "o-", color=f"C{i}", label=f"width {width}")
-        ax.plot(g["depth"], g["bound"], ":", color=f"C{i}")
-    ax.set_xscale("log")
-    ax.set_xlabel("depth (hidden layers)")
-    ax.set_ylabel("P(born dead)")
-    ax.set_title("Lu et al. (2019): measured (o) and 1-(1-2^-N)^L (dotted)", fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    return plots.panels(
+        [
+            plots.Panel(
+                "measured (o) and 1-(1-2^-N)^L (dotted)",
+                [
+                    plots.Lines(
+                        df, "depth", "p_dead", hue="width", marker="o", label="width {width}"
+                    ),
+                    plots.Lines(df, "depth", "bound", hue="width", ls=":", label=""),
+                ],
+                xlabel="depth (hidden layers)",
+                ylabel="P(born dead)",
+                logx=True,
+            )
+        ],
+        title="Lu et al. (2019): narrow deep ReLU nets are born dead",
+        panel_size=(5.0, 3.4),
+    )
 
 
 def measure(quick: bool, seed: int):

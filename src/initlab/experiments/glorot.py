@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
@@ -12,40 +14,48 @@ from ._common import (
     Experiment,
     ExperimentResult,
     _geomean_ratio,
-    _plt,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # Glorot & Bengio's "standard" initialization U[-1/sqrt(n), 1/sqrt(n)]: a uniform on
 # [-a, a] has variance a^2 / 3, so it is variance scaling with scale 1/3 on the fan-in.
 GLOROT_STANDARD = initializers.variance_scaling(1 / 3, "fan_in", "uniform", name="standard")
 
 
-def figure(res: ExperimentResult):
-    plt = _plt()
-    df = res.data
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.1))
-    init = df[df["part"] == "init"]
-    for name, g in init.groupby("init", sort=False):
-        axes[0].plot(g["layer"], g["a_var"], marker="o", label=name)
-        axes[1].plot(g["layer"], g["grad_var"], marker="o", label=name)
-    titles = ["activation variance (tanh)", "back-prop. gradient variance"]
-    for ax, t in zip(axes[:2], titles, strict=True):
-        ax.set_yscale("log")
-        ax.set_xlabel("hidden layer")
-        ax.set_title(t, fontsize=9)
-        ax.legend(fontsize=7)
-    train = df[df["part"] == "sigmoid"]
-    for (init, layer), g in train.groupby(["init", "layer"], sort=False):
-        style = "-" if init == "standard" else ":"
-        axes[2].plot(
-            g["epoch"], g["a_mean"], style, color=f"C{layer - 1}", label=f"{init} L{layer}"
-        )
-    axes[2].set_xlabel("epoch")
-    axes[2].set_title("sigmoid: mean activation per layer", fontsize=9)
-    axes[2].legend(fontsize=6, ncol=2)
-    fig.suptitle("Glorot & Bengio (2010)", fontsize=10)
-    fig.tight_layout()
-    return fig
+def figure(res: ExperimentResult) -> Figure:
+    from .. import plots
+
+    init = res.data[res.data["part"] == "init"]
+    train = res.data[res.data["part"] == "sigmoid"]
+    return plots.panels(
+        [
+            plots.Panel(
+                "activation variance (tanh)",
+                [plots.Lines(init, "layer", "a_var", hue="init", marker="o")],
+                xlabel="hidden layer",
+                logy=True,
+            ),
+            plots.Panel(
+                "back-prop. gradient variance",
+                [plots.Lines(init, "layer", "grad_var", hue="init", marker="o")],
+                xlabel="hidden layer",
+                logy=True,
+            ),
+            plots.Panel(
+                "sigmoid: mean activation per layer",
+                [
+                    plots.Lines(
+                        train, "epoch", "a_mean", hue="layer", style="init", label="{init} L{layer}"
+                    )
+                ],
+                xlabel="epoch",
+                legend={"fontsize": 6, "ncol": 2},
+            ),
+        ],
+        title="Glorot & Bengio (2010)",
+    )
 
 
 def measure(quick: bool, seed: int):

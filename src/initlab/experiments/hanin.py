@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -13,8 +14,10 @@ from ._common import (
     Claim,
     Experiment,
     ExperimentResult,
-    _plt,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 _CHUNK = 100  # networks built at once (1500 nets of 32 x 64 x 64 weights would take 1.5 GB)
 
@@ -36,31 +39,43 @@ def _log_ratio_variance(n: int) -> float:
     )
 
 
-def figure(res: ExperimentResult):
-    plt = _plt()
-    df = res.data
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.1))
-    for width, g in df.groupby("width"):
-        axes[0].errorbar(
-            g["beta"],
-            g["mean_ratio"],
-            yerr=2 * g["se_mean"],
-            marker="o",
-            label=f"width {width}",
-            capsize=2,
-        )
-        axes[1].plot(g["beta"], g["var_log"], "o", label=f"width {width}")
-    b = np.linspace(0, df["beta"].max(), 50)
-    axes[1].plot(b, 5 * b, "k:", label="5 beta")
-    axes[0].axhline(1, color="k", lw=0.5)
-    axes[0].set_title("mean of M_d / M_0", fontsize=9)
-    axes[1].set_title("Var[log M_d / M_0]", fontsize=9)
-    for ax in axes:
-        ax.set_xlabel("beta = sum of 1/width")
-        ax.legend(fontsize=7)
-    fig.suptitle("Hanin & Rolnick (2018): ReLU, He init", fontsize=10)
-    fig.tight_layout()
-    return fig
+def figure(res: ExperimentResult) -> Figure:
+    from .. import plots
+
+    df = res.data.assign(two_se=2 * res.data["se_mean"])
+    beta = np.linspace(0, df["beta"].max(), 50)
+    five_beta = pd.DataFrame({"beta": beta, "var_log": 5 * beta})
+    return plots.panels(
+        [
+            plots.Panel(
+                "mean of M_d / M_0",
+                [
+                    plots.Lines(
+                        df,
+                        "beta",
+                        "mean_ratio",
+                        hue="width",
+                        yerr="two_se",
+                        marker="o",
+                        label="width {width}",
+                    )
+                ],
+                xlabel="beta = sum of 1/width",
+                hlines=(1,),
+            ),
+            plots.Panel(
+                "Var[log M_d / M_0]",
+                [
+                    plots.Lines(
+                        df, "beta", "var_log", hue="width", marker="o", ls="", label="width {width}"
+                    ),
+                    plots.Lines(five_beta, "beta", "var_log", color="k", ls=":", label="5 beta"),
+                ],
+                xlabel="beta = sum of 1/width",
+            ),
+        ],
+        title="Hanin & Rolnick (2018): ReLU, He init",
+    )
 
 
 def measure(quick: bool, seed: int):

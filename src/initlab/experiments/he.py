@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
@@ -13,38 +15,43 @@ from ._common import (
     ExperimentResult,
     _first_epoch_below,
     _fmt,
-    _plt,
 )
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def figure(res: ExperimentResult):
-    plt = _plt()
-    df = res.data
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.1))
-    moments = df[df["part"] == "moment"]
+
+def figure(res: ExperimentResult) -> Figure:
+    from .. import plots
+
+    moments = res.data[res.data["part"] == "moment"]
     deep = moments[moments["depth"] == moments["depth"].max()]
-    for init, g in deep.groupby("init", sort=False):
-        for _, gm in g.groupby("model"):
-            axes[0].plot(gm["layer"], gm["z_sq"], color="C0" if init == "he" else "C1", lw=0.5)
-        med = g.groupby("layer")["z_sq"].median()
-        axes[0].plot(med.index, med.values, color="C0" if init == "he" else "C1", lw=2, label=init)
-    axes[0].set_yscale("log")
-    axes[0].set_xlabel("layer")
-    axes[0].set_title("forward second moment E[z^2]", fontsize=9)
-    axes[0].legend(fontsize=7)
-    curves = df[df["part"] == "train"]
-    for (depth, init), g in curves.groupby(["depth", "init"], sort=False):
-        style = "-" if init == "he" else "--"
-        color = "C0" if depth == curves["depth"].max() else "C1"
-        axes[1].plot(
-            g["epoch"], g["train_loss"], style, color=color, label=f"{depth} layers, {init}"
-        )
-    axes[1].set_xlabel("epoch")
-    axes[1].set_title("training loss", fontsize=9)
-    axes[1].legend(fontsize=7)
-    fig.suptitle("He et al. (2015): ReLU, He vs Xavier init", fontsize=10)
-    fig.tight_layout()
-    return fig
+    curves = res.data[res.data["part"] == "train"]
+    return plots.panels(
+        [
+            plots.Panel(
+                "forward second moment E[z^2]",
+                [plots.Lines(deep, "layer", "z_sq", hue="init", units="model")],
+                xlabel="layer",
+                logy=True,
+            ),
+            plots.Panel(
+                "training loss",
+                [
+                    plots.Lines(
+                        curves,
+                        "epoch",
+                        "train_loss",
+                        hue="depth",
+                        style="init",
+                        label="{depth} layers, {init}",
+                    )
+                ],
+                xlabel="epoch",
+            ),
+        ],
+        title="He et al. (2015): ReLU, He vs Xavier init",
+    )
 
 
 def measure(quick: bool, seed: int):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -14,8 +15,10 @@ from ._common import (
     Experiment,
     ExperimentResult,
     _fmt,
-    _plt,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def _spread(s: np.ndarray) -> float:
@@ -35,32 +38,43 @@ _PENNINGTON = {
 }
 
 
-def figure(res: ExperimentResult):
-    plt = _plt()
-    df = res.data
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.1))
-    for (act, weights), g in df.groupby(["activation", "weights"], sort=False):
-        style = "-" if weights == "orthogonal" else "--"
-        axes[0].plot(g["depth"], g["spread"] + 1e-3, style, marker="o", label=f"{act}, {weights}")
-    axes[0].set_xscale("log")
-    axes[0].set_yscale("log")
-    axes[0].set_xlabel("depth L")
-    axes[0].set_title("Var[s^2] / E[s^2]^2 (+1e-3)", fontsize=9)
-    axes[0].legend(fontsize=6)
-    spectra = res.extra["spectra"]
-    for ax, act in zip(axes[1:], ("relu", "tanh"), strict=True):
-        for weights in ("gaussian", "orthogonal"):
-            s = spectra[act, weights]
-            s = s / np.sqrt(np.mean(s**2))
-            ax.hist(s, bins=50, histtype="step", density=True, label=weights)
-        ax.set_title(f"{act}, depth {res.extra['depth']}: s / rms(s)", fontsize=9)
-        ax.set_xlim(0, 4)
-        ax.legend(fontsize=7)
-    fig.suptitle(
-        "Jacobian singular values: Saxe et al. (2013), Pennington et al. (2017)", fontsize=10
+def figure(res: ExperimentResult) -> Figure:
+    from .. import plots
+
+    spread = res.data.assign(spread=res.data["spread"] + 1e-3)
+    spectra, depth = res.extra["spectra"], res.extra["depth"]
+
+    def normalized(act):  # s / rms(s)
+        return {
+            w: spectra[act, w] / np.sqrt(np.mean(spectra[act, w] ** 2))
+            for w in ("gaussian", "orthogonal")
+        }
+
+    return plots.panels(
+        [
+            plots.Panel(
+                "Var[s^2] / E[s^2]^2 (+1e-3)",
+                [
+                    plots.Lines(
+                        spread, "depth", "spread", hue="activation", style="weights", marker="o"
+                    )
+                ],
+                xlabel="depth L",
+                logx=True,
+                logy=True,
+                legend={"fontsize": 6},
+            ),
+            *(
+                plots.Panel(
+                    f"{act}, depth {depth}: s / rms(s)",
+                    [plots.Hist(normalized(act))],
+                    xlim=(0, 4),
+                )
+                for act in ("relu", "tanh")
+            ),
+        ],
+        title="Jacobian singular values: Saxe et al. (2013), Pennington et al. (2017)",
     )
-    fig.tight_layout()
-    return fig
 
 
 def measure(quick: bool, seed: int):

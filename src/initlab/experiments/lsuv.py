@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
@@ -11,34 +13,40 @@ from ._common import (
     Experiment,
     ExperimentResult,
     _fmt,
-    _plt,
 )
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def figure(res: ExperimentResult):
-    plt = _plt()
-    df = res.data
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.1))
-    layers = df[df["part"] == "layers"]
-    for (act, stage), g in layers.groupby(["activation", "stage"], sort=False):
-        style = "-" if stage == "lsuv" else "--"
-        axes[0].plot(g["layer"], g["z_var"], style, marker=".", label=f"{act}, {stage}")
-    axes[0].set_yscale("log")
-    axes[0].axhline(1, color="k", lw=0.5)
-    axes[0].set_xlabel("layer")
-    axes[0].set_title("pre-activation variance (held-out rows)", fontsize=9)
-    axes[0].legend(fontsize=7)
-    iters = df[df["part"] == "iterations"]
-    for act, g in iters.groupby("activation", sort=False):
-        axes[1].plot(g["max_iter"], g["worst"], marker="o", label=act)
-    axes[1].axhline(0.1, color="k", lw=0.5, ls=":")
-    axes[1].set_yscale("log")
-    axes[1].set_xlabel("LSUV iterations allowed per layer")
-    axes[1].set_title("max over layers |Var[z] - 1|", fontsize=9)
-    axes[1].legend(fontsize=7)
-    fig.suptitle("LSUV (Mishkin & Matas 2016)", fontsize=10)
-    fig.tight_layout()
-    return fig
+
+def figure(res: ExperimentResult) -> Figure:
+    from .. import plots
+
+    layers = res.data[res.data["part"] == "layers"]
+    iters = res.data[res.data["part"] == "iterations"]
+    return plots.panels(
+        [
+            plots.Panel(
+                "pre-activation variance (held-out rows)",
+                [
+                    plots.Lines(
+                        layers, "layer", "z_var", hue="activation", style="stage", marker="."
+                    )
+                ],
+                xlabel="layer",
+                logy=True,
+                hlines=(1,),
+            ),
+            plots.Panel(
+                "max over layers |Var[z] - 1|",
+                [plots.Lines(iters, "max_iter", "worst", hue="activation", marker="o")],
+                xlabel="LSUV iterations allowed per layer",
+                logy=True,
+                hlines=(0.1,),
+            ),
+        ],
+        title="LSUV (Mishkin & Matas 2016)",
+    )
 
 
 def measure(quick: bool, seed: int):

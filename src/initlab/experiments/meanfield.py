@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -13,49 +14,53 @@ from ._common import (
     Claim,
     Experiment,
     ExperimentResult,
-    _plt,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 _MF_CONFIGS = [(0.5, 0.0), (1.0, 0.05), (1.3, 0.05), (1.5, 0.05), (2.5, 0.05), (4.0, 0.05)]
 
 
-def figure(res: ExperimentResult):
-    plt = _plt()
+def figure(res: ExperimentResult) -> Figure:
+    from .. import plots
+
     df = res.data
     summary = df.groupby(["sigma_w2", "sigma_b2"], as_index=False).first()
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-    axes[0].plot(summary["chi1_theory"], summary["chi1_measured"], "o")
-    lim = [summary["chi1_theory"].min() * 0.95, summary["chi1_theory"].max() * 1.05]
-    axes[0].plot(lim, lim, "k:", lw=0.8)
-    axes[0].set_xlabel("chi_1 by quadrature")
-    axes[0].set_ylabel("measured grad. variance ratio")
-    axes[0].set_title("chi_1: theory vs measurement (tanh)", fontsize=9)
-    for i, ((sw, sb), g) in enumerate(df.groupby(["sigma_w2", "sigma_b2"])):
-        if not np.isfinite(g["xi_theory"].iloc[0]) or sb == 0:
-            continue
-        axes[1].semilogy(
-            g["layer"],
-            g["c_dev"],
-            "o",
-            ms=3,
-            color=f"C{i}",
-            label=f"{sw:g}/{sb:g}: xi {g['xi_theory'].iloc[0]:.1f}",
-        )
-        l0 = g["layer"].iloc[0]
-        axes[1].semilogy(
-            g["layer"],
-            g["c_dev"].iloc[0] * np.exp(-(g["layer"] - l0) / g["xi_theory"].iloc[0]),
-            "-",
-            lw=0.8,
-            color=f"C{i}",
-        )
-    axes[1].set_ylim(1e-3, 1)
-    axes[1].set_xlabel("layer")
-    axes[1].set_title("|c_l - c*| (dots) vs exp(-l / xi_c) (lines)", fontsize=9)
-    axes[1].legend(fontsize=6, title="sigma_w^2/sigma_b^2", title_fontsize=6)
-    fig.suptitle("Mean field (Poole et al. 2016, Schoenholz et al. 2017)", fontsize=10)
-    fig.tight_layout()
-    return fig
+    # the biased configurations with a finite depth scale, each with exp(-l / xi_c)
+    decay = df[np.isfinite(df["xi_theory"]) & (df["sigma_b2"] > 0)].copy()
+    first = decay.groupby(["sigma_w2", "sigma_b2"])[["layer", "c_dev"]].transform("first")
+    decay["theory"] = first["c_dev"] * np.exp(
+        -(decay["layer"] - first["layer"]) / decay["xi_theory"]
+    )
+    decay["config"] = [
+        f"{w:g}/{b:g}: xi {x:.1f}"
+        for w, b, x in zip(decay["sigma_w2"], decay["sigma_b2"], decay["xi_theory"], strict=True)
+    ]
+    return plots.panels(
+        [
+            plots.Panel(
+                "chi_1: theory vs measurement (tanh)",
+                [plots.Lines(summary, "chi1_theory", "chi1_measured", marker="o", ls="")],
+                xlabel="chi_1 by quadrature",
+                ylabel="measured grad. variance ratio",
+                diagonal=True,
+            ),
+            plots.Panel(
+                "|c_l - c*| (dots) vs exp(-l / xi_c) (lines)",
+                [
+                    plots.Lines(decay, "layer", "c_dev", hue="config", marker="o", ls="", size=3),
+                    plots.Lines(decay, "layer", "theory", hue="config", label=""),
+                ],
+                xlabel="layer",
+                logy=True,
+                ylim=(1e-3, 1),
+                legend_title="sigma_w^2/sigma_b^2",
+                legend={"fontsize": 6, "title_fontsize": 6},
+            ),
+        ],
+        title="Mean field (Poole et al. 2016, Schoenholz et al. 2017)",
+    )
 
 
 def measure(quick: bool, seed: int):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
@@ -12,27 +14,34 @@ from ._common import (
     Experiment,
     ExperimentResult,
     _fmt,
-    _plt,
 )
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def figure(res: ExperimentResult):
-    plt = _plt()
+
+def figure(res: ExperimentResult) -> Figure:
+    from .. import plots
+
     df = res.data
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.1))
-    for label, g in df.groupby("init", sort=False):
-        axes[0].plot(g["layer"], g["a_mean"], label=label)
-        axes[1].plot(g["layer"], g["a_var"], label=label)
-    axes[0].axhline(0, color="k", lw=0.5)
-    axes[1].axhline(1, color="k", lw=0.5)
-    axes[1].set_yscale("log")
-    for ax, t in zip(axes, ["activation mean", "activation variance"], strict=True):
-        ax.set_xlabel("layer")
-        ax.set_title(t, fontsize=9)
-        ax.legend(fontsize=7)
-    fig.suptitle("SELU (Klambauer et al. 2017): the (0, 1) fixed point", fontsize=10)
-    fig.tight_layout()
-    return fig
+    return plots.panels(
+        [
+            plots.Panel(
+                "activation mean",
+                [plots.Lines(df, "layer", "a_mean", hue="init")],
+                xlabel="layer",
+                hlines=(0,),
+            ),
+            plots.Panel(
+                "activation variance",
+                [plots.Lines(df, "layer", "a_var", hue="init")],
+                xlabel="layer",
+                logy=True,
+                hlines=(1,),
+            ),
+        ],
+        title="SELU (Klambauer et al. 2017): the (0, 1) fixed point",
+    )
 
 
 def measure(quick: bool, seed: int):

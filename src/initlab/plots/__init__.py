@@ -21,13 +21,22 @@ Beyond the blog:
 * :func:`layer_histograms` -- per-layer histograms of activations and
   back-propagated gradients at initialization and after training (Glorot &
   Bengio 2010, figures 3-7); :func:`variance_curves` -- per-layer variances;
+* :func:`propagation`, :func:`record`, :func:`spectrum` -- the figures of
+  :mod:`initlab.diagnostics`: per-layer statistics at initialization, their
+  evolution during training, Jacobian singular values;
+* :func:`phase_diagram` -- the mean-field order-to-chaos diagram with the
+  initializers marked (:mod:`initlab.meanfield`);
+* :func:`panels` -- small multiples of :class:`Lines` and :class:`Hist` from
+  tidy tables, the vocabulary the experiments' figures are written in;
 * :func:`animate_training` -- a GIF of the decision boundary and the loss
   during training, shown inline in notebooks.
 
 The figures live in one module per subject: :mod:`~initlab.plots.data`,
-:mod:`~initlab.plots.training`, :mod:`~initlab.plots.studies` and
-:mod:`~initlab.plots.layers`, all drawn in the one style of
-:mod:`~initlab.plots._style`.
+:mod:`~initlab.plots.training`, :mod:`~initlab.plots.studies`,
+:mod:`~initlab.plots.layers`, :mod:`~initlab.plots.theory` and
+:mod:`~initlab.plots.panels`, all drawn in the one style of
+:mod:`~initlab.plots._style`.  Theory, diagnostics and experiments return
+data; only this package draws.
 
 Figures are built with :class:`matplotlib.figure.Figure`, never through
 ``pyplot``: nothing is shown, nothing is registered globally, and the module
@@ -40,12 +49,17 @@ colormap is reproduced on purpose (``cmap="blog"``).
 from ._inputs import _params_at  # noqa: F401 (also reached as initlab.plots._params_at)
 from ._style import BLOG_CMAP, OKABE_ITO, STYLE, class_cmap
 from .data import _mesh, boundary_grid, dataset, mistakes  # noqa: F401 (_mesh, as above)
-from .layers import layer_histograms, variance_curves
+from .layers import layer_histograms, propagation, record, spectrum, variance_curves
+from .panels import Hist, Lines, Panel, panels
 from .studies import accuracy_heatmap
+from .theory import phase_diagram
 from .training import TrainingAnimation, animate_training, loss_band, loss_curve, update_grid
 
 __all__ = [
     "BLOG_CMAP",
+    "Hist",
+    "Lines",
+    "Panel",
     "OKABE_ITO",
     "STYLE",
     "TrainingAnimation",
@@ -58,6 +72,11 @@ __all__ = [
     "loss_band",
     "loss_curve",
     "mistakes",
+    "panels",
+    "phase_diagram",
+    "propagation",
+    "record",
+    "spectrum",
     "update_grid",
     "variance_curves",
 ]

@@ -1,4 +1,8 @@
-"""Figures of what each layer does: histograms and variances of activations and gradients."""
+"""Figures of what each layer does: signal propagation, its evolution, Jacobian spectra.
+
+The figures of :mod:`initlab.diagnostics`, and per-layer histograms and
+variances of activations and gradients.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from matplotlib.figure import Figure
 from ..datasets import Dataset
 from ._inputs import _as_list, _check_columns, _net_title, _params_at, _with_history, _xy
 from ._style import _LINESTYLES, OKABE_ITO, _figure, _single_axes, _styled
+from .panels import Lines, Panel
+from .panels import panels as _panels
 
 
 @_styled
@@ -176,4 +182,126 @@ def variance_curves(
     ax.set_ylabel("variance")
     ax.set_title("variance per layer")
     ax.legend(loc="best")
+    return fig
+
+
+def _hidden(df: pd.DataFrame, what: str) -> pd.DataFrame:
+    _check_columns(df, ["model", "layer", "kind"], what)
+    return df[df["kind"] == "hidden"]
+
+
+def propagation(
+    df: pd.DataFrame,
+    columns: Sequence[str] = ("z_var", "a_var", "grad_var", "dW_var"),
+    title: str | None = None,
+) -> Figure:
+    """Per-layer curves of :func:`initlab.diagnostics.propagation` columns, one panel each.
+
+    Each model is a thin line and the median over models a thick one; a
+    column whose medians are all positive is drawn on a log scale (variances
+    vanish or explode geometrically with depth).
+
+    Parameters
+    ----------
+    df : DataFrame
+        From :func:`~initlab.diagnostics.propagation` (or ``layer_stats``,
+        ``diagnose``): the columns ``model``, ``layer``, ``kind`` and ``columns``.
+    columns : sequence of str
+    title : str, optional
+
+    Returns
+    -------
+    Figure
+        One axes per column.
+
+    Examples
+    --------
+    >>> from initlab import diagnostics, plots
+    >>> X = diagnostics.gaussian_inputs(32, 16)
+    >>> df = diagnostics.propagation((16,) * 4, "tanh", "xavier", X, n_models=2)
+    >>> len(plots.propagation(df, columns=("a_var", "grad_var")).axes)
+    2
+    """
+    from ..diagnostics import COLUMNS
+
+    unknown = [c for c in columns if c not in df.columns]
+    if unknown:
+        raise ValueError(f"unknown column(s) {unknown}; choose from {COLUMNS[5:]}")
+    hidden = _hidden(df, "df")
+    panels = []
+    for col in columns:
+        median = hidden.groupby("layer")[col].median().dropna()
+        panels.append(
+            Panel(
+                col,
+                [Lines(hidden, "layer", col, units="model")],
+                xlabel="layer",
+                logy=bool(len(median)) and bool((median > 0).all()),
+            )
+        )
+    return _panels(panels, title=title or "", panel_size=(3.2, 2.8))
+
+
+def record(
+    df: pd.DataFrame,
+    columns: Sequence[str] = ("a_var", "grad_var", "saturated", "dead"),
+    title: str | None = None,
+) -> Figure:
+    """How :func:`initlab.diagnostics.record` columns evolve during training, one line per layer.
+
+    The first model's hidden layers, coloured from the first (dark) to the
+    last (light); columns that are all NaN (``dead`` for tanh) are left out.
+
+    Returns
+    -------
+    Figure
+        One axes per column drawn.
+    """
+    _check_columns(df, ["epoch"], "df")
+    hidden = _hidden(df, "df")
+    hidden = hidden[hidden["model"] == 0]
+    columns = [c for c in columns if c in hidden.columns and hidden[c].notna().any()]
+    if not columns:
+        raise ValueError("nothing to plot: the chosen columns are all NaN or missing")
+    panels = [
+        Panel(
+            col,
+            [Lines(hidden, "epoch", col, hue="layer", cmap="cividis", label="layer {layer}")],
+            xlabel="epoch",
+            legend={"fontsize": 6},
+        )
+        for col in columns
+    ]
+    return _panels(panels, title=title or "", panel_size=(3.2, 2.8))
+
+
+@_styled
+def spectrum(singular_values: np.ndarray, label: str = "", ax=None) -> Figure:
+    """Histogram of Jacobian singular values, all models and inputs pooled.
+
+    Parameters
+    ----------
+    singular_values : array
+        From :func:`initlab.diagnostics.jacobian_singular_values`.
+    label : str
+        Legend entry; draw several spectra into one ``ax`` to compare them.
+    ax : Axes, optional
+
+    Returns
+    -------
+    Figure
+    """
+    fig, ax = _single_axes(ax, (4.0, 3.0))
+    s = np.asarray(singular_values, dtype=float).ravel()
+    s = s[np.isfinite(s)]
+    if s.size == 0:
+        raise ValueError("no finite singular values to plot")
+    n = len(ax.patches)
+    ax.hist(
+        s, bins=60, histtype="step", density=True, color=OKABE_ITO[(3 + n) % 8], label=label or None
+    )
+    ax.set_xlabel("singular value of the input-output Jacobian")
+    ax.set_ylabel("density")
+    if label:
+        ax.legend()
     return fig
