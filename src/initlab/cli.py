@@ -558,7 +558,7 @@ def diagnose(
 
     import numpy as np
 
-    from . import datasets, diagnostics
+    from . import datasets, diagnostics, plots
 
     try:
         if depth < 1:
@@ -611,7 +611,7 @@ def diagnose(
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     written = [folder / "propagation.png", folder / "propagation.csv"]
-    diagnostics.plot_propagation(df, title=f"{activation} + {init}", path=written[0])
+    plots.propagation(df, title=f"{activation} + {init}").savefig(written[0], dpi=90)
     df.to_csv(written[1], index=False)
     if spectrum is not None:
         s = spectrum.ravel()
@@ -620,10 +620,10 @@ def diagnose(
             f"Var(s²)/E(s²)² = {np.var(s**2) / np.mean(s**2) ** 2:.3g}"
         )
         written.append(folder / "jacobian.png")
-        diagnostics.plot_spectrum(spectrum, label=f"{activation} + {init}", path=written[-1])
+        plots.spectrum(spectrum, label=f"{activation} + {init}").savefig(written[-1], dpi=90)
     if record is not None:
         written += [folder / "evolution.png", folder / "evolution.csv"]
-        diagnostics.plot_record(record, title=f"{activation} + {init}", path=written[-2])
+        plots.record(record, title=f"{activation} + {init}").savefig(written[-2], dpi=90)
         record.to_csv(written[-1], index=False)
     console.print("wrote " + ", ".join(str(p) for p in written))
 
