@@ -7,6 +7,8 @@ layer over the library: parse, call, print.
 
 from __future__ import annotations
 
+import inspect
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -23,7 +25,9 @@ err_console = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {message}")
+    from rich.markup import escape
+
+    err_console.print(f"[bold red]error:[/] {escape(str(message))}")
     raise typer.Exit(code)
 
 
@@ -70,68 +74,59 @@ def list_cmd(
         console.print(table)
 
 
-@app.command()
-def train(
-    dataset: str = typer.Option("blog", "--dataset", "-d", help="data set name or CSV/NPZ path"),
-    hidden: str = typer.Option("16", "--hidden", help="hidden layer sizes, e.g. '16,16'"),
-    activation: str = typer.Option("relu", "--activation", "-a"),
-    init: str = typer.Option("he_normal", "--init", "-i"),
-    bias_init: str = typer.Option("zeros", "--bias-init"),
-    optimizer: str = typer.Option("adam", "--optimizer", "-o"),
-    learning_rate: float = typer.Option(0.01, "--learning-rate", "--lr"),
-    epochs: int = typer.Option(200, "--epochs", "-e"),
-    batch_size: int | None = typer.Option(None, "--batch-size"),
-    loss: str = typer.Option("cross_entropy", "--loss"),
-    leaky_slope: float = typer.Option(0.1, "--leaky-slope"),
-    momentum: float | None = typer.Option(None, "--momentum"),
-    rho: float | None = typer.Option(None, "--rho"),
-    beta1: float | None = typer.Option(None, "--beta1"),
-    beta2: float | None = typer.Option(None, "--beta2"),
-    eps: float | None = typer.Option(None, "--eps"),
-    weight_decay: float | None = typer.Option(None, "--weight-decay"),
-    shuffle: bool = typer.Option(False, "--shuffle/--no-shuffle"),
-    seed: int = typer.Option(0, "--seed", "-s"),
-    rng_kind: str = typer.Option("generator", "--rng-kind"),
-    dtype: str = typer.Option("float64", "--dtype"),
-    target: str | None = typer.Option(None, "--target", help="label column of a CSV"),
-) -> None:
-    """Train one network on a data set and print its accuracy and loss."""
-    from . import datasets
-    from .network import FFNetwork
+_TRAIN_OWN = ("dataset", "target", "recipe")  # train's options that are not run fields
 
+
+def _run_options() -> list[inspect.Parameter]:
+    """One command-line option per run field (:mod:`initlab.runs`), all "not given" by
+    default so that a recipe's values and the schema's defaults apply."""
+    from . import runs
+
+    kinds = {"int": int, "float": float, "bool": bool}
+    out = []
+    for f in runs.fields():
+        flag = "--" + f.name.replace("_", "-")
+        flags = [f"{flag}/--no-{flag[2:]}"] if f.kind == "bool" else [flag, *f.flags]
+        default = f.default if not isinstance(f.default, tuple) else ",".join(map(str, f.default))
+        shown = "" if f.owner == "optimizer" else f" (default {default})"
+        help_ = f"{f.help}: {f.allowed()}{shown}"
+        option = typer.Option(None, *flags, help=help_, show_default=False)
+        annotation = kinds.get(f.kind, str) | None
+        out.append(inspect.Parameter(f.name, _KEYWORD, default=option, annotation=annotation))
+    return out
+
+
+_KEYWORD = inspect.Parameter.KEYWORD_ONLY
+
+
+def train(
+    dataset: str = "blog", target: str | None = None, recipe: str | None = None, **fields
+) -> None:
+    """Train one network on a data set and print its accuracy and loss.
+
+    Every run field is an option (``initlab train --help``); ``--recipe blog``
+    sets the blog's whole protocol, and reads its names ("xavier" = lecun_normal).
+    """
+    from . import datasets, runs
+
+    given = {k: v for k, v in fields.items() if v is not None}
     try:
-        options = {"target": target} if target else {}
-        data = datasets.load(dataset, **options)
-        net = FFNetwork(
-            hidden_layer_sizes=_parse_sizes(hidden),
-            activation=activation,
-            init=init,
-            bias_init=bias_init,
-            optimizer=optimizer,
-            learning_rate=learning_rate,
-            epochs=epochs,
-            batch_size=batch_size,
-            loss=loss,
-            leaky_slope=leaky_slope,
-            momentum=momentum,
-            rho=rho,
-            beta1=beta1,
-            beta2=beta2,
-            eps=eps,
-            weight_decay=weight_decay,
-            shuffle=shuffle,
-            random_state=seed,
-            rng_kind=rng_kind,
-            dtype=dtype,
-        )
+        spec = runs.RunSpec.make(recipe=recipe, **given)
+        data = datasets.load(dataset, **({"target": target} if target else {}))
+        net = spec.network()
         net.fit(data.X_train, data.y_train, data.X_val, data.y_val)
     except (ValueError, TypeError, FileNotFoundError) as exc:
         _fail(str(exc))
         return
     h = net.history_
+    init = runs.label("init", spec.init, recipe)
     table = Table(
-        title=f"{activation} + {init}, {optimizer} lr={learning_rate}, "
-        f"{net.n_iter_} epochs on {dataset}"
+        title=f"{spec.activation} + {init}, {spec.optimizer} lr={spec.learning_rate:g}, "
+        f"{net.n_iter_} epochs on {data.label}",
+        caption=f"{data.n_train} training and {data.n_val} validation samples, "
+        f"{data.n_classes} classes, {data.n_features} features",
+        title_justify="left",
+        caption_justify="left",
     )
     table.add_column("")
     table.add_column("loss", justify="right")
@@ -140,7 +135,57 @@ def train(
     table.add_row("validation", f"{h['val_loss'][-1]:.4f}", f"{h['val_acc'][-1]:.2%}")
     console.print(table)
     if net.diverged_:
-        console.print(f"[yellow]diverged at epoch {net.diverged_epoch_}[/]")
+        console.print(
+            f"[yellow]diverged at epoch {net.diverged_epoch_}: the loss or the weights "
+            "became non-finite; try a smaller --learning-rate[/]"
+        )
+
+
+class _TrainCommand:
+    """``initlab train``: its options are the run schema's fields, read when the command
+    line is built, so a field registered later (a plugin's activation parameter) is an
+    option too."""
+
+    __name__ = "train"
+    __doc__ = train.__doc__
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        own = [
+            inspect.Parameter(
+                "dataset",
+                _KEYWORD,
+                default=typer.Option(
+                    "blog", "--dataset", "-d", help="data set name or CSV/NPZ path"
+                ),
+                annotation=str,
+            ),
+            inspect.Parameter(
+                "target",
+                _KEYWORD,
+                default=typer.Option(None, "--target", help="label column of a CSV"),
+                annotation=str | None,
+            ),
+            inspect.Parameter(
+                "recipe",
+                _KEYWORD,
+                default=typer.Option(
+                    None, "--recipe", help="a published protocol that sets the defaults: blog"
+                ),
+                annotation=str | None,
+            ),
+        ]
+        return inspect.Signature(own + _run_options(), return_annotation=None)
+
+    @property
+    def __annotations__(self) -> dict:
+        return {p.name: p.annotation for p in self.__signature__.parameters.values()}
+
+    def __call__(self, **kwargs) -> None:
+        train(**kwargs)
+
+
+app.command("train")(_TrainCommand())
 
 
 # --- studies ---------------------------------------------------------------------------------
@@ -231,6 +276,12 @@ def study(
     name: str | None = typer.Option(None, "--name", help="store the study under this name"),
     store: str = typer.Option("initlab.db", "--store", help="SQLite file of studies"),
     fresh: bool = typer.Option(False, "--fresh", help="retrain runs already stored"),
+    replace: bool = typer.Option(
+        False,
+        "--replace",
+        help="redefine a stored study of this name with this grid (its old runs stay in "
+        "the store for reuse); without it a changed grid is refused",
+    ),
     executor: str = typer.Option("local", "--executor", help="local, processes or dask"),
     workers: int | None = typer.Option(None, "--workers", help="processes or dask workers"),
     scheduler: str | None = typer.Option(None, "--scheduler", help="tcp://HOST:PORT"),
@@ -244,6 +295,7 @@ def study(
     import sys
     import time
 
+    from rich.markup import escape
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -269,7 +321,8 @@ def study(
         else:
             s = Study.preset(preset, **overrides)
         n_runs = s.n_runs()
-    except (StudyConfigError, ValueError, FileNotFoundError) as exc:
+        s.check(store, replace)
+    except (StudyConfigError, StoreError, ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
         return
     console.print(f"[bold]{s.name}[/]: {s.description or ''} — {n_runs} runs -> {store}")
@@ -297,6 +350,7 @@ def study(
                 scheduler=scheduler,
                 progress=progress,
                 command=" ".join(["initlab", *sys.argv[1:]]),
+                replace=replace,
             )
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted: finished runs are stored; rerun to resume[/]")
@@ -304,13 +358,25 @@ def study(
     except (StoreError, StudyConfigError, ValueError, OSError, ClusterError) as exc:
         _fail(str(exc))
         return
+    for note in result.notes:
+        console.print(f"[dim]{escape(note)}[/]")
     console.print(str(result))
-    summary = s.summary(metric)
+    if result.failed:
+        err_console.print(f"[red]{result.failed} runs failed:[/]")
+        for reason, count in result.failures.most_common():
+            err_console.print(f"  {count} x {escape(reason)}")
+    try:
+        summary = s.summary(metric)
+    except (StudyConfigError, ValueError) as exc:
+        _fail(str(exc), code=1)
+        return
     for table in _summary_tables(s, summary, metric):
         console.print(table)
     if not no_report:
         _write_report(s, store, report)
     console.print(f"[dim]done in {time.perf_counter() - start:.1f} s[/]")
+    if result.failed:
+        raise typer.Exit(1)
 
 
 def _write_report(s, store: str, path: str | None) -> None:
@@ -359,17 +425,25 @@ def results(
     except (StoreError, KeyError) as exc:
         _fail(str(exc).strip('"'))
         return
-    for cond in where:
-        if "=" not in cond:
-            _fail(f"--where expects COLUMN=VALUE, got {cond!r}")
-        col, value = cond.split("=", 1)
-        if col not in frame.columns:
-            import difflib
+    from . import runs as _runs
 
-            close = difflib.get_close_matches(col, list(frame.columns), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            _fail(f"unknown column {col!r}{hint} Columns: {', '.join(frame.columns)}")
-        frame = frame[frame[col].astype(str) == value]
+    for cond in where:
+        try:
+            column, op, value = _runs.parse_condition(cond, list(frame.columns), s.recipe)
+        except ValueError as exc:
+            _fail(str(exc))
+            return
+        before = frame
+        frame = _runs.select(frame, column, op, value)
+        if frame.empty:
+            present = sorted({_runs.label(column, v, s.recipe) for v in before[column].dropna()})
+            shown = ", ".join(present[:12]) + (", ..." if len(present) > 12 else "")
+            _fail(
+                f"no rows match {column}{op}{_runs.label(column, value, s.recipe)} "
+                f"(as given: {cond!r}); {column} here is: {shown or 'always empty'}",
+                code=1,
+            )
+            return
     if fmt is None and output is None:
         _print_frame(frame, f"{study_name}: {len(frame)} rows", limit)
         return
