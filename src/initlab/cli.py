@@ -534,7 +534,7 @@ def serve(
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError:
-        _fail("the playground needs Starlette and uvicorn: pip install initlab\\[web]")
+        _fail("the playground needs Starlette and uvicorn: pip install initlab[web]")
     from .web import serve as run_server
 
     if host not in ("127.0.0.1", "localhost", "::1"):

@@ -114,9 +114,12 @@ class FFNetwork(ClassifierMixin, BaseEstimator):
         their defaults count as not given.
         """
         values = {}
+        recipe = _runs.get_recipe(self.recipe)
         for f in _runs.fields():
             v = getattr(self, f.estimator)
             if f.name == "seed":
+                if v is None and recipe is not None and "seed" in recipe.values:
+                    continue  # the recipe's seed
                 v = self._seed()
             elif (f.conditional or self.recipe is not None) and _same(v, f.default):
                 continue

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -348,6 +349,10 @@ class Study:
         """A study as it was saved in a store."""
         with Store(store, readonly=True) as st:
             config = st.study_config(name)
+            stale = st.needs_backfill()
+        if stale and os.access(store, os.W_OK):  # written by an earlier initlab
+            with Store(store) as st:
+                backfill(st)
         study = cls.from_dict(config, source=f"study {name!r} in {store}")
         study.store_path = str(store)
         return study
