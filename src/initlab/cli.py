@@ -42,6 +42,15 @@ def _parse_sizes(text: str) -> tuple[int, ...]:
         raise
 
 
+def _print_named(title: str, entries: dict[str, str]) -> None:
+    table = Table(title=title, show_header=True, header_style="bold", title_justify="left")
+    table.add_column("name")
+    table.add_column("description")
+    for name, text in entries.items():
+        table.add_row(name, text)
+    console.print(table)
+
+
 @app.command("list")
 def list_cmd(
     what: str | None = typer.Argument(
@@ -59,6 +68,13 @@ def list_cmd(
         "losses": losses.REGISTRY,
         "datasets": datasets.REGISTRY,
     }
+    from .runs import RECIPES
+
+    recipes = {name: r.description for name, r in RECIPES.items()}
+    if what is None or "recipes".startswith(what.lower().rstrip("s")):
+        _print_named("recipes", recipes)
+        if what is not None:
+            return
     if what is not None:
         keys = [k for k in groups if k.replace(" ", "_").startswith(what.lower().rstrip("s"))]
         if not keys:
@@ -205,23 +221,12 @@ def _summary_tables(study, summary, metric: str) -> list[Table]:
         if summary.groupby(kept)[c].nunique().max() > 1:
             kept.append(c)
     row_cols = kept
-    skip = {
-        col,
-        "leaky_slope",
-        *study.compare,
-        "n",
-        "mean",
-        "std",
-        "ci_low",
-        "ci_high",
-        "diverged",
-        "rank",
-        "best",
-        "tied",
-        "p_value",
-        "block",
-    }
-    table_cols = [c for c in summary.columns if c not in skip and summary[c].nunique() > 1]
+    from . import runs as _runs
+    from .stats import compared_columns, config_columns
+
+    config = config_columns(summary)
+    along = set(compared_columns(summary, config, [*study.compare, col]))
+    table_cols = [c for c in config if c not in along and summary[c].nunique() > 1]
     groups = summary.groupby(table_cols, sort=False) if table_cols else [((), summary)]
     pct = metric.endswith("acc")
     tables = []
@@ -237,10 +242,10 @@ def _summary_tables(study, summary, metric: str) -> list[Table]:
             title_justify="left",
             caption_justify="left",
         )
-        table.add_column(" / ".join(row_cols) or "")
+        table.add_column(" / ".join(row_cols) or "", no_wrap=True)
         columns = list(dict.fromkeys(frame[col]))
         for c in columns:
-            table.add_column(str(c), justify="right")
+            table.add_column(str(c), justify="right", no_wrap=True)
         for rkey, rows in frame.groupby(row_cols, sort=False) if row_cols else [((), frame)]:
             rkey = rkey if isinstance(rkey, tuple) else (rkey,)
             cells = []
@@ -262,7 +267,8 @@ def _summary_tables(study, summary, metric: str) -> list[Table]:
                 if r.diverged > 0:
                     text += f" [yellow]({r.diverged:.0%} div)[/]"
                 cells.append(text)
-            table.add_row(" / ".join(str(k) for k in rkey), *cells)
+            names = [_runs.label(c, k, study.recipe) for c, k in zip(row_cols, rkey, strict=False)]
+            table.add_row(" / ".join(names), *cells)
         tables.append(table)
     return tables
 

@@ -739,6 +739,25 @@ class RunSpec:
                 out[f.param] = v
         return out
 
+    def trainer(self, population, params, optimizer, X, y, X_val=None, y_val=None, **options):
+        """A :class:`initlab.engine.Trainer` with this run's batch plan (batch size,
+        shuffling and its seed); ``options`` go to the Trainer (``record``, ...)."""
+        from .engine import Trainer
+
+        return Trainer(
+            population,
+            params,
+            optimizer,
+            X,
+            y,
+            X_val,
+            y_val,
+            batch_size=self.batch_size,
+            shuffle=self.shuffle,
+            shuffle_seed=self.shuffle_seed,
+            **options,
+        )
+
     def group_key(self) -> tuple:
         """Runs with equal keys can share one population."""
         return tuple((k, v) for k, v in self._values if get_field(k).shared)

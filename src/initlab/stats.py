@@ -73,7 +73,7 @@ def config_columns(runs: pd.DataFrame) -> list[str]:
     return [c for c in runs.columns if c == "dataset" or c in fields]
 
 
-def _compared(data: pd.DataFrame, cfg: list[str], compared) -> list[str]:
+def compared_columns(data: pd.DataFrame, cfg: list[str], compared) -> list[str]:
     """The compared columns and those that follow from them.
 
     A conditional field follows its owner (the leaky slope the activation, momentum
@@ -139,7 +139,7 @@ def summarize(
     for c in cfg:
         if data[c].isna().any():
             data[c] = data[c].astype(object).where(data[c].notna(), "-")
-    compared = _compared(data, cfg, compared)
+    compared = compared_columns(data, cfg, compared)
     block_cols = [c for c in cfg if c not in compared]
     rows = []
     for key, group in data.groupby(cfg, sort=False, dropna=False):

@@ -581,17 +581,8 @@ class Study:
                 if todo:
                     work.append((p, todo))
             trained = failed = 0
-            total_work = sum(s.epochs for _, todo in work for s, _ in todo)
-            finished = 0
-
-            def tick(n):
-                nonlocal finished
-                finished += n
-                if progress is not None:
-                    progress(finished, total_work)
-
-            if progress is not None:
-                progress(0, total_work)
+            tick = _sweep.ticker(sum(s.epochs for _, todo in work for s, _ in todo), progress)
+            tick(0)
             for p, todo in work:
                 by_spec = dict(todo)
                 jobs = 1 if executor == "local" else (workers or -1)

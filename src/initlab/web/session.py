@@ -167,20 +167,11 @@ class Session:
         self._start()
 
     def _trainer(self, group: _Group) -> Trainer:
-        d, spec = self.data, group.spec
-        return Trainer(
-            group.population,
-            group.initial,
-            group.optimizer,
-            d.X_train,
-            d.y_train,
-            d.X_val,
-            d.y_val,
-            batch_size=spec.batch_size,
-            shuffle=spec.shuffle,
-            shuffle_seed=spec.shuffle_seed,
-            record=True,
-        )
+        d = self.data
+        return group.spec.trainer(
+            group.population, group.initial, group.optimizer,
+            d.X_train, d.y_train, d.X_val, d.y_val, record=True,
+        )  # fmt: skip
 
     def _start(self) -> None:
         self.epoch = 0
