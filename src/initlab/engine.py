@@ -616,7 +616,7 @@ def choose_engine(
 
     ``"auto"`` (replaced by ``$INITLAB_ENGINE`` when that is set) picks the
     compiled kernels when they can train the population and are measured to
-    be faster for its layer sizes (:func:`initlab.kernels.wins`), else NumPy.
+    be faster for its layer sizes (:func:`compiled_wins`), else NumPy.
     ``"numba"`` raises a :class:`~initlab.errors.ConfigError` saying why when
     the kernels cannot train it.  The choice depends only on the
     configuration, never on the machine's state, so every executor trains a
@@ -644,9 +644,20 @@ def choose_engine(
         return "numba"
     if gaps:
         return "numpy"
-    from . import kernels
+    return "numba" if compiled_wins(population.layer_sizes) else "numpy"
 
-    return "numba" if kernels.wins(population.layer_sizes, population.dtype) else "numpy"
+
+# The widest hidden layer the compiled kernels train faster than NumPy + BLAS (measured,
+# docs/benchmarks.md): in the kernels every weight serves one sample of one model per
+# load, so wide layers, where BLAS reuses weights from registers across many samples,
+# are faster as the NumPy engine's batched matrix products.
+FAST_MAX_WIDTH = 32
+
+
+def compiled_wins(layer_sizes: Sequence[int]) -> bool:
+    """Whether the compiled kernels are measured faster than NumPy for these layer sizes."""
+    hidden = [int(s) for s in layer_sizes[1:-1]]
+    return max(hidden, default=0) <= FAST_MAX_WIDTH
 
 
 def _check_penalty(name: str, value, M: int) -> np.ndarray | float:

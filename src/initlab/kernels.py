@@ -51,10 +51,12 @@ is trained by the NumPy engine.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
 import os
 import threading
+import warnings
 
 import numpy as np
 from llvmlite import ir
@@ -137,6 +139,20 @@ def _ptr(typingctx, arr):
 
     def codegen(context, builder, signature, args):
         return context.make_array(signature.args[0])(context, builder, value=args[0]).data
+
+    return sig, codegen
+
+
+@intrinsic
+def _row(typingctx, arr, r):
+    """A pointer to ``arr[r, 0]`` of a C-contiguous 2-D array (no view is built)."""
+    sig = types.CPointer(arr.dtype)(arr, r)
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, value=args[0])
+        ncols = builder.extract_value(ary.shape, 1)
+        offset = builder.mul(context.cast(builder, args[1], signature.args[1], types.intp), ncols)
+        return builder.gep(ary.data, [offset])
 
     return sig, codegen
 
@@ -373,21 +389,15 @@ def _activate_overload(code, z, c):
 def _act_slab(code):
     """``A = f(A)`` and ``D = f'(z)`` over ``rows x lanes`` (in place), activation ``code``."""
 
-    def slab(a_ptr, d_ptr, c_ptr, rows, lanes, need_d):
+    def slab(a_ptr, d_ptr, c_ptr, rows, lanes):
         A = carray(a_ptr, (rows, lanes))
         D = carray(d_ptr, (rows, lanes))
         c = carray(c_ptr, (lanes,))
-        if need_d:
-            for r in range(rows):
-                for m in range(lanes):
-                    a, d = _activate(code, np.float64(A[r, m]), np.float64(c[m]))
-                    A[r, m] = a
-                    D[r, m] = d
-        else:
-            for r in range(rows):
-                for m in range(lanes):
-                    a, d = _activate(code, np.float64(A[r, m]), np.float64(c[m]))
-                    A[r, m] = a
+        for r in range(rows):
+            for m in range(lanes):
+                a, d = _activate(code, np.float64(A[r, m]), np.float64(c[m]))
+                A[r, m] = a
+                D[r, m] = d
 
     return slab
 
@@ -403,12 +413,13 @@ def _output(code):
     ``dL/dz = p (v - sum p v)`` with ``v = 2 (p - y) / K``.  Per-sample losses
     are added to ``lsum``, correct predictions to ``correct`` (argmax of the
     probabilities, ties and NaN as ``np.argmax``; ``p > 0.5`` for one unit);
-    with ``need_delta``, ``dL/dz * scale`` goes to ``delta`` (same layout as ``Z``).
+    ``flags``: 1 for ``dL/dz * scale`` into ``delta`` (same layout as ``Z``), 2 for the
+    accuracy.
     """
 
-    def output(
-        z_ptr, d_ptr, t_ptr, count, S, K, lanes, scale, ls_ptr, c_ptr, need_delta, p_ptr, v_ptr
-    ):
+    def output(z_ptr, d_ptr, t_ptr, count, S, K, lanes, scale, ls_ptr, c_ptr, flags, p_ptr, v_ptr):
+        need_delta = flags & 1
+        need_acc = flags & 2
         Z = carray(z_ptr, (K * S, lanes))
         delta = carray(d_ptr, (K * S, lanes))
         t = carray(t_ptr, (S,))
@@ -416,7 +427,6 @@ def _output(code):
         correct = carray(c_ptr, (lanes,))
         P = carray(p_ptr, (K, lanes))
         vec = carray(v_ptr, (4, lanes))
-        zmax, ssum, acc1, acc2 = vec[0], vec[1], vec[2], vec[3]
         for s in range(count):
             ts = t[s]
             if code == 1:
@@ -431,35 +441,38 @@ def _output(code):
                         delta[s, m] = (_sigmoid(np.float64(Z[s, m])) - tf) * scale
                 continue
             for m in range(lanes):
-                zmax[m] = Z[s, m]
-                ssum[m] = 0.0
+                vec[0, m] = Z[s, m]
+                vec[1, m] = 0.0
             for k in range(1, K):
                 for m in range(lanes):
                     zk = np.float64(Z[k * S + s, m])
-                    zmax[m] = zk if (zk > zmax[m] or zk != zk) else zmax[m]  # NaN propagates
+                    vec[0, m] = zk if (zk > vec[0, m] or zk != zk) else vec[0, m]  # NaN propagates
             for k in range(K):
                 for m in range(lanes):
-                    e = _exp(np.float64(Z[k * S + s, m]) - zmax[m])
+                    e = _exp(np.float64(Z[k * S + s, m]) - vec[0, m])
                     P[k, m] = e
-                    ssum[m] += e
+                    vec[1, m] += e
+            if code == 0:  # log-sum-exp minus the target's shifted logit
+                for m in range(lanes):
+                    lsum[m] += _log(vec[1, m]) - (np.float64(Z[ts * S + s, m]) - vec[0, m])
+            for m in range(lanes):
+                vec[1, m] = 1.0 / vec[1, m]  # p = e / sum(e), by one division per sample
             for k in range(K):
                 for m in range(lanes):
-                    P[k, m] = P[k, m] / ssum[m]
+                    P[k, m] = P[k, m] * vec[1, m]
             # argmax of p: first maximum; the first NaN wins (np.argmax)
-            for m in range(lanes):
-                acc1[m] = P[0, m]
-                acc2[m] = 0.0
-            for k in range(1, K):
+            for m in range(lanes if need_acc else 0):
+                vec[2, m] = P[0, m]
+                vec[3, m] = 0.0
+            for k in range(1 if need_acc else K, K):
                 for m in range(lanes):
                     p = P[k, m]
-                    better = acc1[m] == acc1[m] and (p > acc1[m] or p != p)
-                    acc2[m] = k if better else acc2[m]
-                    acc1[m] = p if better else acc1[m]
-            for m in range(lanes):
-                correct[m] += 1.0 if acc2[m] == ts else 0.0
+                    better = vec[2, m] == vec[2, m] and (p > vec[2, m] or p != p)
+                    vec[3, m] = k if better else vec[3, m]
+                    vec[2, m] = p if better else vec[2, m]
+            for m in range(lanes if need_acc else 0):
+                correct[m] += 1.0 if vec[3, m] == ts else 0.0
             if code == 0:
-                for m in range(lanes):
-                    lsum[m] += _log(ssum[m]) - (np.float64(Z[ts * S + s, m]) - zmax[m])
                 if need_delta:
                     for k in range(K):
                         hot = 1.0 if k == ts else 0.0
@@ -467,22 +480,22 @@ def _output(code):
                             delta[k * S + s, m] = (P[k, m] - hot) * scale
             else:
                 for m in range(lanes):
-                    acc1[m] = 0.0  # sum (p - y)^2
-                    acc2[m] = 0.0  # sum p v
+                    vec[2, m] = 0.0  # sum (p - y)^2
+                    vec[3, m] = 0.0  # sum p v
                 for k in range(K):
                     hot = 1.0 if k == ts else 0.0
                     for m in range(lanes):
                         dk = P[k, m] - hot
-                        acc1[m] += dk * dk
-                        acc2[m] += P[k, m] * (dk * (2.0 / K))
+                        vec[2, m] += dk * dk
+                        vec[3, m] += P[k, m] * (dk * (2.0 / K))
                 for m in range(lanes):
-                    lsum[m] += acc1[m] / K
+                    lsum[m] += vec[2, m] / K
                 if need_delta:
                     for k in range(K):
                         hot = 1.0 if k == ts else 0.0
                         for m in range(lanes):
                             v = (P[k, m] - hot) * (2.0 / K)
-                            delta[k * S + s, m] = P[k, m] * (v - acc2[m]) * scale
+                            delta[k * S + s, m] = P[k, m] * (v - vec[3, m]) * scale
 
     return output
 
@@ -504,62 +517,60 @@ def _step(code):
         s1 = carray(s1_ptr, (P, lanes))
         s2 = carray(s2_ptr, (P, lanes))
         one = theta.dtype.type(1)
-        lr, mu, b2, eps = hyper[0], hyper[1], hyper[2], hyper[3]
-        wd, l1, l2 = hyper[4], hyper[5], hyper[6]
         use_l1 = False
         use_l2 = False
         for m in range(lanes):
-            use_l1 = use_l1 or l1[m] != 0
-            use_l2 = use_l2 or l2[m] != 0
+            use_l1 = use_l1 or hyper[5, m] != 0
+            use_l2 = use_l2 or hyper[6, m] != 0
         tf = theta.dtype.type(count)
         for r in range(P):
             if wrows[r] and use_l1:
                 for m in range(lanes):
                     w = theta[r, m]
                     sg = one if w > 0 else (-one if w < 0 else w - w)  # np.sign: 0 at 0, NaN
-                    grad[r, m] += l1[m] * sg
+                    grad[r, m] += hyper[5, m] * sg
             if wrows[r] and use_l2:
                 for m in range(lanes):
-                    grad[r, m] += l2[m] * theta[r, m]
+                    grad[r, m] += hyper[6, m] * theta[r, m]
             if code == 0:  # gd: p -= lr g
                 for m in range(lanes):
-                    theta[r, m] += -lr[m] * grad[r, m]
+                    theta[r, m] += -hyper[0, m] * grad[r, m]
             elif code == 1:  # momentum: v = mu v + g; p -= lr v
                 for m in range(lanes):
-                    v = mu[m] * s1[r, m] + grad[r, m]
+                    v = hyper[1, m] * s1[r, m] + grad[r, m]
                     s1[r, m] = v
-                    theta[r, m] += -lr[m] * v
+                    theta[r, m] += -hyper[0, m] * v
             elif code == 2:  # nag: v = mu v + g; p -= lr (g + mu v)
                 for m in range(lanes):
                     g = grad[r, m]
-                    v = mu[m] * s1[r, m] + g
+                    v = hyper[1, m] * s1[r, m] + g
                     s1[r, m] = v
-                    theta[r, m] += -lr[m] * (g + mu[m] * v)
+                    theta[r, m] += -hyper[0, m] * (g + hyper[1, m] * v)
             elif code == 3:  # adagrad: s += g^2; p -= lr g / (sqrt(s) + eps)
                 for m in range(lanes):
                     g = grad[r, m]
                     s = s1[r, m] + g * g
                     s1[r, m] = s
-                    theta[r, m] += -lr[m] * g / (np.sqrt(s) + eps[m])
+                    theta[r, m] += -hyper[0, m] * g / (np.sqrt(s) + hyper[3, m])
             elif code == 4:  # rmsprop: s = rho s + (1 - rho) g^2; p -= lr g / (sqrt(s) + eps)
                 for m in range(lanes):
                     g = grad[r, m]
-                    s = mu[m] * s1[r, m] + (one - mu[m]) * (g * g)
+                    s = hyper[1, m] * s1[r, m] + (one - hyper[1, m]) * (g * g)
                     s1[r, m] = s
-                    theta[r, m] += -lr[m] * g / (np.sqrt(s) + eps[m])
+                    theta[r, m] += -hyper[0, m] * g / (np.sqrt(s) + hyper[3, m])
             else:  # adam(w): bias-corrected moments; decoupled decay -lr wd p
                 for m in range(lanes):
                     g = grad[r, m]
-                    b1 = mu[m]
+                    b1 = hyper[1, m]
                     mo = b1 * s1[r, m] + (one - b1) * g
-                    ve = b2[m] * s2[r, m] + (one - b2[m]) * (g * g)
+                    ve = hyper[2, m] * s2[r, m] + (one - hyper[2, m]) * (g * g)
                     s1[r, m] = mo
                     s2[r, m] = ve
                     m_hat = mo / (one - b1**tf)
-                    v_hat = ve / (one - b2[m] ** tf)
-                    u = -lr[m] * (m_hat / (np.sqrt(v_hat) + eps[m]))
+                    v_hat = ve / (one - hyper[2, m] ** tf)
+                    u = -hyper[0, m] * (m_hat / (np.sqrt(v_hat) + hyper[3, m]))
                     if decoupled:
-                        u = u - lr[m] * wd[m] * theta[r, m]
+                        u = u - hyper[0, m] * hyper[4, m] * theta[r, m]
                     theta[r, m] += u
             for m in range(lanes):
                 grad[r, m] = 0
@@ -570,7 +581,7 @@ def _step(code):
 def _signatures(F):
     ptr, i64, f64 = types.CPointer, types.int64, types.float64
     return {
-        "act": types.void(ptr(F), ptr(F), ptr(F), i64, i64, i64),
+        "act": types.void(ptr(F), ptr(F), ptr(F), i64, i64),
         "loss": types.void(
             ptr(F),
             ptr(F),
@@ -594,6 +605,7 @@ def _signatures(F):
 
 _FACTORIES = {"act": _act_slab, "loss": _output, "step": _step}
 _COMPILED: dict[tuple, object] = {}
+_WARM: set = set()  # dtypes whose train_block is compiled in this process
 _COMPILE_LOCK = threading.Lock()
 
 
@@ -608,61 +620,73 @@ def kernel_functions(activation: str, loss: str, optimizer: str, dtype) -> tuple
             key = (kind, codes[kind], str(F))
             fn = _COMPILED.get(key)
             if fn is None:
-                fn = _COMPILED[key] = cfunc(sigs[kind], **_JIT)(_FACTORIES[kind](codes[kind]))
+                with _quiet():
+                    fn = cfunc(sigs[kind], **_JIT)(_FACTORIES[kind](codes[kind]))
+                _COMPILED[key] = fn
             out.append(fn)
     return tuple(out)
 
 
+@contextlib.contextmanager
+def _quiet():
+    """Silence numba's internal pedantic SSA check while compiling: a known false alarm
+    for functions inlined with ``inline="always"`` (the compiled code is what the tests
+    check)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", errors.NumbaIRAssumptionWarning)
+        yield
+
+
 # --- one sample block through the network -----------------------------------------------------
 @njit(**_JIT)
-def _gather(X, y, order, start, count, xb, tb):
-    """Inputs ``(d, S)`` and labels of samples ``order[start : start + count]``."""
+def _gather(X, y, order, start, count, S, A, tb):
+    """Inputs of samples ``order[start : start + count]`` into the input rows of ``A``.
+
+    Input ``i`` of sample ``s`` is row ``i * S + s``, the same in every lane
+    (the data are shared by the models), so every layer reads its inputs the
+    same way.
+    """
+    L = A.shape[1]
     for s in range(count):
         n = order[start + s]
         tb[s] = y[n]
         for i in range(X.shape[1]):
-            xb[i, s] = X[n, i]
+            x = X[n, i]
+            for m in range(L):
+                A[i * S + s, m] = x
 
 
 @njit(**_JIT)
-def _forward(theta, hyper, sizes, woff, boff, uoff, act_fn, xb, S, count, A, D, need_d):
+def _forward(theta, hyper, sizes, woff, boff, uoff, act_fn, S, count, A, D):
     """Activations of ``count`` samples, every layer, into ``A`` (derivatives into ``D``).
 
-    Row ``uoff[l] + o * S + s`` holds unit ``o`` of layer ``l`` for sample
-    ``s`` (the last layer keeps its pre-activation ``z``).  Each unit sums
-    its inputs in order and adds the bias last, as the NumPy engine.
+    Row ``uoff[l + 1] + o * S + s`` holds unit ``o`` of layer ``l`` for
+    sample ``s`` (the last layer keeps its pre-activation ``z``).  Each unit
+    sums its inputs in order and adds the bias last, as the NumPy engine.
     """
     L = theta.shape[1]
     n_layers = sizes.shape[0] - 1
     for layer in range(n_layers):
         n_in, n_out = sizes[layer], sizes[layer + 1]
-        w0, b0, u0 = woff[layer], boff[layer], uoff[layer]
-        A[u0 : u0 + n_out * S] = 0
+        w0, b0, p0, u0 = woff[layer], boff[layer], uoff[layer], uoff[layer + 1]
+        for r in range(u0, u0 + n_out * S):
+            for m in range(L):
+                A[r, m] = 0
         for o in range(n_out):
             for i in range(n_in):
                 wr = w0 + i * n_out + o
-                if layer == 0:
-                    for s in range(count):
-                        xi = xb[i, s]
-                        row = u0 + o * S + s
-                        for m in range(L):
-                            A[row, m] += theta[wr, m] * xi
-                else:
-                    p0 = uoff[layer - 1] + i * S
-                    for s in range(count):
-                        row = u0 + o * S + s
-                        for m in range(L):
-                            A[row, m] += theta[wr, m] * A[p0 + s, m]
+                for s in range(count):
+                    for m in range(L):
+                        A[u0 + o * S + s, m] += theta[wr, m] * A[p0 + i * S + s, m]
             for s in range(count):
-                row = u0 + o * S + s
                 for m in range(L):
-                    A[row, m] += theta[b0 + o, m]
+                    A[u0 + o * S + s, m] += theta[b0 + o, m]
         if layer < n_layers - 1:
-            act_fn(_ptr(A[u0:]), _ptr(D[u0:]), _ptr(hyper[_ACT]), n_out * S, L, need_d)
+            act_fn(_row(A, u0), _row(D, u0), _row(hyper, _ACT), n_out * S, L)
 
 
 @njit(**_JIT)
-def _backward(theta, grad, sizes, woff, boff, uoff, xb, S, count, A, D, d_out, d_tmp):
+def _backward(theta, grad, sizes, woff, boff, uoff, S, count, A, D, d_out, d_tmp):
     """Add the gradients of ``count`` samples to ``grad`` (the layout of ``theta``).
 
     ``d_out`` holds ``dL/dz`` of the output layer (rows ``o * S + s``); then,
@@ -674,28 +698,22 @@ def _backward(theta, grad, sizes, woff, boff, uoff, xb, S, count, A, D, d_out, d
     cur, nxt = d_out, d_tmp
     for layer in range(n_layers - 1, -1, -1):
         n_in, n_out = sizes[layer], sizes[layer + 1]
-        w0, b0 = woff[layer], boff[layer]
+        w0, b0, p0 = woff[layer], boff[layer], uoff[layer]
         for o in range(n_out):
             for s in range(count):
                 for m in range(L):
                     grad[b0 + o, m] += cur[o * S + s, m]
-        if layer == 0:
-            for i in range(n_in):
-                for o in range(n_out):
-                    wr = w0 + i * n_out + o
-                    for s in range(count):
-                        xi = xb[i, s]
-                        for m in range(L):
-                            grad[wr, m] += xi * cur[o * S + s, m]
-            break
-        p0 = uoff[layer - 1]
         for i in range(n_in):
             for o in range(n_out):
                 wr = w0 + i * n_out + o
                 for s in range(count):
                     for m in range(L):
                         grad[wr, m] += A[p0 + i * S + s, m] * cur[o * S + s, m]
-        nxt[: n_in * S] = 0
+        if layer == 0:
+            break
+        for r in range(n_in * S):
+            for m in range(L):
+                nxt[r, m] = 0
         for i in range(n_in):
             for o in range(n_out):
                 wr = w0 + i * n_out + o
@@ -709,224 +727,97 @@ def _backward(theta, grad, sizes, woff, boff, uoff, xb, S, count, A, D, d_out, d
 
 
 @njit(**_JIT)
-def _evaluate(theta, hyper, sizes, woff, boff, uoff, act_fn, loss_fn, X, y, S, scratch, out):
-    """Mean loss and accuracy on ``(X, y)`` into ``out[0]`` and ``out[1]``."""
-    A, xb, tb, P, vec = scratch
-    L = theta.shape[1]
-    N = X.shape[0]
-    order = np.arange(N)
-    K = sizes[-1]
-    zoff = uoff[sizes.shape[0] - 2]
-    lsum = np.zeros(L)
-    correct = np.zeros(L)
-    for start in range(0, N, S):
-        count = min(S, N - start)
-        _gather(X, y, order, start, count, xb, tb)
-        _forward(theta, hyper, sizes, woff, boff, uoff, act_fn, xb, S, count, A, A, 0)
-        loss_fn(
-            _ptr(A[zoff:]),
-            _ptr(A),
-            _ptr(tb),
-            count,
-            S,
-            K,
-            L,
-            0.0,
-            _ptr(lsum),
-            _ptr(correct),
-            0,
-            _ptr(P),
-            _ptr(vec),
-        )
-    for m in range(L):
-        out[0, m] = lsum[m] / N
-        out[1, m] = correct[m] / N
-
-
-@njit(**_JIT)
 def train_block(
-    theta,
-    s1,
-    s2,
-    hyper,
-    sizes,
-    woff,
-    boff,
-    uoff,
-    wrows,
-    act_fn,
-    loss_fn,
-    step_fn,
-    decoupled,
-    count0,
-    X,
-    y,
-    Xv,
-    yv,
-    orders,
-    n_epochs,
-    batch,
-    S,
-    record,
-    final,
-    history,
-    epoch_loss,
-    params_bad,
-):
+    theta, s1, s2, hyper, sizes, woff, boff, uoff, wrows, act_fn, loss_fn, step_fn, decoupled,
+    count0, X, y, Xv, yv, orders, n_epochs, batch, S, record, final, history, epoch_loss,
+    params_bad, scratch, stats, tb, natural,
+):  # fmt: skip
     """Train a block of models for ``n_epochs`` epochs; returns the step count.
 
-    ``orders[e % len(orders)]`` is the sample order of epoch ``e``; batches are its
-    consecutive slices of ``batch`` samples.  Writes ``epoch_loss[e]``: with
-    full batches the mean training loss at the start of epoch ``e`` (the one
-    the gradient sees), else the mean over the epoch's batches of their mean
-    loss; ``params_bad[e]``: a parameter is inf or NaN after epoch ``e``.
-    With ``record``, ``history[e]`` gets the train loss and accuracy and (if
-    ``Xv`` has rows) the validation loss and accuracy at the start of epoch
-    ``e``; with ``final``, ``history[E]`` those after the last epoch.
+    ``orders[e % len(orders)]`` is the sample order of epoch ``e``; batches
+    are its consecutive slices of ``batch`` samples.  Writes
+    ``epoch_loss[e]``: with full batches the mean training loss at the start
+    of epoch ``e`` (the one the gradient sees), else the mean over the
+    epoch's batches of their mean loss; ``params_bad[e]``: a parameter is inf
+    or NaN after epoch ``e``.  With ``record``, ``history[e]`` gets the train
+    loss and accuracy and (if ``Xv`` has rows) the validation loss and
+    accuracy at the start of epoch ``e``; with ``final``, ``history[E]``
+    those after the last epoch.
+
+    Evaluation and training share one loop over batches, so the forward pass
+    is called from one place (a small kernel compiles faster).  Scratch
+    arrays come from the caller (:class:`Population`): ``scratch`` is
+    ``(A, D, d1, d2, grad)`` in the parameters' dtype, ``stats`` float64
+    ``(P, vec, lsum, bsum, correct)``.
     """
     P_, L = theta.shape
-    E, N = n_epochs, orders.shape[1]
-    n_layers = sizes.shape[0] - 1
-    wmax = 0
-    for layer in range(n_layers + 1):
-        wmax = max(wmax, sizes[layer])
+    N, Nv = X.shape[0], Xv.shape[0]
     K = sizes[-1]
-    A = np.zeros((uoff[-1], L), theta.dtype)
-    D = np.zeros((uoff[-1], L), theta.dtype)
-    d1 = np.zeros((wmax * S, L), theta.dtype)
-    d2 = np.zeros((wmax * S, L), theta.dtype)
-    xb = np.zeros((X.shape[1], S), theta.dtype)
-    tb = np.zeros(S, np.int64)
-    P = np.zeros((K, L))
-    vec = np.zeros((4, L))
-    scratch = (A, xb, tb, P, vec)
-    grad = np.zeros((P_, L), theta.dtype)
-    zoff = uoff[n_layers - 1]
-    lsum = np.zeros(L)
-    bsum = np.zeros(L)
-    correct = np.zeros(L)
+    zoff = uoff[sizes.shape[0] - 1]
+    A, D, d1, d2, grad = scratch
+    P, vec, lsum, bsum, correct = stats
     full = batch >= N
     count = count0
-    for e in range(E):
-        order = orders[e % orders.shape[0]]
-        if record:
-            if not full:
-                _evaluate(
-                    theta,
-                    hyper,
-                    sizes,
-                    woff,
-                    boff,
-                    uoff,
-                    act_fn,
-                    loss_fn,
-                    X,
-                    y,
-                    S,
-                    scratch,
-                    history[e, 0:2],
-                )
-            if Xv.shape[0] > 0:
-                _evaluate(
-                    theta,
-                    hyper,
-                    sizes,
-                    woff,
-                    boff,
-                    uoff,
-                    act_fn,
-                    loss_fn,
-                    Xv,
-                    yv,
-                    S,
-                    scratch,
-                    history[e, 2:4],
-                )
-        n_batches = 0
-        bsum[:] = 0.0
-        correct[:] = 0.0
-        for b_start in range(0, N, batch):
-            b_count = min(batch, N - b_start)
-            scale = 1.0 / b_count
-            lsum[:] = 0.0
-            for start in range(b_start, b_start + b_count, S):
-                cnt = min(S, b_start + b_count - start)
-                _gather(X, y, order, start, cnt, xb, tb)
-                _forward(theta, hyper, sizes, woff, boff, uoff, act_fn, xb, S, cnt, A, D, 1)
-                loss_fn(
-                    _ptr(A[zoff:]),
-                    _ptr(d1),
-                    _ptr(tb),
-                    cnt,
-                    S,
-                    K,
-                    L,
-                    scale,
-                    _ptr(lsum),
-                    _ptr(correct),
-                    1,
-                    _ptr(P),
-                    _ptr(vec),
-                )
-                _backward(theta, grad, sizes, woff, boff, uoff, xb, S, cnt, A, D, d1, d2)
-            count += 1
-            step_fn(
-                _ptr(theta),
-                _ptr(grad),
-                _ptr(s1),
-                _ptr(s2),
-                _ptr(hyper),
-                _ptr(wrows),
-                P_,
-                L,
-                count,
-                decoupled,
-            )
+    for e in range(n_epochs + final):
+        last = e == n_epochs
+        for job in range(3):  # evaluate the training set, the validation set; train
+            if job == 0:
+                run = last or (record and not full)
+                Xj, yj, size = X, y, N
+            elif job == 1:
+                run = (last or record) and Nv > 0
+                Xj, yj, size = Xv, yv, Nv
+            else:
+                run = not last
+                Xj, yj, size = X, y, batch
+            if not run:
+                continue
+            train = job == 2
+            flags = (1 + 2 * (record and full)) if train else 2
+            order = orders[e % orders.shape[0]] if train else natural
+            Nj = Xj.shape[0]
+            n_batches = 0
             for m in range(L):
-                bsum[m] += lsum[m] / b_count
-            n_batches += 1
-        for m in range(L):
-            epoch_loss[e, m] = bsum[m] / n_batches
-            if record and full:
-                history[e, 0, m] = epoch_loss[e, m]
-                history[e, 1, m] = correct[m] / N
-            bad = False
-            for r in range(P_):
-                v = theta[r, m]
-                bad = bad or not (v - v == 0)
-            params_bad[e, m] = bad
-    if final:
-        _evaluate(
-            theta,
-            hyper,
-            sizes,
-            woff,
-            boff,
-            uoff,
-            act_fn,
-            loss_fn,
-            X,
-            y,
-            S,
-            scratch,
-            history[E, 0:2],
-        )
-        if Xv.shape[0] > 0:
-            _evaluate(
-                theta,
-                hyper,
-                sizes,
-                woff,
-                boff,
-                uoff,
-                act_fn,
-                loss_fn,
-                Xv,
-                yv,
-                S,
-                scratch,
-                history[E, 2:4],
-            )
+                bsum[m] = 0.0
+                correct[m] = 0.0
+            for b_start in range(0, Nj, size):
+                b_count = size if b_start + size <= Nj else Nj - b_start
+                for m in range(L):
+                    lsum[m] = 0.0
+                for start in range(b_start, b_start + b_count, S):
+                    cnt = S if start + S <= b_start + b_count else b_start + b_count - start
+                    _gather(Xj, yj, order, start, cnt, S, A, tb)
+                    _forward(theta, hyper, sizes, woff, boff, uoff, act_fn, S, cnt, A, D)
+                    loss_fn(
+                        _row(A, zoff), _row(d1, 0), _ptr(tb), cnt, S, K, L, 1.0 / b_count,
+                        _ptr(lsum), _ptr(correct), flags, _row(P, 0), _row(vec, 0),
+                    )  # fmt: skip
+                    if train:
+                        _backward(theta, grad, sizes, woff, boff, uoff, S, cnt, A, D, d1, d2)
+                if train:
+                    count += 1
+                    step_fn(
+                        _row(theta, 0), _row(grad, 0), _row(s1, 0), _row(s2, 0), _row(hyper, 0),
+                        _ptr(wrows), P_, L, count, decoupled,
+                    )  # fmt: skip
+                for m in range(L):
+                    bsum[m] += lsum[m] / b_count
+                n_batches += 1
+            if train:
+                for m in range(L):
+                    epoch_loss[e, m] = bsum[m] / n_batches
+                    if record and full:
+                        history[e, 0, m] = epoch_loss[e, m]
+                        history[e, 1, m] = correct[m] / N
+                    bad = False
+                    for r in range(P_):
+                        v = theta[r, m]
+                        bad = bad or not (v - v == 0)
+                    params_bad[e, m] = bad
+            else:
+                for m in range(L):
+                    history[e, 2 * job, m] = bsum[m]
+                    history[e, 2 * job + 1, m] = correct[m] / Nj
     return count
 
 
@@ -983,13 +874,17 @@ class Population:
         self.sizes = tuple(int(s) for s in layer_sizes)
         self.dtype = np.dtype(dtype)
         self.M = int(n_models)
-        self.L = int(lanes)
+        threads = n_threads() if threads is None else max(1, int(threads))
+        # fewer lanes for few models (a lone network need not pay for 63 idle lanes) and
+        # enough blocks for every thread; a model's numbers do not depend on either
+        share = -(-self.M // threads)
+        self.L = int(min(lanes, max(8, 1 << (share - 1).bit_length())))
         self.S = int(sample_block)
         self.n_blocks = -(-self.M // self.L)
-        self.threads = max(1, min(n_threads() if threads is None else int(threads), self.n_blocks))
+        self.threads = min(threads, self.n_blocks)
         self.functions = kernel_functions(activation, loss, optimizer, self.dtype)
         self.P, self.woff, self.boff, self.wrows = _offsets(self.sizes)
-        self.uoff = np.cumsum([0] + [n * self.S for n in self.sizes[1:]]).astype(np.int64)
+        self.uoff = np.cumsum([0] + [n * self.S for n in self.sizes]).astype(np.int64)
         self.sizes_arr = np.array(self.sizes, np.int64)
         rows = np.zeros((len(HYPER_ROWS), self.M), self.dtype)
         for r, name in enumerate(HYPER_ROWS):
@@ -1004,6 +899,12 @@ class Population:
         self.s1 = np.zeros(shape if moments >= 1 else dummy, self.dtype)
         self.s2 = np.zeros(shape if moments >= 2 else dummy, self.dtype)
         self.count = 0
+        if self.dtype not in _WARM:  # compile (or load) here, once, not in the threads
+            with _COMPILE_LOCK, _quiet():
+                X = np.zeros((1, self.sizes[0]), self.dtype)
+                self.train(X, np.zeros(1, np.int64), X[:0], np.zeros(0, np.int64),
+                           np.zeros((1, 1), np.int64), 0, 1, False, False)  # fmt: skip
+            _WARM.add(self.dtype)
 
     def _blocks(self, rows: np.ndarray, pad: str = "zeros") -> np.ndarray:
         """``(R, M)`` as ``(n_blocks, R, L)``; padding lanes zeros, or copies of model 0."""
@@ -1028,6 +929,21 @@ class Population:
             W = flat[w0 : w0 + n_in * n_out].T.reshape(self.M, n_in, n_out)
             out += [np.ascontiguousarray(W), np.ascontiguousarray(flat[b0 : b0 + n_out].T)]
         return out
+
+    def _scratch(self):
+        """Working arrays of one block (``scratch``, ``stats``, ``tb`` of :func:`train_block`)."""
+        L, S, F = self.L, self.S, self.dtype
+        rows = int(self.uoff[-1])
+        wide = max(self.sizes) * S
+        scratch = (
+            np.zeros((rows, L), F),
+            np.zeros((rows, L), F),
+            np.zeros((wide, L), F),
+            np.zeros((wide, L), F),
+            np.zeros((self.P, L), F),
+        )
+        stats = (np.zeros((self.sizes[-1], L)), np.zeros((4, L)), *np.zeros((3, L)))
+        return scratch, stats, np.zeros(S, np.int64)
 
     def _parallel(self, fn) -> None:
         """``fn(block)`` for every block, on :attr:`threads` threads."""
@@ -1066,6 +982,7 @@ class Population:
         history = np.full((nb, E + 1, 4, L), np.nan)
         counts = [self.count] * nb
         act_fn, loss_fn, step_fn = self.functions
+        natural = np.arange(max(X.shape[0], Xv.shape[0]), dtype=np.int64)
 
         def fn(k):
             counts[k] = train_block(
@@ -1073,6 +990,7 @@ class Population:
                 self.woff, self.boff, self.uoff, self.wrows, act_fn, loss_fn, step_fn,
                 self.decoupled, self.count, X, y, Xv, yv, orders, E, batch, self.S,
                 int(record), int(final), history[k], epoch_loss[k], params_bad[k],
+                *self._scratch(), natural,
             )  # fmt: skip
 
         self._parallel(fn)
@@ -1101,8 +1019,3 @@ def block_shape(layer_sizes, dtype) -> tuple[int, int]:
             if (4 * P + 2 * units * block) * item * lanes <= 256 * 1024:
                 return lanes, block
     return 8, 8
-
-
-def wins(layer_sizes, dtype) -> bool:
-    """Whether the kernels train these layer sizes faster than the NumPy engine (measured)."""
-    return max(int(s) for s in layer_sizes[1:-1] or [0]) <= 32
