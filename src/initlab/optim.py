@@ -85,10 +85,17 @@ BLOG_HYPERPARAMETERS = {
 
 
 class GradientTransformation(NamedTuple):
-    """A pure optimizer: ``init(params) -> state``, ``update(grads, state, params)``."""
+    """A pure optimizer: ``init(params) -> state``, ``update(grads, state, params)``.
+
+    ``recipe`` is ``(name, hyperparameters)`` for the optimizers defined here
+    (``("momentum", {"learning_rate": ..., "momentum": ...})``), so that the
+    compiled engine (:mod:`initlab.kernels`) can run the same update; None for
+    other transformations, which the NumPy engine runs.
+    """
 
     init: Callable[[Params], Any]
     update: Callable[[Params, Any, Params], tuple[list[np.ndarray], Any]]
+    recipe: tuple[str, dict] | None = None
 
 
 def apply_updates(params: Params, updates: Params) -> list[np.ndarray]:
@@ -148,7 +155,7 @@ def gd(learning_rate: Hyper) -> GradientTransformation:
     def update(grads, state, params=None):
         return [-lr(g) * g for g in grads], state
 
-    return GradientTransformation(init, update)
+    return GradientTransformation(init, update, ("gd", {"learning_rate": learning_rate}))
 
 
 def momentum(learning_rate: Hyper, momentum: Hyper = 0.9) -> GradientTransformation:
@@ -166,7 +173,8 @@ def momentum(learning_rate: Hyper, momentum: Hyper = 0.9) -> GradientTransformat
         vel = [mu(g) * v + g for g, v in zip(grads, state.velocity, strict=True)]
         return [-lr(v) * v for v in vel], TraceState(vel)
 
-    return GradientTransformation(init, update)
+    recipe = ("momentum", {"learning_rate": learning_rate, "momentum": momentum})
+    return GradientTransformation(init, update, recipe)
 
 
 def nag(learning_rate: Hyper, momentum: Hyper = 0.9) -> GradientTransformation:
@@ -186,7 +194,8 @@ def nag(learning_rate: Hyper, momentum: Hyper = 0.9) -> GradientTransformation:
         ups = [-lr(g) * (g + mu(g) * v) for g, v in zip(grads, vel, strict=True)]
         return ups, TraceState(vel)
 
-    return GradientTransformation(init, update)
+    recipe = ("nag", {"learning_rate": learning_rate, "momentum": momentum})
+    return GradientTransformation(init, update, recipe)
 
 
 def adagrad(learning_rate: Hyper, eps: Hyper = 1e-10) -> GradientTransformation:
@@ -201,7 +210,8 @@ def adagrad(learning_rate: Hyper, eps: Hyper = 1e-10) -> GradientTransformation:
         ups = [-lr(g) * g / (np.sqrt(s) + ep(g)) for g, s in zip(grads, acc, strict=True)]
         return ups, SumState(acc)
 
-    return GradientTransformation(init, update)
+    recipe = ("adagrad", {"learning_rate": learning_rate, "eps": eps})
+    return GradientTransformation(init, update, recipe)
 
 
 def rmsprop(learning_rate: Hyper, rho: Hyper = 0.9, eps: Hyper = 1e-8) -> GradientTransformation:
@@ -223,7 +233,8 @@ def rmsprop(learning_rate: Hyper, rho: Hyper = 0.9, eps: Hyper = 1e-8) -> Gradie
         ups = [-lr(g) * g / (np.sqrt(s) + ep(g)) for g, s in zip(grads, acc, strict=True)]
         return ups, SumState(acc)
 
-    return GradientTransformation(init, update)
+    recipe = ("rmsprop", {"learning_rate": learning_rate, "rho": rho, "eps": eps})
+    return GradientTransformation(init, update, recipe)
 
 
 def _adam(learning_rate, beta1, beta2, eps, weight_decay):
@@ -248,7 +259,8 @@ def _adam(learning_rate, beta1, beta2, eps, weight_decay):
             ups.append(u)
         return ups, AdamState(t, mu, nu)
 
-    return GradientTransformation(init, update)
+    hyper = dict(learning_rate=learning_rate, beta1=beta1, beta2=beta2, eps=eps)
+    return GradientTransformation(init, update, ("adam", {**hyper, "weight_decay": weight_decay}))
 
 
 def adam(
