@@ -533,3 +533,21 @@ def test_a_read_only_schema_1_store_is_read_as_it_is(tmp_path):
         assert len(res) == 4 and set(res.dataset) == {"moons"}
     finally:
         subprocess.run(undo, check=True)
+
+
+def test_weight_penalties_are_run_fields_and_sweep_equals_the_estimator():
+    data = datasets.load("moons", n_samples=160)
+    frame = initlab.sweep(
+        data, (6,), ["tanh"], ["xavier"], ["adam"], [0.05], seeds=[0, 1], epochs=8,
+        l1=[0.0, 0.01], l2=[0.0, 0.1],
+    )  # fmt: skip
+    assert len(frame) == 8 and frame.groupby(["l1", "l2"]).train_loss.nunique().min() == 2
+    for _, row in frame.iterrows():
+        net = runs.RunSpec.from_row(row).network().fit(data.X_train, data.y_train)
+        assert net.history_["train_loss"][-1] == pytest.approx(row.train_loss, rel=1e-12)
+    # a zero penalty is no penalty: the run keeps the hash it had before the fields existed
+    plain = runs.RunSpec.make(activation="tanh")
+    assert runs.RunSpec.make(activation="tanh", l1=0.0, l2=0.0).hash("d") == plain.hash("d")
+    assert runs.RunSpec.make(activation="tanh", l2=0.1).hash("d") != plain.hash("d")
+    with pytest.raises(ConfigError, match="l2 must be a finite number >= 0, got -1"):
+        FFNetwork(l2=-1).fit(np.eye(4), [0, 1, 0, 1])

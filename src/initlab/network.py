@@ -170,7 +170,8 @@ class FFNetwork(ClassifierMixin, BaseEstimator):
         self._population, params, optimizer = _runs.populate(
             [spec], X.shape[1], len(self.classes_), X
         )
-        trainer = spec.trainer(
+        trainer = _runs.trainer(
+            [spec],
             self._population,
             params,
             optimizer,

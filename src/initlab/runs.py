@@ -261,6 +261,22 @@ _CORE = (
         aliases=("lr", "eta"),
     ),
     Field(
+        "l1",
+        "float",
+        0.0,
+        "L1 weight penalty: l1 * sum|W| (weights only), its gradient l1 * sign(W)",
+        low=0.0,
+        since=2,
+    ),
+    Field(
+        "l2",
+        "float",
+        0.0,
+        "L2 weight penalty: (l2 / 2) * sum W^2 (weights only), its gradient l2 * W",
+        low=0.0,
+        since=2,
+    ),
+    Field(
         "batch_size",
         "int",
         None,
@@ -418,8 +434,8 @@ def _tables() -> tuple[tuple[Field, ...], dict[str, Field]]:
             ordered.append(f)
             if f.name == "activation":
                 ordered += act
-            elif f.name == "learning_rate":
-                ordered += opt
+            elif f.name == "l2":
+                ordered += opt  # after the learning rate and the weight penalties
         lookup: dict[str, Field] = {f.name: f for f in ordered}
         for f in ordered:
             for k in (f.key, f.estimator, *f.aliases):
@@ -738,25 +754,6 @@ class RunSpec:
             if f.owner == "activation" and v is not None:
                 out[f.param] = v
         return out
-
-    def trainer(self, population, params, optimizer, X, y, X_val=None, y_val=None, **options):
-        """A :class:`initlab.engine.Trainer` with this run's batch plan (batch size,
-        shuffling and its seed); ``options`` go to the Trainer (``record``, ...)."""
-        from .engine import Trainer
-
-        return Trainer(
-            population,
-            params,
-            optimizer,
-            X,
-            y,
-            X_val,
-            y_val,
-            batch_size=self.batch_size,
-            shuffle=self.shuffle,
-            shuffle_seed=self.shuffle_seed,
-            **options,
-        )
 
     def group_key(self) -> tuple:
         """Runs with equal keys can share one population."""
@@ -1095,3 +1092,28 @@ def select(frame, column: str, op: str, value: Any):
         mask = {">": numeric > value, "<": numeric < value, ">=": numeric >= value,
                 "<=": numeric <= value}[op]  # fmt: skip
     return frame[mask]
+
+
+def trainer(specs: Sequence[RunSpec], population, params, optimizer, X, y, X_val=None, y_val=None,
+            **options):  # fmt: skip
+    """The :class:`initlab.engine.Trainer` of ``specs`` (built by :func:`populate`): their
+    batch plan (batch size, shuffling and its seed, shared) and weight penalties (per
+    model); ``options`` go to the Trainer (``record``, ``snapshots``, ``engine``)."""
+    from .engine import Trainer
+
+    first = specs[0]
+    return Trainer(
+        population,
+        params,
+        optimizer,
+        X,
+        y,
+        X_val,
+        y_val,
+        batch_size=first.batch_size,
+        shuffle=first.shuffle,
+        shuffle_seed=first.shuffle_seed,
+        l1=_per_model(specs, [s.l1 for s in specs]),
+        l2=_per_model(specs, [s.l2 for s in specs]),
+        **options,
+    )

@@ -216,8 +216,8 @@ def _run_chunk(chunk, data, curves, on_epoch) -> ChunkResult:
     start = time.perf_counter()
     try:
         pop, params, optimizer = build(specs, data)
-        trainer = first.trainer(
-            pop, params, optimizer, data.X_train, data.y_train, data.X_val, data.y_val,
+        trainer = _runs.trainer(
+            specs, pop, params, optimizer, data.X_train, data.y_train, data.X_val, data.y_val,
             record=curves,
         )  # fmt: skip
         if on_epoch is None:
