@@ -37,7 +37,7 @@ import numpy as np
 
 from initlab import stats
 from initlab.store import Store
-from initlab.study import Study, _config_frame
+from initlab.study import Study
 
 RESULTS = Path(__file__).resolve().parent / "results"
 EPOCHS = 20
@@ -138,7 +138,7 @@ def time_summary(path: Path, study: Study) -> tuple[float, float, int]:
         runs = st.runs(study.name)
         load = time.perf_counter() - start
     start = time.perf_counter()
-    summary = stats.summarize(_config_frame(runs), compared=study.compare)
+    summary = stats.summarize(runs, compared=study.compare)
     return load, time.perf_counter() - start, len(summary)
 
 
@@ -217,7 +217,8 @@ def main() -> None:
         print(
             f"| {r['runs']:,} | {r['configurations']:,} | {r['lookup_s']:.2f} | "
             f"{r['lookup_status_index_s']:.2f} | {r['load_s']:.1f} | {r['summary_s']:.1f} | "
-            f"{r.get('report_s', float('nan')):.1f} | {r.get('report_peak_rss_mb', float('nan')):.0f} |"
+            f"{r.get('report_s', float('nan')):.1f} | "
+            f"{r.get('report_peak_rss_mb', float('nan')):.0f} |"
         )
 
 

@@ -64,7 +64,7 @@ def _reference_summarize(runs, metric, compared, higher_is_better=None, alpha=0.
     """The per-configuration definition of summarize (one scan of the runs per
     configuration): what the one-pass implementation must equal to the bit.
     """
-    from initlab.stats import config_columns
+    from initlab.stats import compared_columns, config_columns
 
     if higher_is_better is None:
         higher_is_better = not metric.endswith("loss")
@@ -73,9 +73,7 @@ def _reference_summarize(runs, metric, compared, higher_is_better=None, alpha=0.
     for c in cfg:
         if data[c].isna().any():
             data[c] = data[c].astype(object).where(data[c].notna(), "-")
-    compared = list(compared)
-    if "activation" in compared and "leaky_slope" not in compared:
-        compared.append("leaky_slope")
+    compared = compared_columns(data, cfg, compared)
     block_cols = [c for c in cfg if c not in compared]
     rows = []
     for key, group in data.groupby(cfg, sort=False, dropna=False):
@@ -143,7 +141,7 @@ def _study_like(n_cfg, n_seeds, seed=0):
                     learning_rate=[0.1, 0.01][c // 15 % 2],
                     momentum=np.nan if c % 2 else 0.9,
                     leaky_slope=0.1 if c % 3 == 2 else np.nan,
-                    width=c // 30,
+                    hidden=str(8 + c // 30),
                     seed=s,
                     diverged=bool(rng.random() < 0.1),
                     val_acc=v,

@@ -124,7 +124,7 @@ def test_a_second_write_on_a_still_full_disk_is_explained(tmp_path, monkeypatch)
     monkeypatch.setattr(Store, "__init__", tiny_disk)
     for _ in range(2):  # the second run once crashed with "cannot rollback"
         with pytest.raises(StoreError, match="full"):
-            small(seeds=6, epochs=[200]).run(db)
+            small(name="big", seeds=6, epochs=[200]).run(db)
     monkeypatch.undo()
     assert Store(db).check(full=True) == []
 

@@ -50,6 +50,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._registry import Registry
+from .errors import ConfigError
 
 __all__ = [
     "GradientTransformation",
@@ -84,10 +85,17 @@ BLOG_HYPERPARAMETERS = {
 
 
 class GradientTransformation(NamedTuple):
-    """A pure optimizer: ``init(params) -> state``, ``update(grads, state, params)``."""
+    """A pure optimizer: ``init(params) -> state``, ``update(grads, state, params)``.
+
+    ``recipe`` is ``(name, hyperparameters)`` for the optimizers defined here
+    (``("momentum", {"learning_rate": ..., "momentum": ...})``), so that the
+    compiled engine (:mod:`initlab.kernels`) can run the same update; None for
+    other transformations, which the NumPy engine runs.
+    """
 
     init: Callable[[Params], Any]
     update: Callable[[Params, Any, Params], tuple[list[np.ndarray], Any]]
+    recipe: tuple[str, dict] | None = None
 
 
 def apply_updates(params: Params, updates: Params) -> list[np.ndarray]:
@@ -147,7 +155,7 @@ def gd(learning_rate: Hyper) -> GradientTransformation:
     def update(grads, state, params=None):
         return [-lr(g) * g for g in grads], state
 
-    return GradientTransformation(init, update)
+    return GradientTransformation(init, update, ("gd", {"learning_rate": learning_rate}))
 
 
 def momentum(learning_rate: Hyper, momentum: Hyper = 0.9) -> GradientTransformation:
@@ -165,7 +173,8 @@ def momentum(learning_rate: Hyper, momentum: Hyper = 0.9) -> GradientTransformat
         vel = [mu(g) * v + g for g, v in zip(grads, state.velocity, strict=True)]
         return [-lr(v) * v for v in vel], TraceState(vel)
 
-    return GradientTransformation(init, update)
+    recipe = ("momentum", {"learning_rate": learning_rate, "momentum": momentum})
+    return GradientTransformation(init, update, recipe)
 
 
 def nag(learning_rate: Hyper, momentum: Hyper = 0.9) -> GradientTransformation:
@@ -185,7 +194,8 @@ def nag(learning_rate: Hyper, momentum: Hyper = 0.9) -> GradientTransformation:
         ups = [-lr(g) * (g + mu(g) * v) for g, v in zip(grads, vel, strict=True)]
         return ups, TraceState(vel)
 
-    return GradientTransformation(init, update)
+    recipe = ("nag", {"learning_rate": learning_rate, "momentum": momentum})
+    return GradientTransformation(init, update, recipe)
 
 
 def adagrad(learning_rate: Hyper, eps: Hyper = 1e-10) -> GradientTransformation:
@@ -200,7 +210,8 @@ def adagrad(learning_rate: Hyper, eps: Hyper = 1e-10) -> GradientTransformation:
         ups = [-lr(g) * g / (np.sqrt(s) + ep(g)) for g, s in zip(grads, acc, strict=True)]
         return ups, SumState(acc)
 
-    return GradientTransformation(init, update)
+    recipe = ("adagrad", {"learning_rate": learning_rate, "eps": eps})
+    return GradientTransformation(init, update, recipe)
 
 
 def rmsprop(learning_rate: Hyper, rho: Hyper = 0.9, eps: Hyper = 1e-8) -> GradientTransformation:
@@ -222,7 +233,8 @@ def rmsprop(learning_rate: Hyper, rho: Hyper = 0.9, eps: Hyper = 1e-8) -> Gradie
         ups = [-lr(g) * g / (np.sqrt(s) + ep(g)) for g, s in zip(grads, acc, strict=True)]
         return ups, SumState(acc)
 
-    return GradientTransformation(init, update)
+    recipe = ("rmsprop", {"learning_rate": learning_rate, "rho": rho, "eps": eps})
+    return GradientTransformation(init, update, recipe)
 
 
 def _adam(learning_rate, beta1, beta2, eps, weight_decay):
@@ -247,7 +259,8 @@ def _adam(learning_rate, beta1, beta2, eps, weight_decay):
             ups.append(u)
         return ups, AdamState(t, mu, nu)
 
-    return GradientTransformation(init, update)
+    hyper = dict(learning_rate=learning_rate, beta1=beta1, beta2=beta2, eps=eps)
+    return GradientTransformation(init, update, ("adam", {**hyper, "weight_decay": weight_decay}))
 
 
 def adam(
@@ -281,7 +294,8 @@ class OptimizerSpec:
     defaults: Mapping[str, float] = field(default_factory=dict)
     description: str = ""
     default_batch_size: int | None = None
-    bounds: Mapping[str, tuple[float, float, bool]] = field(default_factory=dict)
+    #: hyperparameter -> (low, high, low_open[, high_open]): the allowed range
+    bounds: Mapping[str, tuple] = field(default_factory=dict)
 
     def build(self, learning_rate: Hyper, **hyper: Hyper) -> GradientTransformation:
         return self.factory(learning_rate, **self.resolve(hyper))
@@ -295,7 +309,7 @@ class OptimizerSpec:
             hint = ""
             if bad in BLOG_HYPERPARAMETERS:
                 hint = f" (the blog's {bad!r} is {BLOG_HYPERPARAMETERS[bad]!r} here)"
-            raise ValueError(
+            raise ConfigError(
                 f"optimizer {self.name!r} has no hyperparameter {bad!r}{hint}; "
                 f"its hyperparameters are: {allowed}"
             )
@@ -307,24 +321,42 @@ class OptimizerSpec:
         return out
 
 
-def check_hyperparameter(label: str, value, low: float, high: float, low_open: bool) -> None:
+def describe_range(low: float, high: float, low_open: bool, high_open: bool = False) -> str:
+    """``"> 0"``, ``">= 1"``, ``"in [0, 1)"``: an allowed range, as error messages say it."""
+
+    def num(x: float) -> str:
+        for k in (32, 63):  # seeds and SQLite integers
+            if x == 2**k:
+                return f"2**{k}"
+        return f"{x:g}"
+
+    if math.isinf(high):
+        if math.isinf(low):
+            return ""
+        return f"> {num(low)}" if low_open else f">= {num(low)}"
+    if math.isinf(low):
+        return f"< {num(high)}" if high_open else f"<= {num(high)}"
+    return f"in {'(' if low_open else '['}{num(low)}, {num(high)}{')' if high_open else ']'}"
+
+
+def check_hyperparameter(
+    label: str, value, low: float, high: float, low_open: bool, high_open: bool = False
+) -> None:
     """Raise a clear ``ValueError`` unless every entry of ``value`` is a finite number in range."""
     arr = np.asarray(value)
     if arr.dtype.kind not in "iuf" or arr.ndim > 1:
-        raise ValueError(f"{label} must be a number or a 1-D array of numbers, got {value!r}")
+        raise ConfigError(f"{label} must be a number or a 1-D array of numbers, got {value!r}")
     arr = arr.astype(float)
-    bad = ~np.isfinite(arr) | (arr > high) | ((arr <= low) if low_open else (arr < low))
+    bad = ~np.isfinite(arr) | ((arr >= high) if high_open else (arr > high))
+    bad |= (arr <= low) if low_open else (arr < low)
     if bad.any():
         first = float(arr.reshape(-1)[np.flatnonzero(bad.reshape(-1))[0]])
-        if math.isinf(high):
-            allowed = f"> {low:g}" if low_open else f">= {low:g}"
-        else:
-            allowed = f"in {'(' if low_open else '['}{low:g}, {high:g}]"
-        raise ValueError(f"{label} must be a finite number {allowed}, got {first!r}")
+        allowed = describe_range(low, high, low_open, high_open)
+        raise ConfigError(f"{label} must be a finite number {allowed}, got {first!r}")
 
 
 REGISTRY: Registry[OptimizerSpec] = Registry("optimizer")
-_UNIT = (0.0, 1.0, False)  # [0, 1)
+_UNIT = (0.0, 1.0, False, True)  # [0, 1): at 1 a moving average never forgets
 _POS = (0.0, math.inf, True)
 
 
