@@ -24,7 +24,7 @@ distributed = pytest.importorskip("distributed")
 from initlab import __version__  # noqa: E402
 from initlab import datasets as _datasets  # noqa: E402
 from initlab import distributed as idist  # noqa: E402
-from initlab.store import Store  # noqa: E402
+from initlab.store import Store, StoreError  # noqa: E402
 from initlab.study import Study  # noqa: E402
 from initlab.sweep import Chunk, RunSpec, chunks, plan  # noqa: E402
 
@@ -673,9 +673,12 @@ def test_scheduler_loss_stops_stores_nothing_as_failed_and_exits_non_zero(
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         if db.exists():
-            with Store(db, readonly=True) as st:
-                if st.study_names() and len(st.runs("dask", status=None)) > 0:
-                    break
+            try:
+                with Store(db, readonly=True) as st:
+                    if st.study_names() and len(st.runs("dask", status=None)) > 0:
+                        break
+            except StoreError:  # the file is being created
+                pass
         time.sleep(0.1)
     os.killpg(own_cluster["scheduler"].pid, signal.SIGKILL)
     out, err = proc.communicate(timeout=120)

@@ -227,3 +227,19 @@ def test_a_commit_that_sqlite_already_rolled_back_is_explained(tmp_path):
         0,
     )
     st.close()
+
+
+def test_runs_read_in_batches_equal_runs_read_at_once(tmp_path, monkeypatch):
+    import initlab.store as store_module
+
+    db = tmp_path / "s.db"
+    # momentum exists for some runs only: a batch of Adam runs has no value for it
+    small(seeds=3, optimizers=["adam", "momentum"], hyperparameters={"momentum": [0.9]}).run(db)
+    with Store(db, readonly=True) as st:
+        whole = st.runs("small")
+        monkeypatch.setattr(store_module, "_ROW_BATCH", 5)
+        batched = st.runs("small")
+        failed = st.runs("small", status="failed")
+    assert len(whole) == 36 and "momentum" in whole.columns
+    pd.testing.assert_frame_equal(batched, whole, check_exact=True)
+    assert failed.empty

@@ -452,6 +452,7 @@ def connect(
             n_workers=workers or os.cpu_count() or 1,
             threads_per_worker=1,  # the population is the vectorization; processes scale it
             processes=True,
+            host="127.0.0.1",  # scheduler, workers and their HTTP servers on loopback only
             dashboard_address=None,
         )
         client = distributed.Client(cluster)

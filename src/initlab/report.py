@@ -93,7 +93,8 @@ def _config_columns(results: pd.DataFrame) -> list[str]:
 
 
 def _key(values: pd.DataFrame) -> pd.Series:
-    """A hashable string per row (NaN, None and 1 vs 1.0 made comparable)."""
+    """A key per row, equal for equal configurations (NaN, None and "-" alike, 1 and 1.0
+    alike): a 64-bit hash of the normalized values."""
 
     def norm(v):
         # the study's summary writes "-" for a missing hyperparameter, the runs NaN or None
@@ -107,16 +108,17 @@ def _key(values: pd.DataFrame) -> pd.Series:
             return str(int(v))
         return str(v)
 
-    # each column's distinct values normalized once, then joined row-wise: linear in rows
-    joined = None
+    # each column's distinct values normalized once, then the row hashed (64 bits, in C):
+    # linear in rows, and no per-row Python string work
+    normalized = {}
     for col in values.columns:
         codes, uniques = pd.factorize(values[col], use_na_sentinel=True)
         names = np.array([norm(u) for u in uniques] + ["∅"], dtype=object)  # -1: NaN/None
-        part = names[codes]
-        joined = part if joined is None else joined + "|" + part
-    if joined is None:
-        joined = np.full(len(values), "", dtype=object)
-    return pd.Series(joined, index=values.index)
+        normalized[col] = names[codes]
+    if not normalized:
+        return pd.Series(np.zeros(len(values), np.uint64), index=values.index)
+    frame = pd.DataFrame(normalized, index=values.index)
+    return pd.util.hash_pandas_object(frame, index=False)
 
 
 def summarize(

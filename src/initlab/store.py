@@ -548,8 +548,34 @@ class Store:
         )
         if where:
             sql += " WHERE " + " AND ".join(where)
-        rows = self._rows(sql, args)
         order = [f.name for f in _runs.fields()]
+        frames = []
+        for rows in self._batched_rows(sql, args):  # memory: one batch of rows at a time
+            frames.append(pd.DataFrame.from_records(self._run_records(rows, labels, order)))
+        frame = _concat(frames)
+        if frame.empty:
+            return frame
+        # a conditional field that no run has (momentum in a study of Adam runs) is no column
+        absent = [
+            f.name
+            for f in _runs.fields()
+            if f.conditional and f.name in frame.columns and frame[f.name].isna().all()
+        ]
+        frame = frame.drop(columns=absent)
+        sort = ["dataset"] + [f.name for f in _runs.fields() if not f.conditional]
+        return frame.sort_values(sort, kind="stable").reset_index(drop=True)
+
+    def _batched_rows(self, sql: str, args: Sequence = ()):
+        """The rows of a query, :data:`_ROW_BATCH` at a time (damage reported as in _rows)."""
+        try:
+            cursor = self.conn.execute(sql, args)
+            while rows := cursor.fetchmany(_ROW_BATCH):
+                yield rows
+        except sqlite3.DatabaseError as exc:
+            raise self._explain(exc) from None
+
+    @staticmethod
+    def _run_records(rows, labels: dict, order: list[str]) -> list[dict]:
         records = []
         for row in rows:
             cfg = json.loads(row[1])
@@ -568,18 +594,7 @@ class Store:
                 run_hash=row[0],
             )
             records.append(rec)
-        frame = pd.DataFrame.from_records(records)
-        if frame.empty:
-            return frame
-        # a conditional field that no run has (momentum in a study of Adam runs) is no column
-        absent = [
-            f.name
-            for f in _runs.fields()
-            if f.conditional and f.name in frame.columns and frame[f.name].isna().all()
-        ]
-        frame = frame.drop(columns=absent)
-        sort = ["dataset"] + [f.name for f in _runs.fields() if not f.conditional]
-        return frame.sort_values(sort, kind="stable").reset_index(drop=True)
+        return records
 
     def curves(self, hashes: Sequence[str] | None = None, study: str | None = None):
         """Per-epoch curves, long format (``run_hash``, ``epoch``, metrics), of the
@@ -711,6 +726,24 @@ class _Transaction:
             except sqlite3.OperationalError:
                 if conn.in_transaction:
                     raise
+
+
+#: Rows of the runs table turned into a DataFrame at once by :meth:`Store.runs`: the
+#: parsed configurations of a whole study (hundreds of bytes per run as Python dicts)
+#: never sit in memory together, only the finished frame does.
+_ROW_BATCH = 20_000
+
+
+def _concat(frames: list):
+    """Batch frames as one, with the dtypes one frame of every row would have."""
+    import pandas as pd
+
+    if not frames:
+        return pd.DataFrame()
+    if len(frames) == 1:
+        return frames[0]
+    # a column that is all None in one batch is object there: let pandas infer again
+    return pd.concat(frames, ignore_index=True, sort=False).infer_objects()
 
 
 def _batches(items: Sequence, size: int):
