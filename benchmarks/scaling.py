@@ -12,8 +12,9 @@ K learning rates x 10 seeds, so 40k configurations at 400k runs) and times:
 * ``load`` and ``summary``: ``Store.runs`` of the study, and
   ``stats.summarize`` over it (configurations x seeds);
 * ``report``: ``initlab report`` in a fresh process: wall time and the peak
-  resident memory of its process tree (sampled every 50 ms, forked drawing
-  workers included).
+  memory of its process tree (proportional set size, sampled every 50 ms,
+  forked drawing workers included: they share the parent's pages, which a sum
+  of resident sizes would count once per process; that sum is recorded too).
 
 Targets at 400k runs: lookup < 2 s, summary < 10 s, report < 60 s and < 1 GB.
 
@@ -143,7 +144,7 @@ def time_summary(path: Path, study: Study) -> tuple[float, float, int]:
 
 
 def time_report(path: Path, out: Path) -> tuple[float, float, int]:
-    """Wall seconds and peak RSS (bytes) of `initlab report`'s process tree."""
+    """Wall seconds, peak PSS and RSS (bytes) of `initlab report`'s process tree, its size."""
     import psutil
 
     cmd = [sys.executable, "-m", "initlab.cli", "report", "--study", "scale"]
@@ -151,11 +152,15 @@ def time_report(path: Path, out: Path) -> tuple[float, float, int]:
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     root = psutil.Process(proc.pid)
-    peak = 0
+    peak = peak_rss = 0
     while proc.poll() is None:
         try:
             tree = [root, *root.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            # PSS: forked drawing workers share the parent's pages; RSS would count them
+            # once per process
+            full = [p.memory_full_info() for p in tree if p.is_running()]
+            peak = max(peak, sum(getattr(m, "pss", m.rss) for m in full))
+            peak_rss = max(peak_rss, sum(m.rss for m in full))
         except psutil.Error:
             pass
         time.sleep(0.05)
@@ -163,7 +168,7 @@ def time_report(path: Path, out: Path) -> tuple[float, float, int]:
     out_text, err = proc.communicate()
     if proc.returncode != 0:
         raise RuntimeError(f"initlab report failed: {err}")
-    return seconds, peak, out.stat().st_size
+    return seconds, peak, peak_rss, out.stat().st_size
 
 
 def main() -> None:
@@ -194,8 +199,13 @@ def main() -> None:
             "summary_s": summary,
         }
         if not args.no_report:
-            seconds, peak, size = time_report(path, folder / f"report-{n}.html")
-            row.update(report_s=seconds, report_peak_rss_mb=peak / 2**20, report_mb=size / 2**20)
+            seconds, peak, peak_rss, size = time_report(path, folder / f"report-{n}.html")
+            row.update(
+                report_s=seconds,
+                report_peak_pss_mb=peak / 2**20,
+                report_peak_rss_sum_mb=peak_rss / 2**20,
+                report_mb=size / 2**20,
+            )
         rows.append(row)
         print(json.dumps(row), flush=True)
         if args.keep is None:
@@ -210,7 +220,7 @@ def main() -> None:
     (RESULTS / "scaling.json").write_text(json.dumps({"machine": info, "rows": rows}, indent=1))
     print(
         "\n| runs | configurations | resume lookup (s) | old lookup (s) | load runs (s) "
-        "| summary (s) | report (s) | report peak RSS (MB) |"
+        "| summary (s) | report (s) | report peak PSS (MB) |"
     )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
@@ -218,7 +228,7 @@ def main() -> None:
             f"| {r['runs']:,} | {r['configurations']:,} | {r['lookup_s']:.2f} | "
             f"{r['lookup_status_index_s']:.2f} | {r['load_s']:.1f} | {r['summary_s']:.1f} | "
             f"{r.get('report_s', float('nan')):.1f} | "
-            f"{r.get('report_peak_rss_mb', float('nan')):.0f} |"
+            f"{r.get('report_peak_pss_mb', float('nan')):.0f} |"
         )
 
 

@@ -101,3 +101,16 @@ def test_memory_script_measures_a_small_sweep(tmp_path):
     assert json.loads((tmp_path / "memory.json").read_text())["met"] is True
     with pytest.raises(SystemExit):
         memory.main(["--max-memory", "lots"])
+
+
+def test_scaling_benchmark_builds_a_store_that_both_lookups_and_the_summary_read(tmp_path):
+    scaling = _load("scaling")
+    study = scaling.study_for(400)  # 4 activations x 10 initializers x 1 rate x 10 seeds
+    path = tmp_path / "scale.db"
+    scaling.build_store(path, study)
+    ((_, specs, hashes),) = study.plan()
+    assert len(specs) == 400
+    by_key, by_status = scaling.time_lookup(path, hashes)  # both find every run
+    assert by_key >= 0 and by_status >= 0
+    load, summary, n_configs = scaling.time_summary(path, study)
+    assert n_configs == 40
