@@ -291,7 +291,9 @@ def study(
     executor: str = typer.Option("local", "--executor", help="local, processes or dask"),
     workers: int | None = typer.Option(None, "--workers", help="processes or dask workers"),
     scheduler: str | None = typer.Option(None, "--scheduler", help="tcp://HOST:PORT"),
-    metric: str = typer.Option("val_acc", "--metric"),
+    metric: str | None = typer.Option(
+        None, "--metric", help="what ranks the runs: val_acc (default; val_loss for regression)"
+    ),
     report: str | None = typer.Option(
         None, "--report", "-o", help="report path (default: <study>-report.html)"
     ),
@@ -328,6 +330,7 @@ def study(
             s = Study.preset(preset, **overrides)
         n_runs = s.n_runs()
         s.check(store, replace)
+        metric = _check_metric(metric or s.default_metric())
     except (StudyConfigError, StoreError, ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
         return
@@ -379,13 +382,25 @@ def study(
     for table in _summary_tables(s, summary, metric):
         console.print(table)
     if not no_report:
-        _write_report(s, store, report)
+        _write_report(s, store, report, metric)
     console.print(f"[dim]done in {time.perf_counter() - start:.1f} s[/]")
     if result.failed:
         raise typer.Exit(1)
 
 
-def _write_report(s, store: str, path: str | None) -> None:
+def _check_metric(metric: str) -> str:
+    from .runs import METRICS
+
+    if metric not in METRICS:
+        import difflib
+
+        close = difflib.get_close_matches(metric, METRICS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown metric {metric!r}{hint} Choose one of: {', '.join(METRICS)}")
+    return metric
+
+
+def _write_report(s, store: str, path: str | None, metric: str | None = None) -> None:
     from pathlib import Path
 
     try:
@@ -398,7 +413,7 @@ def _write_report(s, store: str, path: str | None) -> None:
         console.print(f"results written to [bold]{out}[/]")
         return
     out = Path(path or f"{s.name}-report.html")
-    _report.build(s.name, store, out)
+    _report.build(s.name, store, out, metric=metric)
     console.print(f"report written to [bold]{out}[/]")
 
 
@@ -410,7 +425,9 @@ def results(
     fmt: str | None = typer.Option(None, "--format", "-f", help="csv, json or parquet"),
     output: str | None = typer.Option(None, "--output", "-o", help="file (default stdout)"),
     summary: bool = typer.Option(False, "--summary", help="seeds collapsed, with statistics"),
-    metric: str = typer.Option("val_acc", "--metric"),
+    metric: str | None = typer.Option(
+        None, "--metric", help="what ranks the runs: val_acc (default; val_loss for regression)"
+    ),
     limit: int = typer.Option(40, "--limit", help="rows shown in the terminal"),
 ) -> None:
     """List the studies in a store, or query a study's runs (filter, export)."""
@@ -499,7 +516,9 @@ def report_cmd(
     output: str | None = typer.Option(
         None, "--output", "-o", help="HTML file to write (default: <study>-report.html)"
     ),
-    metric: str = typer.Option("val_acc", "--metric", help="metric the winners are chosen by"),
+    metric: str | None = typer.Option(
+        None, "--metric", help="what ranks the runs: val_acc (default; val_loss for regression)"
+    ),
 ) -> None:
     """Regenerate a study's self-contained HTML report from the store alone."""
     import shlex

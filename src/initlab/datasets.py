@@ -104,6 +104,8 @@ class Dataset:
     source : {"registry", "file", "arrays"}
         Where the data came from: a generated or bundled set (its options
         re-create it), a file, or arrays handed over (both identified by content).
+    task : {"classification", "regression"}
+        Regression sets have real-valued ``y`` (float64) and no ``classes``.
     """
 
     X_train: np.ndarray
@@ -117,6 +119,7 @@ class Dataset:
     options: dict[str, Any] = field(default_factory=dict)
     scaler: dict[str, list[float]] | None = None
     source: str = "registry"
+    task: str = "classification"
 
     def __post_init__(self) -> None:
         for attr in ("X_train", "X_val", "y_train", "y_val", "classes"):
@@ -124,8 +127,12 @@ class Dataset:
 
     @property
     def n_classes(self) -> int:
-        """Number of classes ``K``."""
+        """Number of classes ``K`` (0 for a regression set)."""
         return len(self.classes)
+
+    @property
+    def regression(self) -> bool:
+        return self.task == "regression"
 
     @property
     def n_features(self) -> int:
@@ -471,6 +478,7 @@ class _Raw(NamedTuple):
     class_names: Sequence[Any] | None = None  # original names of the codes in y
     description: str | None = None
     rows: Sequence[int] | None = None  # file line numbers, for messages
+    task: str = "classification"  # or "regression": y is real-valued
 
 
 @dataclass(frozen=True)
@@ -479,6 +487,7 @@ class _Source:
     defaults: Mapping[str, Any]  # the set's own options (common ones are added by load)
     standardize: bool = True
     n_classes: Callable[[dict], int] | None = None  # for the n_samples pre-check
+    task: str = "classification"  # or "regression"
 
 
 #: The registry of data sets by name.
@@ -605,6 +614,38 @@ def _make_gauss(n_samples: int, noise: float, random_state: int) -> _Raw:
     return _Raw(np.concatenate(parts), np.concatenate(labels), _xy_names(2))
 
 
+# TF Playground's regression sets (regressPlane, regressGaussian): points uniform in
+# [-6, 6]^2, noise moves where the target is read, not the point.
+_REGRESSION_RADIUS = 6.0
+
+
+def _regression_points(n_samples: int, noise: float, random_state: int):
+    n, noise, rng = _playground_args(n_samples, noise, random_state)
+    r = _REGRESSION_RADIUS
+    xy = rng.uniform(-r, r, size=(n, 2))
+    return xy, xy + rng.uniform(-r, r, size=(n, 2)) * noise
+
+
+def _make_plane(n_samples: int, noise: float, random_state: int) -> _Raw:
+    xy, read = _regression_points(n_samples, noise, random_state)
+    y = (read[:, 0] + read[:, 1]) / 10.0  # d3 linear scale [-10, 10] -> [-1, 1]
+    return _Raw(xy, y, _xy_names(2), task="regression")
+
+
+# centre x, centre y, sign: six bumps of alternating sign (TF Playground's)
+_BUMPS = np.array([[-4, 2.5, 1], [0, 2.5, -1], [4, 2.5, 1], [-4, -2.5, -1], [0, -2.5, 1],
+                   [4, -2.5, -1]])  # fmt: skip
+
+
+def _make_multigauss(n_samples: int, noise: float, random_state: int) -> _Raw:
+    xy, read = _regression_points(n_samples, noise, random_state)
+    dist = np.hypot(read[:, None, 0] - _BUMPS[:, 0], read[:, None, 1] - _BUMPS[:, 1])
+    height = _BUMPS[:, 2] * np.clip(1 - dist / 2, 0, 1)  # d3 scale [0, 2] -> [1, 0], clamped
+    pick = np.argmax(np.abs(height), axis=1)  # the bump largest in absolute value
+    y = height[np.arange(len(xy)), pick]
+    return _Raw(xy, y, _xy_names(2), task="regression")
+
+
 def _bundled(loader_name: str, named_classes: bool) -> Callable[..., _Raw]:
     def make(random_state: int) -> _Raw:
         import sklearn.datasets
@@ -658,6 +699,18 @@ REGISTRY.register(
     _Source(_make_gauss, _PLAYGROUND, n_classes=lambda o: 2),
     description="TF Playground Gaussians at (2, 2) and (-2, -2); variance grows with noise",
     aliases=("gaussian",),
+)
+REGISTRY.register(
+    "plane",
+    _Source(_make_plane, _PLAYGROUND, task="regression"),
+    description="TF Playground regression plane: y = (x1 + x2) / 10 on [-6, 6]^2",
+    aliases=("reg_plane",),
+)
+REGISTRY.register(
+    "multigauss",
+    _Source(_make_multigauss, _PLAYGROUND, task="regression"),
+    description="TF Playground regression: six Gaussian bumps of alternating sign",
+    aliases=("reg_gauss", "multi_gaussian"),
 )
 REGISTRY.register(
     "iris",
@@ -920,6 +973,11 @@ def describe(name: str) -> str:
     return REGISTRY.describe(name)
 
 
+def task(name: str) -> str:
+    """``"classification"`` or ``"regression"``: what data set ``name`` asks of a network."""
+    return REGISTRY.get(name).task
+
+
 def defaults(name: str) -> dict[str, Any]:
     """Every option data set ``name`` accepts, with its default value."""
     source = REGISTRY.get(name)
@@ -1024,6 +1082,8 @@ def load(name: str | os.PathLike | Dataset, **options: Any) -> Dataset:
             )
 
     raw = source.make(**{k: opts[k] for k in source.defaults}, random_state=opts["random_state"])
+    if raw.task == "regression":
+        return _regression_set(raw, key, opts)
     X, y = validate_xy(raw.X, raw.y, x_name=f"{key} X", y_name=f"{key} labels")
     codes, y_int = np.unique(y, return_inverse=True)
     y_int = y_int.reshape(-1).astype(np.int64)
@@ -1051,6 +1111,47 @@ def load(name: str | os.PathLike | Dataset, **options: Any) -> Dataset:
     )
 
 
+def _regression_set(
+    raw: _Raw, key: str, opts: dict[str, Any], n_val: int | None = None, **extra
+) -> Dataset:
+    """A regression set: real targets, a plain seeded split (nothing to stratify); with
+    ``n_val``, the last ``n_val`` rows are the validation part as given."""
+    from sklearn.model_selection import train_test_split
+
+    X = validate_x(raw.X, f"{key} X")
+    y = np.asarray(raw.y, dtype=np.float64)
+    if y.shape != (len(X),):
+        raise ValueError(f"{key} targets must be 1-D with one per sample, got shape {y.shape}")
+    error = _nonfinite_error(y, f"{key} targets")
+    if error is not None:
+        raise error
+    index = np.arange(len(X))
+    if n_val is None:
+        train, val = train_test_split(
+            index, test_size=opts["val_size"], random_state=opts["split_seed"]
+        )
+    else:
+        train, val = index[: len(X) - n_val], index[len(X) - n_val :]
+    X_train, X_val = X[train], X[val]
+    scaler = None
+    if opts["standardize"]:
+        X_train, X_val, scaler = _standardize(X_train, X_val)
+    return Dataset(
+        X_train=X_train,
+        X_val=X_val,
+        y_train=y[train],
+        y_val=y[val],
+        name=key,
+        classes=np.array([]),
+        feature_names=tuple(str(f) for f in raw.feature_names),
+        description=raw.description if raw.description is not None else REGISTRY.describe(key),
+        options=opts,
+        scaler=scaler,
+        task="regression",
+        **extra,
+    )
+
+
 def from_arrays(
     X: Any,
     y: Any,
@@ -1063,6 +1164,7 @@ def from_arrays(
     standardize: bool = False,
     feature_names: Sequence[str] | None = None,
     description: str = "",
+    task: str = "classification",
 ) -> Dataset:
     """Build a :class:`Dataset` from your own arrays.
 
@@ -1097,6 +1199,21 @@ def from_arrays(
     """
     if (X_val is None) != (y_val is None):
         raise ValueError("give both X_val and y_val, or neither (to split X, y)")
+    if task not in ("classification", "regression"):
+        raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
+    if task == "regression":
+        n_val = None
+        opts: dict[str, Any] = {"val_size": None, "split_seed": None}
+        if X_val is not None:
+            n_val = len(validate_x(X_val, "X_val"))
+            X = np.concatenate([validate_x(X), validate_x(X_val, "X_val")])
+            y = np.concatenate([np.asarray(y, float).ravel(), np.asarray(y_val, float).ravel()])
+        else:
+            opts = {"val_size": _check_val_size(val_size), "split_seed": split_seed}
+        opts["standardize"] = _check_flag("standardize", standardize)
+        names_ = feature_names or _xy_names(np.asarray(X).shape[1])
+        raw = _Raw(X, y, names_, description=description, task="regression")
+        return _regression_set(raw, name, opts, n_val, source="arrays")
     standardize = _check_flag("standardize", standardize)
     split_seed = _int_option("split_seed", split_seed, 0)
     X, y = validate_xy(X, y)

@@ -811,16 +811,18 @@ class RunSpec:
         return cls.make(**values)
 
     def network(self, **extra):
-        """An unfitted :class:`initlab.FFNetwork` configured exactly like this run."""
-        from .network import FFNetwork
+        """An unfitted estimator configured exactly like this run: an
+        :class:`initlab.FFNetwork`, or an :class:`initlab.FFRegressor` for a regression loss."""
+        from .network import FFNetwork, FFRegressor
 
+        estimator = FFRegressor if _losses.get(self.loss).regression else FFNetwork
         params = {}
         for f in fields():
             v = self.__getattr__(f.name)
             if v is not None or not f.conditional:
                 params[f.estimator] = v
         params.update(extra)
-        return FFNetwork(**params)
+        return estimator(**params)
 
 
 def _missing(value) -> bool:
@@ -981,6 +983,20 @@ def model_bytes(
     return int(per) + 256
 
 
+def check_task(specs: Sequence[RunSpec], task: str, data: str = "the data") -> None:
+    """Raise a :class:`ConfigError` unless every run's loss suits ``task`` (classification
+    or regression), naming the losses that would."""
+    for spec in specs:
+        regression = _losses.get(spec.loss).regression
+        if regression != (task == "regression"):
+            fits = [n for n in _losses.names() if _losses.get(n).regression != regression]
+            raise ConfigError(
+                f"loss {spec.loss!r} is for {'regression' if regression else 'classification'}"
+                f", but {data} is a {task} problem; use {' or '.join(fits)}",
+                "loss",
+            )
+
+
 def _per_model(specs: Sequence[RunSpec], values: list) -> Any:
     """One value if every model has it, else an array with one entry per model."""
     return values[0] if all(v == values[0] for v in values) else np.array(values)
@@ -997,6 +1013,7 @@ def populate(specs: Sequence[RunSpec], n_features: int, n_classes: int, X: np.nd
     from .engine import Population, init_params
 
     first = specs[0]
+    check_task(specs, "regression" if n_classes == 0 else "classification")
     act = _activations.get(first.activation)
     params = {
         name: _per_model(specs, [s.activation_params[name] for s in specs])

@@ -440,12 +440,22 @@ class Study:
         if self._plan_cache is not None and self._plan_cache[0] == key:
             return self._plan_cache[1]
         loaded = self.load_datasets()
-        axes = dict(self.axes())
-        try:
-            specs = _runs.grid(recipe=self.recipe, **axes, **self.hyperparameters)
-        except ConfigError as exc:
-            raise StudyConfigError(str(exc), exc.field) from None
-        planned = [Planned(d, label, specs, [s.hash(d.key) for s in specs]) for d, label in loaded]
+        grids: dict[str, list] = {}  # one grid per task: a regression set's default loss
+        planned = []
+        for data, label in loaded:
+            if data.task not in grids:
+                axes = dict(self.axes())
+                if data.regression and "loss" not in self.grid:
+                    axes["loss"] = [_sweep.REGRESSION_LOSS]
+                try:
+                    grids[data.task] = _runs.grid(
+                        recipe=self.recipe, **axes, **self.hyperparameters
+                    )
+                    _runs.check_task(grids[data.task], data.task, f"data set {label!r}")
+                except ConfigError as exc:
+                    raise StudyConfigError(str(exc), exc.field) from None
+            specs = grids[data.task]
+            planned.append(Planned(data, label, specs, [s.hash(data.key) for s in specs]))
         self._plan_cache = (key, planned)
         return planned
 
@@ -634,10 +644,17 @@ class Study:
         with self._store() as st:
             return st.curves(study=self.name)
 
-    def summary(self, metric: str = "val_acc", alpha: float = 0.05):
+    def default_metric(self) -> str:
+        """``val_acc``, or ``val_loss`` for a study of regression data sets (no accuracy)."""
+        names = [e if isinstance(e, str) else e["name"] for e in self.datasets]
+        tasks = {_datasets.task(n) for n in names if n in _datasets.REGISTRY}
+        return "val_loss" if tasks == {"regression"} else "val_acc"
+
+    def summary(self, metric: str | None = None, alpha: float = 0.05):
         """Seeds collapsed: mean, std, bootstrap 95% CI, rank, best and tied per block."""
         from .stats import summarize
 
+        metric = metric or self.default_metric()
         runs = self.results()
         if runs.empty:
             raise StudyConfigError(

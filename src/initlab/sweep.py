@@ -53,6 +53,8 @@ __all__ = [
 ]
 
 DEFAULT_MAX_MEMORY = 1 << 30  # 1 GiB
+#: The loss a regression data set is trained with unless another is given.
+REGRESSION_LOSS = "squared_error"
 
 
 def data_key(data: _datasets.Dataset) -> str:
@@ -384,6 +386,9 @@ def sweep(
     """
     import pandas as pd
 
+    data = _datasets.load(dataset)
+    if data.regression and not any(_runs.get_field(k).name == "loss" for k in fields):
+        fields["loss"] = REGRESSION_LOSS  # the default loss of a regression problem
     specs = plan(
         hidden_layer_sizes,
         activations,
@@ -395,7 +400,7 @@ def sweep(
         recipe=recipe,
         **fields,
     )
-    data = _datasets.load(dataset)
+    _runs.check_task(specs, data.task, f"data set {data.label!r}")
     jobs = resolve_jobs(n_jobs)
     chunk_list = chunks(specs, data, max_memory, jobs)
     index = {s: i for i, s in enumerate(specs)}  # specs are unique and hashable
