@@ -298,8 +298,22 @@ def study(
         None, "--report", "-o", help="report path (default: <study>-report.html)"
     ),
     no_report: bool = typer.Option(False, "--no-report", help="skip the HTML report"),
+    force_workers: bool = typer.Option(
+        False, "--force-workers", help="allow more local --workers than CPUs"
+    ),
+    wait_for_workers: float = typer.Option(
+        60.0,
+        "--wait-for-workers",
+        min=0.0,
+        help="dask: seconds to wait while no worker is connected (0: wait indefinitely)",
+    ),
 ) -> None:
-    """Run a study (default: the blog's 16 combinations x 10 seeds), print and store it."""
+    """Run a study (default: the blog's 16 combinations x 10 seeds), print and store it.
+
+    Exits 1 when some runs failed (the reasons are listed at the end, and
+    `initlab results --failed` lists the runs), 2 on bad input or a cluster or
+    store that cannot be used.
+    """
     import sys
     import time
 
@@ -351,16 +365,19 @@ def study(
             def progress(done, total):
                 bar.update(task, completed=done, total=total)
 
-            result = s.run(
-                store,
-                fresh=fresh,
-                executor=executor,
-                workers=workers,
-                scheduler=scheduler,
-                progress=progress,
-                command=" ".join(["initlab", *sys.argv[1:]]),
-                replace=replace,
-            )
+            with _warnings_to(err_console):
+                result = s.run(
+                    store,
+                    fresh=fresh,
+                    executor=executor,
+                    workers=workers,
+                    scheduler=scheduler,
+                    progress=progress,
+                    command=" ".join(["initlab", *sys.argv[1:]]),
+                    replace=replace,
+                    no_workers_timeout=wait_for_workers or float("inf"),
+                    force_workers=force_workers,
+                )
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted: finished runs are stored; rerun to resume[/]")
         raise typer.Exit(130) from None
@@ -370,21 +387,26 @@ def study(
     for note in result.notes:
         console.print(f"[dim]{escape(note)}[/]")
     console.print(str(result))
-    if result.failed:
-        err_console.print(f"[red]{result.failed} runs failed:[/]")
-        for reason, count in result.failures.most_common():
-            err_console.print(f"  {count} x {escape(reason)}")
-    try:
-        summary = s.summary(metric)
-    except (StudyConfigError, ValueError) as exc:
-        _fail(str(exc), code=1)
-        return
-    for table in _summary_tables(s, summary, metric):
-        console.print(table)
-    if not no_report:
-        _write_report(s, store, report, metric)
+    if result.skipped + result.trained:  # some runs finished: statistics and report
+        try:
+            summary = s.summary(metric)
+        except (StudyConfigError, ValueError) as exc:
+            _fail(str(exc), code=1)
+            return
+        for table in _summary_tables(s, summary, metric):
+            console.print(table)
+        if not no_report:
+            _write_report(s, store, report, metric)
     console.print(f"[dim]done in {time.perf_counter() - start:.1f} s[/]")
-    if result.failed:
+    if not result.ok:
+        err_console.print(
+            f"[bold red]{result.failed} run(s) failed[/] (stored as failed; a rerun retries them):"
+        )
+        for line in result.failure_lines():
+            err_console.print(f"  {escape(line)}")
+        err_console.print(
+            f"  list them with: initlab results --failed --study {s.name} --store {store}"
+        )
         raise typer.Exit(1)
 
 
@@ -398,6 +420,28 @@ def _check_metric(metric: str) -> str:
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ValueError(f"unknown metric {metric!r}{hint} Choose one of: {', '.join(METRICS)}")
     return metric
+
+
+class _warnings_to:
+    """Show initlab's warnings (a capped --workers, a refused Dask worker) as one line."""
+
+    def __init__(self, where: Console):
+        self.where = where
+
+    def __enter__(self):
+        import warnings
+
+        self._saved = warnings.showwarning
+        warnings.showwarning = self._show
+        return self
+
+    def _show(self, message, category, filename, lineno, file=None, line=None):
+        self.where.print(f"[yellow]warning:[/] {message}")
+
+    def __exit__(self, *exc):
+        import warnings
+
+        warnings.showwarning = self._saved
 
 
 def _write_report(s, store: str, path: str | None, metric: str | None = None) -> None:
@@ -428,14 +472,35 @@ def results(
     metric: str | None = typer.Option(
         None, "--metric", help="what ranks the runs: val_acc (default; val_loss for regression)"
     ),
-    limit: int = typer.Option(40, "--limit", help="rows shown in the terminal"),
+    limit: int = typer.Option(40, "--limit", min=0, help="rows shown in the terminal"),
+    failed: bool = typer.Option(False, "--failed", help="the failed runs, with their reason"),
 ) -> None:
     """List the studies in a store, or query a study's runs (filter, export)."""
     from .store import Store, StoreError
     from .study import Study
 
     try:
-        if study_name is None:
+        if failed:
+            with Store(store, readonly=True) as st:
+                frame = st.failed_runs(study_name)
+                reasons = st.failure_reasons(study_name)
+            what = f"study {study_name}" if study_name else store
+            if frame.empty:
+                console.print(f"no failed runs in {what}")
+                return
+            if fmt is None and output is None:
+                shown = [c for c in frame.columns if frame[c].astype(str).nunique() > 1]
+                _print_frame(
+                    frame[
+                        ["run_hash", "error", *[c for c in shown if c not in ("run_hash", "error")]]
+                    ],
+                    f"{what}: {len(frame)} failed runs",
+                    limit,
+                )
+                for reason, n in reasons.items():
+                    console.print(f"  {n} run{'s' * (n != 1)}: {reason}")
+                return
+        elif study_name is None:
             with Store(store, readonly=True) as st:
                 frame = st.studies()
             if frame.empty:
@@ -443,8 +508,9 @@ def results(
                 return
             _print_frame(frame, f"studies in {store}", limit)
             return
-        s = Study.load(study_name, store)
-        frame = s.summary(metric) if summary else s.results()
+        else:
+            s = Study.load(study_name, store)
+            frame = s.summary(metric) if summary else s.results()
     except (StoreError, KeyError) as exc:
         _fail(str(exc).strip('"'))
         return
@@ -475,14 +541,20 @@ def results(
         _fail(f"unknown format {fmt!r}; choose csv, json or parquet")
     if fmt == "parquet" and output is None:
         _fail("parquet is binary: give --output FILE")
+    from contextlib import nullcontext
+
+    from .files import replacing
+
     try:
-        if fmt == "csv":
-            text = frame.to_csv(output, index=False)
-        elif fmt == "json":
-            text = frame.to_json(output, orient="records", indent=1)
-        else:
-            frame.to_parquet(output, index=False)
-            text = None
+        # written whole or not at all: a full disk leaves no truncated export
+        with replacing(output) if output else nullcontext(None) as target:
+            if fmt == "csv":
+                text = frame.to_csv(target, index=False)
+            elif fmt == "json":
+                text = frame.to_json(target, orient="records", indent=1)
+            else:
+                frame.to_parquet(target, index=False)
+                text = None
     except ImportError as exc:
         _fail(f"{exc} (pip install initlab[parquet])")
         return
@@ -493,6 +565,53 @@ def results(
         typer.echo(text)
     elif output:
         err_console.print(f"{len(frame)} rows written to {output}")
+
+
+# --- store ------------------------------------------------------------------------------------
+store_app = typer.Typer(help="Check a store file, or recover what is readable of a damaged one.")
+app.add_typer(store_app, name="store")
+
+
+@store_app.command("check")
+def store_check(
+    path: str = typer.Argument("initlab.db", help="the store file"),
+    full: bool = typer.Option(False, "--full", help="PRAGMA integrity_check (slower)"),
+) -> None:
+    """Check a store file for damage (exit 1 if damaged)."""
+    from .store import Store, StoreError, _repair_hint
+
+    try:
+        with Store(path, readonly=True) as st:
+            problems = st.check(full=full)
+    except StoreError as exc:
+        _fail(str(exc))
+        return
+    if not problems:
+        console.print(f"{path}: ok")
+        return
+    err_console.print(f"[bold red]{path} is damaged[/] ({len(problems)} problem(s)):")
+    for line in problems[:20]:
+        err_console.print(f"  {line}")
+    err_console.print(_repair_hint(path))
+    raise typer.Exit(1)
+
+
+@store_app.command("recover")
+def store_recover(
+    path: str = typer.Argument(..., help="the damaged store (never modified)"),
+    target: str = typer.Argument(..., help="the new store to create"),
+) -> None:
+    """Copy what is readable of a damaged store into a new file (rerun studies for the rest)."""
+    from .store import StoreError, recover
+
+    try:
+        report = recover(path, target)
+    except StoreError as exc:
+        _fail(str(exc))
+        return
+    console.print(str(report))
+    for line in report.problems[:10]:
+        err_console.print(f"  [dim]unreadable: {line}[/]")
 
 
 def _print_frame(frame, title: str, limit: int) -> None:

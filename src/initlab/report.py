@@ -107,7 +107,16 @@ def _key(values: pd.DataFrame) -> pd.Series:
             return str(int(v))
         return str(v)
 
-    return values.apply(lambda r: "|".join(norm(v) for v in r), axis=1)
+    # each column's distinct values normalized once, then joined row-wise: linear in rows
+    joined = None
+    for col in values.columns:
+        codes, uniques = pd.factorize(values[col], use_na_sentinel=True)
+        names = np.array([norm(u) for u in uniques] + ["∅"], dtype=object)  # -1: NaN/None
+        part = names[codes]
+        joined = part if joined is None else joined + "|" + part
+    if joined is None:
+        joined = np.full(len(values), "", dtype=object)
+    return pd.Series(joined, index=values.index)
 
 
 def summarize(
@@ -127,8 +136,8 @@ class FrameStudy:
     """A study made of bare tables (e.g. from :func:`initlab.sweep`), for :func:`render`.
 
     It offers what the report needs from a :class:`~initlab.study.Study`:
-    ``name``, ``config``, ``results()``, ``curves()``, ``summary()``,
-    ``network(row)`` and ``dataset(name)``.
+    ``name``, ``config``, ``results()``, ``curves(hashes)``, ``summary(metric,
+    runs)``, ``network(row)`` and ``dataset(name)``.
     """
 
     name: str
@@ -140,11 +149,15 @@ class FrameStudy:
     def results(self) -> pd.DataFrame:
         return self.runs
 
-    def curves(self) -> pd.DataFrame:
-        return self.curve_frame if self.curve_frame is not None else pd.DataFrame()
+    def curves(self, hashes=None) -> pd.DataFrame:
+        if self.curve_frame is None:
+            return pd.DataFrame()
+        if hashes is None:
+            return self.curve_frame
+        return self.curve_frame[self.curve_frame["run_hash"].isin(set(hashes))]
 
-    def summary(self, metric: str = "val_acc") -> pd.DataFrame:
-        return summarize(self.runs, metric)
+    def summary(self, metric: str = "val_acc", runs: pd.DataFrame | None = None) -> pd.DataFrame:
+        return summarize(self.runs if runs is None else runs, metric)
 
     def network(self, row):
         from .runs import RunSpec
@@ -376,7 +389,7 @@ def _boundary_nets(study, first: pd.DataFrame, data, notes, reproduced) -> dict:
     return nets
 
 
-def _jobs(study, results, summary, curves, notes) -> list[_Job]:
+def _jobs(study, results, summary, curves_of, notes) -> list[_Job]:
     """The report's figures, as independent jobs, in the order the page shows them."""
     jobs: list[_Job] = []
     datasets_ = list(dict.fromkeys(results["dataset"])) if "dataset" in results else [None]
@@ -410,14 +423,15 @@ def _jobs(study, results, summary, curves, notes) -> list[_Job]:
                     cost=0.5,
                 )
             )
-        if has_cells and not curves.empty and "run_hash" in curves.columns:
+        if has_cells and "run_hash" in r.columns:
             cell = [c for c in ("optimizer", "init", "activation") if c in s.columns]
             chosen = _cell_best(s, r, cell)
             opts = list(dict.fromkeys(chosen["optimizer"])) if by else [None]
             for opt in opts:
                 runs_o = chosen if opt is None else chosen[chosen["optimizer"] == opt]
-                c = curves[curves["run_hash"].isin(set(runs_o["run_hash"]))]
-                if c.empty:
+                # only the curves drawn are read: the best configuration of each cell
+                c = curves_of(list(runs_o["run_hash"]))
+                if c is None or c.empty or "run_hash" not in c.columns:
                     continue
                 jobs.append(
                     _Job(
@@ -492,11 +506,11 @@ def _jobs(study, results, summary, curves, notes) -> list[_Job]:
 
 
 def _figures(
-    study, results, summary, curves, notes, reproduced, workers: int | None = None
+    study, results, summary, curves_of, notes, reproduced, workers: int | None = None
 ) -> dict[str, list[_Figure]]:
     """Every figure of the report by section; notes and reproductions appended in place."""
     out: dict[str, list[_Figure]] = {"heatmaps": [], "bands": [], "boundaries": [], "updates": []}
-    jobs = _jobs(study, results, summary, curves, notes)
+    jobs = _jobs(study, results, summary, curves_of, notes)
     for job, drawn in zip(jobs, _draw_all(jobs, workers), strict=True):
         notes.extend(drawn.notes)
         reproduced.extend(drawn.reproduced)
@@ -604,7 +618,11 @@ def render(
     ----------
     study : Study or FrameStudy
         Anything with ``name``, ``config``, ``results()``, ``curves()``,
-        ``summary(metric)``, ``network(row)`` and ``dataset(name)``.
+        ``summary(metric)``, ``network(row)`` and ``dataset(name)``.  The
+        results are read once; when ``summary`` takes ``runs`` and ``curves``
+        takes ``hashes`` (as :class:`~initlab.study.Study` and
+        :class:`FrameStudy` do), the statistics reuse them and only the curves
+        a figure draws are read, so memory stays bounded for large studies.
     out_path : path
         The HTML file to write (its directory must exist and be writable).
     command : str, optional
@@ -627,15 +645,13 @@ def render(
     _check_workers(workers)
     if metric is None:  # the study's own (val_loss for regression)
         metric = study.default_metric() if hasattr(study, "default_metric") else "val_acc"
-    results = study.results()
+    results = study.results()  # read once: the statistics and every table use this frame
     if results is None or len(results) == 0:
         raise ValueError(f"study {study.name!r} has no runs yet: nothing to report")
-    summary = study.summary(metric)
-    curves = study.curves()
-    curves = curves if curves is not None else pd.DataFrame()
+    summary = _summary_of(study, metric, results)
     notes: list[str] = []
     reproduced: list[tuple[float, float]] = []
-    figures = _figures(study, results, summary, curves, notes, reproduced, workers)
+    figures = _figures(study, results, summary, _curve_source(study), notes, reproduced, workers)
 
     config_cols = [c for c in _config_columns(results) if c in summary.columns]
     shown_config = _varying(summary, config_cols) or config_cols[:4]
@@ -698,8 +714,45 @@ def render(
     }
     context["seconds"] = f"{time.perf_counter() - started:.1f}"
     html = _template().render(**context)
-    path.write_text(html, encoding="utf-8")
+    from .files import replacing
+
+    with replacing(path) as tmp:  # a full disk leaves no half-written report
+        tmp.write_text(html, encoding="utf-8")
     return path
+
+
+def _accepts(method, name: str) -> bool:
+    import inspect
+
+    try:
+        return name in inspect.signature(method).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        return False
+
+
+def _summary_of(study, metric: str, results: pd.DataFrame) -> pd.DataFrame:
+    """The study's statistics over the results already read (read again only if it must)."""
+    if _accepts(study.summary, "runs"):
+        return study.summary(metric, runs=results)
+    return study.summary(metric)
+
+
+def _curve_source(study) -> Callable[[Sequence[str]], pd.DataFrame]:
+    """``curves_of(hashes)``: the curves of some runs, read when a figure needs them."""
+    if _accepts(study.curves, "hashes"):
+        return lambda hashes: study.curves(hashes=hashes)
+    loaded: dict[str, pd.DataFrame] = {}
+
+    def curves_of(hashes):
+        if "all" not in loaded:
+            frame = study.curves()
+            loaded["all"] = frame if frame is not None else pd.DataFrame()
+        frame = loaded["all"]
+        if frame.empty or "run_hash" not in frame.columns:
+            return frame
+        return frame[frame["run_hash"].isin(set(hashes))]
+
+    return curves_of
 
 
 def build(
@@ -745,6 +798,7 @@ def _load_study(name: str, store_path: Path):
     from .study import Study
 
     with Store(store_path, readonly=True) as store:
+        store.ensure_sound()  # a damaged file is named, with the fix, before any work
         names = store.study_names()
         if name not in names:
             import difflib

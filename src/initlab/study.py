@@ -75,8 +75,9 @@ class StudyConflict(StudyConfigError):
 class RunReport:
     """What :meth:`Study.run` did.
 
-    ``failures`` counts the failed runs by reason; ``notes`` says what changed in
-    the stored definition (a study that grew).
+    ``failures`` counts the failed runs by reason (:meth:`failure_lines`, most
+    frequent first; :attr:`ok` is False when any failed); ``notes`` says what
+    changed in the stored definition (a study that grew).
     """
 
     total: int
@@ -87,6 +88,17 @@ class RunReport:
     store: str
     failures: Counter = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+    def failure_lines(self) -> list[str]:
+        """One line per reason: ``"3 runs: MemoryError: ..."``."""
+        return [
+            f"{n} run{'s' * (n != 1)}: {reason}"
+            for reason, n in sorted(self.failures.items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
 
     def __str__(self) -> str:
         return (
@@ -528,6 +540,8 @@ class Study:
         progress: Callable[[int, int], None] | None = None,
         command: str | None = None,
         replace: bool = False,
+        no_workers_timeout: float | None = None,
+        force_workers: bool = False,
     ) -> RunReport:
         """Train every run not yet in the store; commit each finished chunk.
 
@@ -548,6 +562,21 @@ class Study:
             differences) unless ``replace``: then this definition replaces it,
             and the study's results are exactly this grid's (the old runs stay in
             the store, reused wherever a run is the same).
+        no_workers_timeout : float or None
+            ``dask``: seconds without a worker before giving up (default
+            :data:`initlab.distributed.DEFAULT_NO_WORKERS_TIMEOUT`); ``math.inf``
+            waits for workers indefinitely.
+        force_workers : bool
+            Start ``workers`` local processes even when that is more than the
+            CPUs (otherwise capped at the CPU count, with a warning).
+
+        Returns
+        -------
+        RunReport
+            Failed runs are stored as such and counted by reason
+            (``report.failures``); a lost scheduler or no workers raise
+            :class:`~initlab.distributed.ClusterError` instead, after every
+            finished chunk was stored.
 
         Raises
         ------
@@ -556,10 +585,15 @@ class Study:
         """
         start = time.perf_counter()
         self.store_path = str(store or self.store_path or DEFAULT_PATH)
+        local_jobs = 1
+        if executor == "processes" or (executor == "dask" and scheduler is None and workers):
+            # more processes than CPUs only slow a study down: capped unless forced
+            local_jobs = _sweep.resolve_jobs(workers or -1, force=force_workers)
+            workers = local_jobs if executor == "dask" else workers
         planned = self.plan()  # every value checked before anything is touched
         # connect (and check the cluster) before the store is touched: a bad scheduler
         # address or a mismatched cluster must leave nothing behind
-        session = _connect(executor, scheduler, workers)
+        session = _connect(executor, scheduler, workers, no_workers_timeout)
         try:
             st = Store(self.store_path)
         except BaseException:
@@ -595,12 +629,10 @@ class Study:
             tick(0)
             for p, todo in work:
                 by_spec = dict(todo)
-                jobs = 1 if executor == "local" else (workers or -1)
+                jobs = local_jobs
                 if session is not None:  # dask: as many chunks as the cluster has threads
                     jobs = session.n_threads()
-                chunk_list = _sweep.chunks(
-                    list(by_spec), p.data, max_memory, _sweep.resolve_jobs(jobs)
-                )
+                chunk_list = _sweep.chunks(list(by_spec), p.data, max_memory, jobs)
                 results = _execute(
                     executor, chunk_list, p.data, self.record_curves, jobs, session, tick
                 )
@@ -639,9 +671,13 @@ class Study:
         with self._store() as st:
             return st.runs(self.name, status=status)
 
-    def curves(self):
-        """Per-epoch curves of the study's runs, long format (``run_hash``, ``epoch``, metrics)."""
+    def curves(self, hashes=None):
+        """Per-epoch curves of the study's runs (or of the runs ``hashes`` only), long
+        format (``run_hash``, ``epoch``, metrics).
+        """
         with self._store() as st:
+            if hashes is not None:
+                return st.curves(hashes=list(hashes))
             return st.curves(study=self.name)
 
     def default_metric(self) -> str:
@@ -650,12 +686,16 @@ class Study:
         tasks = {_datasets.task(n) for n in names if n in _datasets.REGISTRY}
         return "val_loss" if tasks == {"regression"} else "val_acc"
 
-    def summary(self, metric: str | None = None, alpha: float = 0.05):
-        """Seeds collapsed: mean, std, bootstrap 95% CI, rank, best and tied per block."""
+    def summary(self, metric: str | None = None, alpha: float = 0.05, runs=None):
+        """Seeds collapsed: mean, std, bootstrap 95% CI, rank, best and tied per block.
+
+        ``metric`` defaults to :meth:`default_metric`; ``runs``: the study's results
+        when already read (:meth:`results`).
+        """
         from .stats import summarize
 
         metric = metric or self.default_metric()
-        runs = self.results()
+        runs = self.results() if runs is None else runs
         if runs.empty:
             raise StudyConfigError(
                 f"study {self.name!r} has no finished runs yet"
@@ -772,15 +812,17 @@ def backfill(store: Store) -> None:
 EXECUTORS = ("local", "processes", "dask")
 
 
-def _connect(executor, scheduler, workers):
+def _connect(executor, scheduler, workers, no_workers_timeout=None):
     """The Dask session for ``executor="dask"`` (None otherwise); checks the executor name."""
     if executor not in EXECUTORS:
         raise StudyConfigError(_unknown("executor", executor, EXECUTORS))
     if executor != "dask":
         return None
-    from .distributed import connect
+    from .distributed import DEFAULT_NO_WORKERS_TIMEOUT, connect
 
-    return connect(scheduler, workers)
+    patience = DEFAULT_NO_WORKERS_TIMEOUT if no_workers_timeout is None else no_workers_timeout
+    patience = None if patience == float("inf") else patience
+    return connect(scheduler, workers, no_workers_timeout=patience)
 
 
 def _execute(executor, chunk_list, data, curves, jobs, session, tick):
@@ -790,7 +832,14 @@ def _execute(executor, chunk_list, data, curves, jobs, session, tick):
         )
     from .distributed import execute_dask
 
-    return execute_dask(chunk_list, data, curves, on_progress=tick, client=session.client)
+    return execute_dask(
+        chunk_list,
+        data,
+        curves,
+        on_progress=tick,
+        client=session.client,
+        no_workers_timeout=session.no_workers_timeout,
+    )
 
 
 def _unknown(kind: str, value: str, allowed: Sequence[str]) -> str:

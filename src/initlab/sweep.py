@@ -38,6 +38,7 @@ from . import datasets as _datasets
 from . import losses as _losses
 from . import runs as _runs
 from .engine import one_blas_thread
+from .errors import ConfigError
 from .runs import METRICS, RunSpec, model_bytes
 
 __all__ = [
@@ -249,7 +250,8 @@ def _run_chunk(chunk, data, curves, on_epoch) -> ChunkResult:
     )
 
 
-def _worker_init() -> None:
+def _worker_init(parent: int | None = None) -> None:
+    _die_with_parent(parent)
     # one BLAS thread per worker process: the processes are the parallelism
     try:
         from threadpoolctl import threadpool_limits
@@ -257,6 +259,28 @@ def _worker_init() -> None:
         threadpool_limits(1)
     except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
         pass
+
+
+def _die_with_parent(parent: int | None) -> None:
+    """Have the kernel kill this worker when its parent dies (Linux), even by ``kill -9``.
+
+    A worker orphaned by a killed study would otherwise train on, holding the
+    caller's pipes, until the pool noticed.  ``parent`` is the pid that started
+    the pool: if it died before the request took effect, exit at once.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - no prctl in this libc
+        return
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
 
 
 def _mp_context():
@@ -281,12 +305,37 @@ def ticker(total: int, progress: Callable[[int, int], None] | None) -> Callable[
     return tick
 
 
-def resolve_jobs(n_jobs: int | None) -> int:
-    cpus = os.cpu_count() or 1
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask; the CPU count elsewhere)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def resolve_jobs(n_jobs: int | None, force: bool = False) -> int:
+    """Worker processes for ``n_jobs``: None/0 is 1, -1 all CPUs, -2 all but one, ...
+
+    More processes than CPUs only slow a compute-bound population down (and
+    each one holds its own copy of the data), so a larger request is capped
+    at the CPU count with a warning, unless ``force``.
+    """
+    cpus = usable_cpus()
     if n_jobs is None or n_jobs == 0:
         return 1
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)):
+        raise ConfigError(f"workers must be an integer, got {n_jobs!r}", "workers")
     if n_jobs < 0:
         return max(1, cpus + 1 + n_jobs)
+    if n_jobs > cpus and not force:
+        import warnings
+
+        warnings.warn(
+            f"{n_jobs} workers requested but this machine has {cpus} CPUs: using {cpus} "
+            "(force more with --force-workers / force_workers=True)",
+            stacklevel=2,
+        )
+        return cpus
     return int(n_jobs)
 
 
@@ -300,9 +349,11 @@ def execute(
     """Train chunks, yielding each result as soon as it is done (in completion order).
 
     ``on_progress(model_epochs)`` is called as work completes (per epoch in
-    process, per chunk from worker processes).
+    process, per chunk from worker processes).  ``n_jobs`` processes are started
+    as asked (:func:`sweep` and :meth:`initlab.Study.run` cap it at the CPUs).
+    Worker processes die with this process, even when it is killed.
     """
-    n_jobs = resolve_jobs(n_jobs)
+    n_jobs = resolve_jobs(n_jobs, force=True)
     if n_jobs == 1 or len(chunk_list) == 1:
         for chunk in chunk_list:
             yield run_chunk(
@@ -313,7 +364,10 @@ def execute(
             )
         return
     with ProcessPoolExecutor(
-        max_workers=min(n_jobs, len(chunk_list)), mp_context=_mp_context(), initializer=_worker_init
+        max_workers=min(n_jobs, len(chunk_list)),
+        mp_context=_mp_context(),
+        initializer=_worker_init,
+        initargs=(os.getpid(),),
     ) as pool:
         pending = {pool.submit(run_chunk, c, data, curves): c for c in chunk_list}
         try:
