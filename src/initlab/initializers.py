@@ -353,7 +353,7 @@ for _name, _dist, _aliases, _doc in [
             _name,
             _he(_dist),
             _doc,
-            2.0,
+            None,  # the scale is 2 / (1 + a^2): variance_fn gives it
             "fan_in",
             _dist,
             params={"a": 0.0},
