@@ -41,6 +41,8 @@ _SUBMODULES = {
     "meanfield",
     "experiments",
     "distributed",
+    "plugins",
+    "errors",
     "cli",
     "web",
 }

@@ -37,7 +37,7 @@ from scipy import special
 
 from ._registry import Registry, check_params
 
-__all__ = ["Activation", "get", "names", "REGISTRY", "SELU_ALPHA", "SELU_SCALE"]
+__all__ = ["Activation", "get", "names", "register", "REGISTRY", "SELU_ALPHA", "SELU_SCALE"]
 
 # Klambauer et al. (2017), eq. (14): the constants that make N(0, 1) a fixed point.
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -160,10 +160,15 @@ def second_moment_gain(act: Activation, order: int = 101) -> float:
     return 1.0 / math.sqrt(moment)
 
 
-REGISTRY: Registry[Activation] = Registry("activation")
+REGISTRY: Registry[Activation] = Registry("activation", "initlab.activations")
 
 
-def _register(act: Activation, aliases: tuple[str, ...] = ()) -> Activation:
+def register(act: Activation, aliases: tuple[str, ...] = ()) -> Activation:
+    """Make ``act`` known by its name (and ``aliases``) everywhere: networks, sweeps, studies.
+
+    Every registered activation is tested the moment it is registered (values,
+    gradient by central differences, stability).  See CONTRIBUTING.md.
+    """
     REGISTRY.register(act.name, act, aliases=aliases, description=act.description)
     return act
 
@@ -188,7 +193,7 @@ def _sigmoid_df(z, a, out=None):
     return g
 
 
-_register(
+register(
     Activation(
         "sigmoid",
         _sigmoid,
@@ -216,7 +221,7 @@ def _tanh_df(z, a, out=None):
     return np.subtract(a.dtype.type(1), g, out=g)  # 1 - a^2
 
 
-_register(
+register(
     Activation(
         "tanh",
         _tanh,
@@ -240,7 +245,7 @@ def _relu_df(z, a, out=None):
     return np.greater(z, 0, out=out)
 
 
-_register(
+register(
     Activation(
         "relu",
         _relu,
@@ -274,7 +279,7 @@ def _leaky_df(z, a, slope, out=None):
     return g
 
 
-_register(
+register(
     Activation(
         "leaky_relu",
         _leaky,
@@ -297,7 +302,7 @@ def _elu_df(z, a, alpha):
     return np.where(z > 0, z.dtype.type(1), _like(alpha, z) * np.exp(np.minimum(z, 0)))
 
 
-_register(
+register(
     Activation(
         "elu",
         _elu,
@@ -320,7 +325,7 @@ def _selu_df(z, a):
     return _like(SELU_SCALE, z) * np.where(z > 0, z.dtype.type(1), _like(neg, z))
 
 
-_register(
+register(
     Activation(
         "selu",
         _selu,
@@ -343,7 +348,7 @@ def _gelu_df(z, a):
     return cdf + z * pdf
 
 
-_register(
+register(
     Activation(
         "gelu",
         _gelu,
@@ -364,7 +369,7 @@ def _silu_df(z, a):
     return s * (1 + z * (1 - s))
 
 
-_register(
+register(
     Activation(
         "silu",
         _silu,
@@ -385,7 +390,7 @@ def _softplus_df(z, a):
     return special.expit(z)
 
 
-_register(
+register(
     Activation(
         "softplus",
         _softplus,
@@ -406,7 +411,7 @@ def _mish_df(z, a):
     return t + z * (1 - t * t) * special.expit(z)
 
 
-_register(
+register(
     Activation(
         "mish",
         _mish,
@@ -427,7 +432,7 @@ def _linear_df(z, a):
     return np.ones_like(z)
 
 
-_register(
+register(
     Activation(
         "linear",
         _linear,

@@ -49,6 +49,7 @@ from ._registry import Registry
 __all__ = [
     "Dataset",
     "REGISTRY",
+    "register",
     "check_finite",
     "defaults",
     "describe",
@@ -418,9 +419,50 @@ class _Source:
 
 
 #: The registry of data sets by name.
-REGISTRY: Registry[_Source] = Registry("data set")
+REGISTRY: Registry[_Source] = Registry("data set", "initlab.datasets")
 
 _COMMON: dict[str, Any] = {"val_size": 0.25, "random_state": 0, "split_seed": None}
+
+
+def register(
+    name: str,
+    make: Callable[..., Any],
+    defaults: Mapping[str, Any] | None = None,
+    *,
+    description: str,
+    standardize: bool = True,
+    aliases: tuple[str, ...] = (),
+) -> None:
+    """Make a data set known to :func:`load` (and to sweeps, studies, the CLI) by ``name``.
+
+    Parameters
+    ----------
+    name : str
+    make : callable
+        ``make(**options, random_state=seed) -> (X, y)`` or ``(X, y, feature_names)``:
+        all the samples; :func:`load` splits and standardizes them.
+    defaults : mapping, optional
+        The set's own options and their defaults (``{"n_samples": 500}``).
+    description : str
+    standardize : bool
+        Whether :func:`load` standardizes the features by default.
+    aliases : names that also find it
+    """
+
+    def raw(**options) -> _Raw:
+        out = make(**options)
+        if isinstance(out, _Raw):
+            return out
+        X, y, *rest = out
+        X = np.asarray(X)
+        return _Raw(X, y, list(rest[0]) if rest else _xy_names(X.shape[1]))
+
+    REGISTRY.register(
+        name,
+        _Source(raw, dict(defaults or {}), standardize=standardize),
+        aliases=aliases,
+        description=description,
+    )
 
 
 def _xy_names(d: int) -> tuple[str, ...]:

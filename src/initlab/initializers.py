@@ -46,6 +46,7 @@ __all__ = [
     "get",
     "get_bias",
     "names",
+    "register",
     "bias_names",
     "make_rng",
     "REGISTRY",
@@ -276,16 +277,23 @@ def _orthogonal(rng, shape, dtype, gain=1.0):
     return (gain * q).astype(dtype, copy=False)
 
 
-REGISTRY: Registry[Initializer] = Registry("initializer")
+REGISTRY: Registry[Initializer] = Registry("initializer", "initlab.initializers")
 
 
-def _register(init: Initializer, aliases=()):
+def register(init: Initializer, aliases: tuple[str, ...] = ()) -> Initializer:
+    """Make the weight initializer ``init`` known by its name (and ``aliases``) everywhere.
+
+    It must say its variance (``variance_fn``), which diagnostics and the
+    mean-field theory read; every registered initializer is tested against
+    the variance of what it draws.
+    """
     if init.variance_fn is None:
         raise ValueError(f"initializer {init.name!r} needs a variance_fn(fan_in, fan_out)")
     REGISTRY.register(init.name, init, aliases=aliases, description=init.description)
+    return init
 
 
-_register(
+register(
     Initializer(
         "zeros",
         _zeros,
@@ -293,7 +301,7 @@ _register(
         variance_fn=lambda fan_in, fan_out: 0.0,
     )
 )
-_register(
+register(
     Initializer(
         "random",
         _random,
@@ -331,7 +339,7 @@ for _name, _scale, _mode, _dist, _aliases, _doc in [
     ),
 ]:
     _init = variance_scaling(_scale, _mode, _dist, name=_name)
-    _register(replace(_init, description=_doc), aliases=_aliases)
+    register(replace(_init, description=_doc), aliases=_aliases)
 # He: variance scaling with scale 2 / (1 + a^2) on the fan-in, ``a`` the negative slope of
 # the leaky ReLU that follows (0: ReLU), as torch.nn.init.kaiming_normal_(a=...)
 for _name, _dist, _aliases, _doc in [
@@ -348,7 +356,7 @@ for _name, _dist, _aliases, _doc in [
         "U(+-sqrt(6/((1+a^2) fan_in))) (He et al. 2015), for (leaky) ReLU; a = 0",
     ),
 ]:
-    _register(
+    register(
         Initializer(
             _name,
             _he(_dist),
@@ -368,7 +376,7 @@ def _orthogonal_variance(fan_in: int, fan_out: int, gain: float) -> float:
     return gain**2 / max(fan_in, fan_out)
 
 
-_register(
+register(
     Initializer(
         "orthogonal",
         _orthogonal,
@@ -378,7 +386,7 @@ _register(
     ),
     aliases=("ortho",),
 )
-_register(
+register(
     Initializer(
         "lsuv",
         _orthogonal,
@@ -409,7 +417,7 @@ class BiasInitializer:
         return replace(self, params={**self.params, **params})
 
 
-BIAS_REGISTRY: Registry[BiasInitializer] = Registry("bias initializer")
+BIAS_REGISTRY: Registry[BiasInitializer] = Registry("bias initializer", "initlab.initializers")
 BIAS_REGISTRY.register(
     "zeros", BiasInitializer("zeros", _zeros, "b = 0 (default)"), description="b = 0 (default)"
 )

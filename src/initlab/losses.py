@@ -31,7 +31,7 @@ from scipy import special
 
 from ._registry import Registry
 
-__all__ = ["Loss", "get", "names", "REGISTRY"]
+__all__ = ["Loss", "get", "names", "register", "REGISTRY"]
 
 
 def _softmax_parts(z: np.ndarray, axis: int):
@@ -173,7 +173,15 @@ def per_sample_count(z: np.ndarray, axis: int) -> int:
     return shape[-1]
 
 
-REGISTRY: Registry[Loss] = Registry("loss")
+REGISTRY: Registry[Loss] = Registry("loss", "initlab.losses")
+
+
+def register(loss: Loss, aliases: tuple[str, ...] = ()) -> Loss:
+    """Make ``loss`` known by its name (and ``aliases``) everywhere; it is then gradient-checked."""
+    REGISTRY.register(loss.name, loss, aliases=aliases, description=loss.description)
+    return loss
+
+
 REGISTRY.register(
     "cross_entropy",
     Loss(

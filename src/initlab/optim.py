@@ -557,7 +557,7 @@ def check_hyperparameter(label: str, value, low: float, high: float, low_open: b
         raise ValueError(f"{label} must be a finite number {allowed}, got {first!r}")
 
 
-REGISTRY: Registry[OptimizerSpec] = Registry("optimizer")
+REGISTRY: Registry[OptimizerSpec] = Registry("optimizer", "initlab.optimizers")
 
 
 def register(

@@ -58,6 +58,7 @@ __all__ = [
     "Experiment",
     "GLOROT_STANDARD",
     "REGISTRY",
+    "register",
     "names",
     "get",
     "run",
@@ -76,7 +77,7 @@ ORDER = (
     "blog_symmetry",
 )
 
-REGISTRY: Registry[Experiment] = Registry("experiment")
+REGISTRY: Registry[Experiment] = Registry("experiment", "initlab.experiments")
 
 
 def _modules() -> list[str]:
@@ -84,9 +85,14 @@ def _modules() -> list[str]:
     return [m for m in ORDER if m in found] + sorted(set(found) - set(ORDER))
 
 
+def register(experiment: Experiment) -> Experiment:
+    """Make ``experiment`` known to :func:`run` and ``initlab experiment`` by its name."""
+    REGISTRY.register(experiment.name, experiment, description=experiment.title)
+    return experiment
+
+
 for _name in _modules():
-    _exp = importlib.import_module(f".{_name}", __name__).EXPERIMENT
-    REGISTRY.register(_exp.name, _exp, description=_exp.title)
+    register(importlib.import_module(f".{_name}", __name__).EXPERIMENT)
 
 
 def names() -> list[str]:
