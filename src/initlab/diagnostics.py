@@ -62,7 +62,7 @@ import numpy as np
 import pandas as pd
 
 from . import activations as _activations
-from . import engine
+from . import engine, runs
 from . import losses as _losses
 from .engine import Population, init_params
 from .network import FFNetwork, check_finite
@@ -512,7 +512,7 @@ def record(
     net = clone(net)
     if epochs is not None:
         net.set_params(epochs=_check_positive_int("epochs", epochs))
-    spec = net._validate_params()
+    spec = net.spec()  # the estimator's run, checked
     X = _check_X(X)
     classes, y_enc = np.unique(np.asarray(y), return_inverse=True)
     if len(y_enc) != X.shape[0]:
@@ -526,12 +526,7 @@ def record(
         if len(unknown):
             raise ValueError(f"y_val has labels not seen in y: {unknown[:5].tolist()}")
         kwargs = {"X_val": _check_X(X_val, "X_val"), "y_val": np.searchsorted(classes, y_val)}
-    loss = _losses.get(net.loss)
-    sizes = (X.shape[1], *net._hidden(), loss.n_outputs(len(classes)))
-    pop = Population(sizes, net._activation(), loss, 1, net.dtype)
-    params0 = init_params(pop, net._seed(), net.init, net.bias_init, net.rng_kind, X=X)
-    batch_size = net.batch_size if net.batch_size is not None else spec.default_batch_size
-    optimizer = spec.build(net.learning_rate, **net._optimizer_hyper())
+    pop, params0, optimizer = runs.populate([spec], X.shape[1], len(classes), X)
     frames = []
 
     def snap(params, epoch, metrics):
@@ -546,7 +541,7 @@ def record(
         frames.append(df)
 
     def callback(trainer):
-        if trainer.epoch % every == 0 or trainer.epoch == net.epochs:
+        if trainer.epoch % every == 0 or trainer.epoch == spec.epochs:
             snap(trainer.params, trainer.epoch, trainer.metrics())
 
     trainer0 = engine.Trainer(pop, params0, optimizer, X, y_enc, record=False, **kwargs)
@@ -557,11 +552,11 @@ def record(
         optimizer,
         X,
         y_enc,
-        net.epochs,
+        spec.epochs,
         callback=callback,
-        batch_size=batch_size,
-        shuffle=net.shuffle,
-        shuffle_seed=net.shuffle_seed,
+        batch_size=spec.batch_size,
+        shuffle=spec.shuffle,
+        shuffle_seed=spec.shuffle_seed,
         **kwargs,
     )
     return pd.concat(frames, ignore_index=True)

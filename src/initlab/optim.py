@@ -64,6 +64,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._registry import Registry
+from .errors import ConfigError
 
 __all__ = [
     "GradientTransformation",
@@ -473,13 +474,13 @@ def lion(
 
 
 # --- the registry ----------------------------------------------------------------------------
-_UNIT = (0.0, 1.0, False)  # [0, 1]
+_UNIT = (0.0, 1.0, False, True)  # [0, 1): at 1 a moving average never forgets
 _POS = (0.0, math.inf, True)  # > 0
 _NONNEG = (0.0, math.inf, False)  # >= 0
 
-#: Allowed range ``(low, high, low_open)`` of each hyperparameter, by name, for every
+#: Allowed range ``(low, high, low_open[, high_open])`` of each hyperparameter, by name, for every
 #: optimizer that has it (an optimizer's own ``bounds`` override it; unlisted: > 0).
-BOUNDS: dict[str, tuple[float, float, bool]] = {
+BOUNDS: dict[str, tuple] = {
     "momentum": _UNIT,
     "rho": _UNIT,
     "beta1": _UNIT,
@@ -495,14 +496,15 @@ class OptimizerSpec:
 
     ``defaults`` (hyperparameter -> default) come from the factory's signature,
     every parameter after ``learning_rate``; ``bounds`` (hyperparameter ->
-    ``(low, high, low_open)``) from :data:`BOUNDS` unless given.
+    ``(low, high, low_open[, high_open])``) from :data:`BOUNDS` unless given.
     """
 
     name: str
     factory: Callable[..., GradientTransformation]
     description: str = ""
     default_batch_size: int | None = None
-    bounds: Mapping[str, tuple[float, float, bool]] = field(default_factory=dict)
+    #: hyperparameter -> (low, high, low_open[, high_open]): the allowed range
+    bounds: Mapping[str, tuple] = field(default_factory=dict)
     defaults: Mapping[str, float] = field(init=False)
 
     def __post_init__(self):
@@ -531,7 +533,7 @@ class OptimizerSpec:
             hint = ""
             if bad in BLOG_HYPERPARAMETERS:
                 hint = f" (the blog's {bad!r} is {BLOG_HYPERPARAMETERS[bad]!r} here)"
-            raise ValueError(
+            raise ConfigError(
                 f"optimizer {self.name!r} has no hyperparameter {bad!r}{hint}; "
                 f"its hyperparameters are: {allowed}"
             )
@@ -541,20 +543,38 @@ class OptimizerSpec:
         return out
 
 
-def check_hyperparameter(label: str, value, low: float, high: float, low_open: bool) -> None:
+def describe_range(low: float, high: float, low_open: bool, high_open: bool = False) -> str:
+    """``"> 0"``, ``">= 1"``, ``"in [0, 1)"``: an allowed range, as error messages say it."""
+
+    def num(x: float) -> str:
+        for k in (32, 63):  # seeds and SQLite integers
+            if x == 2**k:
+                return f"2**{k}"
+        return f"{x:g}"
+
+    if math.isinf(high):
+        if math.isinf(low):
+            return ""
+        return f"> {num(low)}" if low_open else f">= {num(low)}"
+    if math.isinf(low):
+        return f"< {num(high)}" if high_open else f"<= {num(high)}"
+    return f"in {'(' if low_open else '['}{num(low)}, {num(high)}{')' if high_open else ']'}"
+
+
+def check_hyperparameter(
+    label: str, value, low: float, high: float, low_open: bool, high_open: bool = False
+) -> None:
     """Raise a clear ``ValueError`` unless every entry of ``value`` is a finite number in range."""
     arr = np.asarray(value)
     if arr.dtype.kind not in "iuf" or arr.ndim > 1:
-        raise ValueError(f"{label} must be a number or a 1-D array of numbers, got {value!r}")
+        raise ConfigError(f"{label} must be a number or a 1-D array of numbers, got {value!r}")
     arr = arr.astype(float)
-    bad = ~np.isfinite(arr) | (arr > high) | ((arr <= low) if low_open else (arr < low))
+    bad = ~np.isfinite(arr) | ((arr >= high) if high_open else (arr > high))
+    bad |= (arr <= low) if low_open else (arr < low)
     if bad.any():
         first = float(arr.reshape(-1)[np.flatnonzero(bad.reshape(-1))[0]])
-        if math.isinf(high):
-            allowed = f"> {low:g}" if low_open else f">= {low:g}"
-        else:
-            allowed = f"in {'(' if low_open else '['}{low:g}, {high:g}]"
-        raise ValueError(f"{label} must be a finite number {allowed}, got {first!r}")
+        allowed = describe_range(low, high, low_open, high_open)
+        raise ConfigError(f"{label} must be a finite number {allowed}, got {first!r}")
 
 
 REGISTRY: Registry[OptimizerSpec] = Registry("optimizer", "initlab.optimizers")
@@ -567,7 +587,7 @@ def register(
     name: str | None = None,
     aliases: Sequence[str] = (),
     default_batch_size: int | None = None,
-    bounds: Mapping[str, tuple[float, float, bool]] | None = None,
+    bounds: Mapping[str, tuple] | None = None,
 ) -> OptimizerSpec:
     """Register ``factory(learning_rate, **hyperparameters)`` under its name.
 
