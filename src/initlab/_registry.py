@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from .errors import ConfigError
+
 T = TypeVar("T")
 
 
@@ -63,7 +65,7 @@ class Registry(Generic[T]):
     ) -> T:
         key = normalize(name)
         if key in self._entries or key in self._aliases:
-            raise ValueError(f"{self.kind} {name!r} is already registered")
+            raise ConfigError(f"{self.kind} {name!r} is already registered")
         self._entries[key] = entry
         self._descriptions[key] = description
         for alias in aliases:
@@ -86,7 +88,7 @@ class Registry(Generic[T]):
         candidates = list(self._entries) + list(self._aliases)
         close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
         hint = f"; did you mean {self._aliases.get(close[0], close[0])!r}?" if close else ""
-        raise ValueError(
+        raise ConfigError(
             f"unknown {self.kind} {name!r}{hint} Choose one of: {', '.join(self.names())}"
         )
 
@@ -122,7 +124,7 @@ def check_params(kind: str, name: str, given, allowed) -> None:
     """Raise a ``ValueError`` naming the parameters of ``given`` that ``allowed`` lacks."""
     unknown = set(given) - set(allowed)
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"{kind} {name!r} has no parameter(s) {', '.join(sorted(unknown))}; "
             f"its parameters are: {', '.join(allowed) or 'none'}"
         )

@@ -36,6 +36,7 @@ import numpy as np
 from scipy import special
 
 from ._registry import Param, Registry, check_params
+from .errors import ConfigError
 
 __all__ = ["Activation", "get", "names", "register", "REGISTRY", "SELU_ALPHA", "SELU_SCALE"]
 
@@ -128,7 +129,7 @@ class Activation:
         check_params("activation", self.name, params, self.params)
         for key, value in params.items():
             if np.ndim(value) == 0 and not np.isfinite(float(value)):
-                raise ValueError(f"{self.name} {key} must be finite, got {value!r}")
+                raise ConfigError(f"{self.name} {key} must be finite, got {value!r}")
         return replace(self, params={**self.params, **params})
 
     @cached_property

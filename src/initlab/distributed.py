@@ -49,6 +49,7 @@ import numpy as np
 
 from . import __version__
 from . import datasets as _datasets
+from .errors import InitlabError
 from .sweep import METRICS, Chunk, ChunkResult, run_chunk
 
 __all__ = [
@@ -71,7 +72,7 @@ DEFAULT_RETRIES = 1
 INSTALL_HINT = "pip install 'initlab[dask]'"
 
 
-class ClusterError(RuntimeError):
+class ClusterError(InitlabError, RuntimeError):
     """The Dask cluster cannot run initlab work; the message says why and what to do."""
 
 

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ._registry import Registry, check_params
+from .errors import ConfigError
 
 __all__ = [
     "Initializer",
@@ -77,17 +78,17 @@ def make_rng(seed: int | Rng, kind: str = "generator") -> Rng:
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an integer, got {type(seed).__name__} {seed!r}")
     if seed < 0 or seed >= 2**32:
-        raise ValueError(f"seed must be in [0, 2**32), got {seed}")
+        raise ConfigError(f"seed must be in [0, 2**32), got {seed}")
     if kind == "generator":
         return np.random.default_rng(int(seed))
     if kind == "legacy":
         return np.random.RandomState(int(seed))
-    raise ValueError(f"unknown rng kind {kind!r}; choose one of: {', '.join(RNG_KINDS)}")
+    raise ConfigError(f"unknown rng kind {kind!r}; choose one of: {', '.join(RNG_KINDS)}")
 
 
 def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
     if len(shape) < 2:
-        raise ValueError(f"weight shape needs at least 2 axes (fan_in, fan_out), got {shape}")
+        raise ConfigError(f"weight shape needs at least 2 axes (fan_in, fan_out), got {shape}")
     return int(shape[-2]), int(shape[-1])
 
 
@@ -211,11 +212,11 @@ def variance_scaling(
     2.0
     """
     if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale >= 0):
-        raise ValueError(f"scale must be a finite number >= 0, got {scale!r}")
+        raise ConfigError(f"scale must be a finite number >= 0, got {scale!r}")
     if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+        raise ConfigError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
     if distribution not in DISTRIBUTIONS:
-        raise ValueError(
+        raise ConfigError(
             f"unknown distribution {distribution!r}; choose one of: {', '.join(DISTRIBUTIONS)}"
         )
 
@@ -288,7 +289,7 @@ def register(init: Initializer, aliases: tuple[str, ...] = ()) -> Initializer:
     the variance of what it draws.
     """
     if init.variance_fn is None:
-        raise ValueError(f"initializer {init.name!r} needs a variance_fn(fan_in, fan_out)")
+        raise ConfigError(f"initializer {init.name!r} needs a variance_fn(fan_in, fan_out)")
     REGISTRY.register(init.name, init, aliases=aliases, description=init.description)
     return init
 

@@ -30,6 +30,7 @@ import numpy as np
 from scipy import special
 
 from ._registry import Registry
+from .errors import ConfigError
 
 __all__ = ["Loss", "get", "names", "register", "REGISTRY"]
 
@@ -133,7 +134,7 @@ class Loss:
 
     def n_outputs(self, n_classes: int) -> int:
         if self.binary and n_classes != 2:
-            raise ValueError(
+            raise ConfigError(
                 f"loss {self.name!r} needs exactly 2 classes, got {n_classes}; "
                 "use 'cross_entropy' for more"
             )

@@ -33,6 +33,7 @@ import numpy as np
 
 from . import __version__
 from . import runs as _runs
+from .errors import InitlabError
 
 __all__ = ["Store", "StoreError", "SCHEMA_VERSION", "DEFAULT_PATH"]
 
@@ -72,7 +73,7 @@ CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
 """
 
 
-class StoreError(RuntimeError):
+class StoreError(InitlabError, RuntimeError):
     """The store file cannot be used (not initlab's, newer schema, read-only, disk full)."""
 
 

@@ -48,6 +48,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from .._registry import Registry
+from ..errors import ConfigError
 from ._common import Claim, Experiment, ExperimentResult
 from .glorot import GLOROT_STANDARD
 from .hanin import _log_ratio_variance  # noqa: F401 (tested as experiments._log_ratio_variance)
@@ -139,7 +140,7 @@ def run(
     """
     exp = get(name)
     if not isinstance(quick, (bool, np.bool_)):
-        raise ValueError(f"quick must be True or False, got {quick!r}")
+        raise ConfigError(f"quick must be True or False, got {quick!r}")
     start = time.perf_counter()
     with _blas_threads(blas_threads), np.errstate(over="ignore", under="ignore"):
         data, claims, extra = exp.fn(bool(quick), int(random_state))

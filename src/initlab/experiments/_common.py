@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..errors import ConfigError
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -64,7 +66,7 @@ class ExperimentResult:
     def figure(self):
         """A matplotlib Figure of the measurements, drawn by :mod:`initlab.plots`."""
         if self.plotter is None:
-            raise ValueError(f"experiment {self.name!r} has no figure")
+            raise ConfigError(f"experiment {self.name!r} has no figure")
         return self.plotter(self)
 
 
