@@ -152,7 +152,9 @@ def _reference(name, lr, hyper):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("name", [n for n in optim.names() if n != "lion"])
+@pytest.mark.parametrize(
+    "name", ["gd", "minibatch", "momentum", "nag", "adagrad", "rmsprop", "adam", "adamw"]
+)
 def test_chains_are_bit_identical_to_the_textbook_expressions(name, dtype):
     rng = np.random.default_rng(1)
     lrs = np.array([0.01, 0.05, 0.3])

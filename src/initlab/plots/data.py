@@ -25,6 +25,8 @@ from ._style import (
     class_cmap,
 )
 
+__all__ = ["dataset", "mistakes", "boundary_grid"]
+
 
 def _mesh(X: np.ndarray, resolution: int, margin: float = 0.08):
     lo, hi = X.min(axis=0), X.max(axis=0)

@@ -20,6 +20,8 @@ from ._style import _LINESTYLES, OKABE_ITO, _figure, _single_axes, _styled
 from .panels import Lines, Panel
 from .panels import panels as _panels
 
+__all__ = ["layer_histograms", "variance_curves", "propagation", "record", "spectrum"]
+
 
 @_styled
 def layer_histograms(

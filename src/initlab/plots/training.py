@@ -44,6 +44,8 @@ from ._style import (
 )
 from .data import _boundary, _codes, _mesh
 
+__all__ = ["loss_curve", "loss_band", "update_grid", "TrainingAnimation", "animate_training"]
+
 
 def _history(obj, model: int) -> tuple[dict[str, np.ndarray], str]:
     """A ``{metric: (epochs + 1,)}`` history and a title from a net, result, dict or frame."""
