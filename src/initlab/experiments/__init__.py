@@ -143,7 +143,7 @@ def run(
         raise ConfigError(f"quick must be True or False, got {quick!r}")
     start = time.perf_counter()
     with _blas_threads(blas_threads), np.errstate(over="ignore", under="ignore"):
-        data, claims, extra = exp.fn(bool(quick), int(random_state))
+        data, claims, extra = exp.measure(bool(quick), int(random_state))
     return ExperimentResult(
         name=exp.name,
         title=exp.title,
@@ -153,5 +153,5 @@ def run(
         quick=bool(quick),
         seconds=time.perf_counter() - start,
         extra=extra,
-        plotter=exp.plotter,
+        plotter=exp.figure,
     )

@@ -1,4 +1,4 @@
-"""What every experiment shares: claims, results, and the helpers of their figures."""
+"""What every experiment shares: its record, its claims and result, and small helpers."""
 
 from __future__ import annotations
 
@@ -72,13 +72,18 @@ class ExperimentResult:
 
 @dataclass(frozen=True)
 class Experiment:
-    """A registered reproduction: ``fn(quick, random_state) -> (data, claims, extra)``."""
+    """A registered reproduction of a paper.
+
+    ``measure(quick, random_state) -> (data, claims, extra)`` runs it;
+    ``figure(result) -> Figure`` draws its :class:`ExperimentResult` with
+    :mod:`initlab.plots`.
+    """
 
     name: str
     title: str
     reference: str
-    fn: Callable
-    plotter: Callable
+    measure: Callable
+    figure: Callable
 
 
 # --- helpers ---------------------------------------------------------------------------------
