@@ -22,10 +22,11 @@ import initlab
 LAYERS = {
     "core": (
         "errors", "_registry", "plugins", "activations", "initializers", "losses", "optim",
-        "stats",
     ),
-    "engine": ("engine", "runs", "datasets", "network", "diagnostics", "meanfield"),
-    "studies": ("sweep", "study", "store", "distributed", "experiments", "experiments."),
+    "engine": ("engine", "kernels", "runs", "datasets", "network", "diagnostics", "meanfield"),
+    "studies": (
+        "sweep", "study", "store", "stats", "distributed", "experiments", "experiments.",
+    ),
     "top": ("plots", "plots.", "report", "cli", "web", "web."),
 }  # fmt: skip
 ORDER = list(LAYERS)

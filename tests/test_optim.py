@@ -225,3 +225,26 @@ def test_registry_reads_defaults_from_the_signature_and_chains_compose():
     np.testing.assert_allclose(ups[0], -0.2 * (1.5 + 0.1))
     with pytest.raises(TypeError, match="need a default"):
         optim.OptimizerSpec("bad", lambda learning_rate, beta: optim.gd(learning_rate))
+
+
+def test_a_learning_rate_folds_once():
+    # a chain that already steps with a learning rate, scaled again, scales by both
+    p, g = [np.ones((1, 2))], [np.ones((1, 2))]
+    twice = optim.chain(optim.momentum(0.1), optim.scale_by_learning_rate(-0.5))
+    ups, _ = twice.update(g, twice.init(p), p)
+    np.testing.assert_allclose(ups[0], 0.1 * 0.5 * -1 * -1 * -1)  # -lr1 * -lr2 * g
+
+
+def test_named_optimizers_carry_their_recipe_for_the_compiled_engine():
+    assert optim.build("adamw", 0.1).recipe == (
+        "adam",
+        {"learning_rate": 0.1, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01},
+    )
+    assert optim.build("adam", 0.1).recipe[1]["weight_decay"] == 0.0
+    assert optim.rmsprop(0.2, rho=0.5).recipe == (
+        "rmsprop",
+        {"learning_rate": 0.2, "rho": 0.5, "eps": 1e-8},
+    )
+    assert optim.build("lion", 0.1).recipe is None  # the NumPy engine trains it
+    custom = optim.chain(optim.scale_by_momentum(0.9), optim.scale_by_learning_rate(0.1))
+    assert custom.recipe is None

@@ -460,16 +460,7 @@ def diagnose(
     X = _check_X(X)
     if X.shape[1] != net.n_features_in_:
         raise ConfigError(f"X has {X.shape[1]} features; the network expects {net.n_features_in_}")
-    yy = None
-    if y is not None:
-        y = np.asarray(y)
-        unknown = np.setdiff1d(y, net.classes_)
-        if len(unknown):
-            raise ConfigError(
-                f"y has labels the network was not trained on: {unknown[:5].tolist()}; "
-                f"its classes are {net.classes_.tolist()}"
-            )
-        yy = np.searchsorted(net.classes_, y)
+    yy = None if y is None else net.encode(y)
     return layer_stats(net.population_, net._params(), X, yy, saturation=saturation)
 
 

@@ -24,7 +24,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import losses as _losses
 from . import runs as _runs
 from .datasets import check_finite
-from .engine import Population, Trainer
+from .engine import Population
 from .errors import ConfigError
 
 __all__ = ["FFNetwork", "blog_network", "BLOG_INITS"]
@@ -114,9 +114,12 @@ class FFNetwork(ClassifierMixin, BaseEstimator):
         their defaults count as not given.
         """
         values = {}
+        recipe = _runs.get_recipe(self.recipe)
         for f in _runs.fields():
             v = getattr(self, f.estimator)
             if f.name == "seed":
+                if v is None and recipe is not None and "seed" in recipe.values:
+                    continue  # the recipe's seed
                 v = self._seed()
             elif (f.conditional or self.recipe is not None) and _same(v, f.default):
                 continue
@@ -159,7 +162,7 @@ class FFNetwork(ClassifierMixin, BaseEstimator):
             y_val = np.asarray(y_val)
             if len(y_val) != len(X_val):
                 raise ValueError(f"X_val has {len(X_val)} rows but y_val has {len(y_val)} labels")
-            y_val = self._encode(y_val, "y_val")
+            y_val = self.encode(y_val, "y_val")
         n_out = _losses.get(spec.loss).n_outputs(len(self.classes_))
         self._check_memory(spec, X.shape[1], n_out, len(X), len(X_val) if has_val else 0)
         self.seed_ = spec.seed
@@ -167,18 +170,15 @@ class FFNetwork(ClassifierMixin, BaseEstimator):
         self._population, params, optimizer = _runs.populate(
             [spec], X.shape[1], len(self.classes_), X
         )
-        trainer = Trainer(
+        trainer = _runs.trainer(
+            [spec],
             self._population,
             params,
             optimizer,
             X,
             y_enc,
-            X_val=X_val if has_val else None,
-            y_val=y_val if has_val else None,
-            batch_size=spec.batch_size,
-            shuffle=spec.shuffle,
-            shuffle_seed=spec.shuffle_seed,
-            record=True,
+            X_val if has_val else None,
+            y_val if has_val else None,
             snapshots=self.record_params,
         )
         trainer.step(spec.epochs)
@@ -186,8 +186,8 @@ class FFNetwork(ClassifierMixin, BaseEstimator):
         self._set_fitted(result)
         return self
 
-    def _encode(self, y, name: str) -> np.ndarray:
-        """Labels as class codes; labels the model never saw are an error."""
+    def encode(self, y, name: str = "y") -> np.ndarray:
+        """Labels as class codes ``0..K-1`` (``classes_`` order); unseen labels are an error."""
         y = np.asarray(y)
         unknown = np.setdiff1d(y, self.classes_)
         if len(unknown):
@@ -246,7 +246,7 @@ class FFNetwork(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        yy = None if y is None else self._encode(y, "y")
+        yy = None if y is None else self.encode(y, "y")
         out = self._population.trace(self._params(), X, yy)
         return {k: [a[0] for a in v] for k, v in out.items()}
 

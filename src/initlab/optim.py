@@ -54,6 +54,7 @@ with ``batch_size`` 100 unless given), ``Momentum``, ``NAG``, ``AdaGrad``,
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -116,17 +117,23 @@ class GradientTransformation(NamedTuple):
     """A pure optimizer: ``init(params) -> state``, ``update(grads, state, params)``.
 
     ``update`` returns ``(updates, new_state)``; the updates are added to the
-    parameters.  The two optional fields serve :func:`chain`:
-    ``learning_rate`` is set by :func:`scale_by_learning_rate` only, and
-    ``fold(learning_rate)`` is this transformation followed by that scaling in
-    one pass over the parameters, with the learning rate where the textbook
-    formula puts it (``lr * g / (sqrt(s) + eps)``).
+    parameters.  Two optional fields serve :func:`chain`: ``learning_rate`` is
+    set by :func:`scale_by_learning_rate` only, and ``fold(learning_rate)`` is
+    this transformation followed by that scaling in one pass over the
+    parameters, with the learning rate where the textbook formula puts it
+    (``lr * g / (sqrt(s) + eps)``).
+
+    ``recipe`` is ``(name, hyperparameters)`` for the named optimizers the
+    compiled engine (:mod:`initlab.kernels`) implements
+    (``("momentum", {"learning_rate": ..., "momentum": ...})``), so that it can
+    run the same update; None for other chains, which the NumPy engine runs.
     """
 
     init: Callable[[Params], Any]
     update: Callable[[Params, Any, Params], tuple[list[np.ndarray], Any]]
     learning_rate: Hyper | None = None
     fold: Callable[[Hyper], GradientTransformation] | None = None
+    recipe: tuple[str, dict] | None = None
 
 
 def apply_updates(params: Params, updates: Params) -> list[np.ndarray]:
@@ -219,10 +226,13 @@ def scale_by_momentum(
             out = [step(v) for v in vel]
         return out, TraceState(vel)
 
+    def fold(rate):  # this step followed by scale_by_learning_rate(rate)
+        return scale_by_momentum(momentum, nesterov, learning_rate=rate)
+
     return GradientTransformation(
         lambda params: TraceState(_zeros_like(params)),
         update,
-        fold=lambda rate: scale_by_momentum(momentum, nesterov, learning_rate=rate),
+        fold=fold if learning_rate is None else None,
     )
 
 
@@ -240,10 +250,13 @@ def scale_by_rss(
         out = [step(u) / (np.sqrt(s) + ep(u)) for u, s in zip(updates, acc, strict=True)]
         return out, SumState(acc)
 
+    def fold(rate):  # this step followed by scale_by_learning_rate(rate)
+        return scale_by_rss(eps, learning_rate=rate)
+
     return GradientTransformation(
         lambda params: SumState(_zeros_like(params)),
         update,
-        fold=lambda rate: scale_by_rss(eps, learning_rate=rate),
+        fold=fold if learning_rate is None else None,
     )
 
 
@@ -264,10 +277,13 @@ def scale_by_rms(
         out = [step(u) / (np.sqrt(s) + ep(u)) for u, s in zip(updates, acc, strict=True)]
         return out, SumState(acc)
 
+    def fold(rate):  # this step followed by scale_by_learning_rate(rate)
+        return scale_by_rms(rho, eps, learning_rate=rate)
+
     return GradientTransformation(
         lambda params: SumState(_zeros_like(params)),
         update,
-        fold=lambda rate: scale_by_rms(rho, eps, learning_rate=rate),
+        fold=fold if learning_rate is None else None,
     )
 
 
@@ -298,10 +314,13 @@ def scale_by_adam(
             out.append(step(m_hat / (np.sqrt(v_hat) + ep(u))))
         return out, AdamState(t, mu, nu)
 
+    def fold(rate):  # this step followed by scale_by_learning_rate(rate)
+        return scale_by_adam(beta1, beta2, eps, learning_rate=rate)
+
     return GradientTransformation(
         lambda params: AdamState(0, _zeros_like(params), _zeros_like(params)),
         update,
-        fold=lambda rate: scale_by_adam(beta1, beta2, eps, learning_rate=rate),
+        fold=fold if learning_rate is None else None,
     )
 
 
@@ -330,10 +349,13 @@ def add_decayed_weights(
             out = [-lr(u) * u for u in updates]
         return list(out), state
 
+    def fold(rate):  # this step followed by scale_by_learning_rate(rate)
+        return add_decayed_weights(weight_decay, learning_rate=rate)
+
     return GradientTransformation(
         lambda params: EmptyState(),
         update,
-        fold=lambda rate: add_decayed_weights(weight_decay, learning_rate=rate),
+        fold=fold if learning_rate is None else None,
     )
 
 
@@ -363,8 +385,9 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
     """The transformations applied one after the other (optax ``chain``).
 
     A :func:`scale_by_learning_rate` right after a transformation that can
-    fold it is computed in that transformation's pass (``fold``): the same
-    formula, one pass over the parameters fewer.  A chain of one is that
+    fold it (one that has no learning rate yet) is computed in that
+    transformation's pass (``fold``): the same formula, one pass over the
+    parameters fewer.  A chain of one is that
     transformation itself.
 
     Examples
@@ -399,11 +422,31 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
 
 
 # --- the named optimizers: one chain each, hyperparameter defaults in the signature --------
+def _compiled_as(kernel: str, **fixed: Hyper):
+    """Label a named optimizer's chain with its ``recipe``: the compiled kernel that runs
+    the same update, and the hyperparameters it was built with (plus ``fixed`` ones)."""
+
+    def wrap(factory):
+        signature = inspect.signature(factory)
+
+        @functools.wraps(factory)
+        def build(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            return factory(*args, **kwargs)._replace(recipe=(kernel, {**bound.arguments, **fixed}))
+
+        return build
+
+    return wrap
+
+
+@_compiled_as("gd")
 def gd(learning_rate: Hyper) -> GradientTransformation:
     """Plain gradient descent, ``p -= lr * g`` (``torch.optim.SGD``)."""
     return chain(scale_by_learning_rate(learning_rate))
 
 
+@_compiled_as("momentum")
 def momentum(learning_rate: Hyper, momentum: Hyper = 0.9) -> GradientTransformation:
     """Heavy-ball momentum: ``v = mu v + g; p -= lr v`` (``torch.optim.SGD(momentum=mu)``).
 
@@ -413,16 +456,19 @@ def momentum(learning_rate: Hyper, momentum: Hyper = 0.9) -> GradientTransformat
     return chain(scale_by_momentum(momentum), scale_by_learning_rate(learning_rate))
 
 
+@_compiled_as("nag")
 def nag(learning_rate: Hyper, momentum: Hyper = 0.9) -> GradientTransformation:
     """Nesterov accelerated gradient: ``v = mu v + g; p -= lr (g + mu v)`` (torch's form)."""
     return chain(scale_by_momentum(momentum, nesterov=True), scale_by_learning_rate(learning_rate))
 
 
+@_compiled_as("adagrad")
 def adagrad(learning_rate: Hyper, eps: Hyper = 1e-10) -> GradientTransformation:
     """AdaGrad (Duchi et al. 2011): ``s += g^2; p -= lr g / (sqrt(s) + eps)``."""
     return chain(scale_by_rss(eps), scale_by_learning_rate(learning_rate))
 
 
+@_compiled_as("rmsprop")
 def rmsprop(learning_rate: Hyper, rho: Hyper = 0.9, eps: Hyper = 1e-8) -> GradientTransformation:
     """RMSProp (Hinton 2012): ``s = rho s + (1 - rho) g^2; p -= lr g / (sqrt(s) + eps)``.
 
@@ -432,6 +478,7 @@ def rmsprop(learning_rate: Hyper, rho: Hyper = 0.9, eps: Hyper = 1e-8) -> Gradie
     return chain(scale_by_rms(rho, eps), scale_by_learning_rate(learning_rate))
 
 
+@_compiled_as("adam", weight_decay=0.0)
 def adam(
     learning_rate: Hyper, beta1: Hyper = 0.9, beta2: Hyper = 0.999, eps: Hyper = 1e-8
 ) -> GradientTransformation:
@@ -439,6 +486,7 @@ def adam(
     return chain(scale_by_adam(beta1, beta2, eps), scale_by_learning_rate(learning_rate))
 
 
+@_compiled_as("adam")
 def adamw(
     learning_rate: Hyper,
     beta1: Hyper = 0.9,

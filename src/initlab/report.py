@@ -122,42 +122,6 @@ def summarize(
     return out.sort_values(["block", "rank"], kind="stable").reset_index(drop=True)
 
 
-def _network_from_row(row: Mapping[str, Any]):
-    """An unfitted FFNetwork configured like a results row (as :func:`initlab.sweep` writes it)."""
-    from .network import FFNetwork
-
-    def get(key, default=None):
-        v = row.get(key, default)
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            return default
-        return v
-
-    hidden = get("hidden", "16")
-    if isinstance(hidden, str):
-        hidden = () if hidden in ("", "0") else tuple(int(h) for h in hidden.split("-"))
-    params = dict(
-        hidden_layer_sizes=tuple(hidden),
-        activation=get("activation", "relu"),
-        init=get("init", "he_normal"),
-        bias_init=get("bias_init", "zeros"),
-        optimizer=get("optimizer", "adam"),
-        learning_rate=float(get("learning_rate", 0.01)),
-        epochs=int(get("epochs", 200)),
-        batch_size=None if get("batch_size") in (None, 0) else int(get("batch_size")),
-        loss=get("loss", "cross_entropy"),
-        leaky_slope=float(get("leaky_slope", 0.1)),
-        shuffle=bool(get("shuffle", False)),
-        shuffle_seed=int(get("shuffle_seed", 0)),
-        random_state=int(get("seed", 0)),
-        rng_kind=get("rng_kind", "generator"),
-        dtype=get("dtype", "float64"),
-    )
-    for k in ("momentum", "rho", "beta1", "beta2", "eps", "weight_decay"):
-        if get(k) is not None:
-            params[k] = float(get(k))
-    return FFNetwork(**params)
-
-
 @dataclass
 class FrameStudy:
     """A study made of bare tables (e.g. from :func:`initlab.sweep`), for :func:`render`.
@@ -183,16 +147,18 @@ class FrameStudy:
         return summarize(self.runs, metric)
 
     def network(self, row):
-        return _network_from_row(row)
+        from .runs import RunSpec
 
-    def dataset(self, name: str):
+        return RunSpec.from_row(row).network()
+
+    def dataset(self, label: str):
         from . import datasets
 
-        if isinstance(self.data, Mapping) and name in self.data:
-            return self.data[name]
-        if self.data is not None and getattr(self.data, "name", None) == name:
+        if isinstance(self.data, Mapping) and label in self.data:
+            return self.data[label]
+        if self.data is not None and getattr(self.data, "label", None) == label:
             return self.data
-        return datasets.load(name)
+        return datasets.load(label)
 
 
 def from_frames(
@@ -389,6 +355,12 @@ def _retrain(study, row: Mapping[str, Any], record: bool = True, data=None):
         net.set_params(record_params=True)
     if data is None:
         data = study.dataset(row["dataset"]) if "dataset" in row else study.dataset(None)
+    stored = row.get("data_id") if hasattr(row, "get") else None
+    if isinstance(stored, str) and stored != data.id:
+        raise ValueError(
+            f"the data set {row.get('dataset')!r} is not the one this run was trained on "
+            f"(its identity was {stored}, now {data.id}: a data file changed?); not retrained"
+        )
     net.fit(data.X_train, data.y_train, data.X_val, data.y_val)
     return net, data
 

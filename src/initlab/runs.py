@@ -261,6 +261,22 @@ _CORE = (
         aliases=("lr", "eta"),
     ),
     Field(
+        "l1",
+        "float",
+        0.0,
+        "L1 weight penalty: l1 * sum|W| (weights only), its gradient l1 * sign(W)",
+        low=0.0,
+        since=2,
+    ),
+    Field(
+        "l2",
+        "float",
+        0.0,
+        "L2 weight penalty: (l2 / 2) * sum W^2 (weights only), its gradient l2 * W",
+        low=0.0,
+        since=2,
+    ),
+    Field(
         "batch_size",
         "int",
         None,
@@ -418,8 +434,8 @@ def _tables() -> tuple[tuple[Field, ...], dict[str, Field]]:
             ordered.append(f)
             if f.name == "activation":
                 ordered += act
-            elif f.name == "learning_rate":
-                ordered += opt
+            elif f.name == "l2":
+                ordered += opt  # after the learning rate and the weight penalties
         lookup: dict[str, Field] = {f.name: f for f in ordered}
         for f in ordered:
             for k in (f.key, f.estimator, *f.aliases):
@@ -574,10 +590,17 @@ class Recipe:
         return value
 
     def spelling(self, f: str, value: Any) -> str | None:
-        """The recipe's own name for a canonical value, where it differs."""
+        """The recipe's own name for a canonical value, where it means something else
+        elsewhere (the blog's "xavier" is lecun_normal; its "he" is everyone's he)."""
+        field_ = get_field(f)
         for own, canonical in self.names.get(f, {}).items():
             if canonical == value and own != value:
-                return own
+                try:
+                    elsewhere = check(field_, own)
+                except ConfigError:
+                    elsewhere = None
+                if elsewhere != canonical:
+                    return own
         return None
 
 
@@ -593,6 +616,7 @@ RECIPES: dict[str, Recipe] = {
             "epochs": 50,
             "batch_size": None,
             "rng_kind": "legacy",
+            "seed": 0,  # np.random.seed(0)
         },
         names={
             "init": {
@@ -914,9 +938,10 @@ def grid(recipe: str | Recipe | None = None, **axes) -> list[RunSpec]:
         f = get_field(name)
         if f.conditional and name not in used:
             present = given.get(f.owner) or [defaults.get(f.owner, get_field(f.owner).default)]
+            whose = "this run's" if len(specs) == 1 else "this grid's"
             raise ConfigError(
                 f"{spelled[name]} applies to the {f.owner}s {', '.join(f.owners)}; "
-                f"none of this grid's {f.owner}s ({', '.join(map(str, present))}) has it",
+                f"none of {whose} {f.owner}s ({', '.join(map(str, present))}) has it",
                 name,
             )
     return specs
@@ -995,3 +1020,100 @@ def populate(specs: Sequence[RunSpec], n_features: int, n_classes: int, X: np.nd
     lrs = np.array([s.learning_rate for s in specs])
     optimizer = _optim.get(first.optimizer).build(lrs, **hyper)
     return pop, weights, optimizer
+
+
+# --- filters ------------------------------------------------------------------------------
+_OPERATORS = ("!=", ">=", "<=", "=", ">", "<")
+
+
+def parse_condition(text: str, columns: Sequence[str], recipe: str | Recipe | None = None):
+    """``"init=he"`` as ``("init", "=", "he_normal")``: a typed, canonical filter.
+
+    The column is a results column (a run field by any of its names, the data
+    set, a metric); the value is read as the field reads it (``learning_rate=1``
+    is 1.0, ``init=he`` is ``he_normal``, ``optimizer=Adam`` is ``adam``, names in
+    the study's recipe its way).  Operators: ``=``, ``!=``, ``<``, ``<=``, ``>``, ``>=``.
+    """
+    for op in _OPERATORS:
+        if op in text:
+            column, raw = (t.strip() for t in text.split(op, 1))
+            break
+    else:
+        raise ConfigError(f"a filter is COLUMN=VALUE (or !=, <, <=, >, >=), got {text!r}")
+    if column not in columns:
+        try:
+            column = get_field(column).name
+        except ConfigError:
+            pass
+    if column not in columns:
+        close = difflib.get_close_matches(column, list(columns), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"unknown column {column!r}{hint} Columns: {', '.join(columns)}")
+    return column, op, _filter_value(column, raw, recipe)
+
+
+def _filter_value(column: str, raw: str, recipe) -> Any:
+    table = _lookup()
+    if column not in table or column == "dataset":
+        try:
+            return float(raw)
+        except ValueError:
+            return raw
+    f = table[column]
+    if raw.lower() in ("none", "null", "-", "") and (f.none_means or f.conditional):
+        return None
+    if f.kind == "bool":
+        if raw.lower() not in ("true", "false"):
+            raise ConfigError(f"{column} is true or false, got {raw!r}", column)
+        return raw.lower() == "true"
+    if f.kind in ("int", "float"):
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{column} is a number, got {raw!r}", column) from None
+        return check(f, int(value) if f.kind == "int" and value.is_integer() else value)
+    if f.kind == "sizes":
+        return _format(check(f, raw))
+    rec = get_recipe(recipe)
+    return check(f, rec.translate(f, raw) if rec else raw)
+
+
+def select(frame, column: str, op: str, value: Any):
+    """The rows of a results frame where ``column op value`` (``None`` matches missing)."""
+    col = frame[column]
+    if value is None:
+        mask = col.isna() if op == "=" else col.notna()
+    elif op == "=":
+        mask = col == value
+    elif op == "!=":
+        mask = col != value
+    else:
+        numeric = col.astype(float)
+        mask = {">": numeric > value, "<": numeric < value, ">=": numeric >= value,
+                "<=": numeric <= value}[op]  # fmt: skip
+    return frame[mask]
+
+
+def trainer(specs: Sequence[RunSpec], population, params, optimizer, X, y, X_val=None, y_val=None,
+            **options):  # fmt: skip
+    """The :class:`initlab.engine.Trainer` of ``specs`` (built by :func:`populate`): their
+    batch plan (batch size, shuffling and its seed, shared) and weight penalties (per
+    model); ``options`` go to the Trainer (``record``, ``snapshots``, ``engine``)."""
+    from .engine import Trainer
+
+    first = specs[0]
+    return Trainer(
+        population,
+        params,
+        optimizer,
+        X,
+        y,
+        X_val,
+        y_val,
+        batch_size=first.batch_size,
+        shuffle=first.shuffle,
+        shuffle_seed=first.shuffle_seed,
+        l1=_per_model(specs, [s.l1 for s in specs]),
+        l2=_per_model(specs, [s.l2 for s in specs]),
+        **options,
+    )

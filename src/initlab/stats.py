@@ -23,30 +23,12 @@ import numpy as np
 import pandas as pd
 from scipy import special as _special
 
-__all__ = ["bootstrap_ci", "paired_p_value", "summarize", "COMPARED", "NOT_CONFIG"]
+from . import runs as _runs
+
+__all__ = ["bootstrap_ci", "paired_p_value", "summarize", "config_columns", "COMPARED"]
 
 #: Within a block, configurations differ in these columns (the blog's table).
-COMPARED = ("init", "activation", "bias_init", "leaky_slope")
-#: Columns that are results or bookkeeping, never configuration.
-NOT_CONFIG = {
-    "seed",
-    "train_loss",
-    "train_acc",
-    "val_loss",
-    "val_acc",
-    "diverged",
-    "diverged_epoch",
-    "time_s",
-    "run_hash",
-    "run",
-    "hash",
-    "status",
-    "error",
-    "initlab_version",
-    "finished",
-    "study",
-    "config",
-}
+COMPARED = ("init", "activation", "bias_init")
 
 
 def bootstrap_ci(
@@ -85,7 +67,34 @@ def paired_p_value(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def config_columns(runs: pd.DataFrame) -> list[str]:
-    return [c for c in runs.columns if c not in NOT_CONFIG]
+    """The columns that say what a run was, seed excluded: the data set and the run
+    fields (:mod:`initlab.runs`); metrics and bookkeeping are not configuration."""
+    fields = set(_runs.names()) - {"seed"}
+    return [c for c in runs.columns if c == "dataset" or c in fields]
+
+
+def compared_columns(data: pd.DataFrame, cfg: list[str], compared) -> list[str]:
+    """The compared columns and those that follow from them.
+
+    A conditional field follows its owner (the leaky slope the activation, momentum
+    the optimizer); a setting fixed by the compared ones (minibatch's batch size by
+    the optimizer, the blog's biases by the initializer) is compared with them, so it
+    never splits a comparison into blocks.
+    """
+    out = [c for c in compared if c in cfg]
+    for c in cfg:
+        if c in out:
+            continue
+        try:
+            f = _runs.get_field(c)
+        except ValueError:
+            f = None
+        if f is not None and f.conditional and f.owner in out:
+            out.append(c)
+        elif out and data[c].nunique(dropna=False) > 1:
+            if data.groupby(out, dropna=False)[c].nunique(dropna=False).max() <= 1:
+                out.append(c)
+    return out
 
 
 def summarize(
@@ -130,9 +139,7 @@ def summarize(
     for c in cfg:
         if data[c].isna().any():
             data[c] = data[c].astype(object).where(data[c].notna(), "-")
-    compared = list(compared)
-    if "activation" in compared and "leaky_slope" not in compared:
-        compared.append("leaky_slope")  # a slope only exists for some activations
+    compared = compared_columns(data, cfg, compared)
     block_cols = [c for c in cfg if c not in compared]
     rows = []
     for key, group in data.groupby(cfg, sort=False, dropna=False):

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -348,6 +349,10 @@ class Study:
         """A study as it was saved in a store."""
         with Store(store, readonly=True) as st:
             config = st.study_config(name)
+            stale = st.needs_backfill()
+        if stale and os.access(store, os.W_OK):  # written by an earlier initlab
+            with Store(store) as st:
+                backfill(st)
         study = cls.from_dict(config, source=f"study {name!r} in {store}")
         study.store_path = str(store)
         return study
@@ -468,6 +473,39 @@ class Study:
             _compare_values(key, a, b, grown, changed)
         return grown, changed
 
+    def _against(self, st: Store, replace: bool) -> list[str]:
+        """Notes on how this definition meets the one stored under its name (or a refusal)."""
+        if self.name not in st.study_names():
+            return []
+        grown, changed = self.differences(st.study_config(self.name))
+        if changed and not replace:
+            raise StudyConflict(
+                f"study {self.name!r} is stored in {st.path} with another grid: "
+                + "; ".join(changed)
+                + ". Give this one another name (--name), or replace the stored "
+                "definition (--replace; its runs stay in the store for reuse)",
+                "name",
+            )
+        if changed:
+            return [f"replaced the definition of {self.name!r}: " + "; ".join(changed)]
+        if grown:
+            return [f"{self.name!r} grows: " + "; ".join(grown)]
+        return []
+
+    def check(self, store: str | Path | None = None, replace: bool = False) -> list[str]:
+        """Everything :meth:`run` checks before it trains, without changing anything.
+
+        Plans the grid (every value checked) and compares this definition with a
+        study of the same name in ``store``; returns the notes :meth:`run` would
+        give, or raises what it would raise.
+        """
+        self.plan()
+        path = Path(store or self.store_path or DEFAULT_PATH)
+        if not path.exists():
+            return []
+        with Store(path, readonly=True) as st:
+            return self._against(st, replace)
+
     # -- running ------------------------------------------------------------------------------
     def run(
         self,
@@ -523,21 +561,7 @@ class Study:
         failures: Counter = Counter()
         try:
             backfill(st)
-            stored = st.study_config(self.name) if self.name in st.study_names() else None
-            if stored is not None:
-                grown, changed = self.differences(stored)
-                if changed and not replace:
-                    raise StudyConflict(
-                        f"study {self.name!r} is stored in {self.store_path} with another grid: "
-                        + "; ".join(changed)
-                        + ". Give this one another name (--name), or replace the stored "
-                        "definition (--replace; its runs stay in the store for reuse)",
-                        "name",
-                    )
-                if changed:
-                    notes.append(f"replaced the definition of {self.name!r}: " + "; ".join(changed))
-                elif grown:
-                    notes.append(f"{self.name!r} grows: " + "; ".join(grown))
+            notes = self._against(st, replace)
             all_hashes = [h for p in planned for h in p.hashes]
             labels = {p.data.id: p.label for p in planned}
             with st.transaction():  # the definition and its runs change together
@@ -557,17 +581,8 @@ class Study:
                 if todo:
                     work.append((p, todo))
             trained = failed = 0
-            total_work = sum(s.epochs for _, todo in work for s, _ in todo)
-            finished = 0
-
-            def tick(n):
-                nonlocal finished
-                finished += n
-                if progress is not None:
-                    progress(finished, total_work)
-
-            if progress is not None:
-                progress(0, total_work)
+            tick = _sweep.ticker(sum(s.epochs for _, todo in work for s, _ in todo), progress)
+            tick(0)
             for p, todo in work:
                 by_spec = dict(todo)
                 jobs = 1 if executor == "local" else (workers or -1)

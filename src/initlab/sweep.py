@@ -37,7 +37,7 @@ import numpy as np
 from . import datasets as _datasets
 from . import losses as _losses
 from . import runs as _runs
-from .engine import Trainer, one_blas_thread
+from .engine import one_blas_thread
 from .runs import METRICS, RunSpec, model_bytes
 
 __all__ = [
@@ -216,19 +216,10 @@ def _run_chunk(chunk, data, curves, on_epoch) -> ChunkResult:
     start = time.perf_counter()
     try:
         pop, params, optimizer = build(specs, data)
-        trainer = Trainer(
-            pop,
-            params,
-            optimizer,
-            data.X_train,
-            data.y_train,
-            data.X_val,
-            data.y_val,
-            batch_size=first.batch_size,
-            shuffle=first.shuffle,
-            shuffle_seed=first.shuffle_seed,
+        trainer = _runs.trainer(
+            specs, pop, params, optimizer, data.X_train, data.y_train, data.X_val, data.y_val,
             record=curves,
-        )
+        )  # fmt: skip
         if on_epoch is None:
             trainer.step(first.epochs)
         else:
@@ -273,6 +264,19 @@ def _mp_context():
     if sys.platform == "linux" and "jax" not in sys.modules and "torch" not in sys.modules:
         return mp.get_context("fork")
     return mp.get_context("spawn")
+
+
+def ticker(total: int, progress: Callable[[int, int], None] | None) -> Callable[[int], None]:
+    """``tick(n)``: add ``n`` model-epochs of work done and report ``progress(done, total)``."""
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress is not None:
+            progress(done, total)
+
+    return tick
 
 
 def resolve_jobs(n_jobs: int | None) -> int:
@@ -395,14 +399,7 @@ def sweep(
     jobs = resolve_jobs(n_jobs)
     chunk_list = chunks(specs, data, max_memory, jobs)
     index = {s: i for i, s in enumerate(specs)}  # specs are unique and hashable
-    total = sum(len(c.specs) * c.specs[0].epochs for c in chunk_list)
-    done = 0
-
-    def tick(n):
-        nonlocal done
-        done += n
-        if progress is not None:
-            progress(done, total)
+    tick = ticker(sum(len(c.specs) * c.specs[0].epochs for c in chunk_list), progress)
 
     rows: list[dict | None] = [None] * len(specs)
     curve_frames = []
