@@ -44,6 +44,7 @@ _SUBMODULES = {
     "meanfield",
     "experiments",
     "distributed",
+    "plugins",
     "cli",
     "web",
 }

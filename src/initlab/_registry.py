@@ -1,9 +1,13 @@
 """A tiny name registry with helpful errors, shared by every pluggable concept.
 
-Activations, initializers, optimizers, losses and data sets are looked up by
-name.  Names are case-insensitive and ``-``/``_``/space-insensitive, aliases
-are allowed, and an unknown name raises a :class:`ValueError` that suggests
-the closest valid name and lists all of them.
+Activations, initializers, optimizers, losses, data sets and experiments are
+looked up by name.  Names are case-insensitive and ``-``/``_``/space-insensitive,
+aliases are allowed, and an unknown name raises a :class:`ValueError` that
+suggests the closest valid name and lists all of them.
+
+A registry with an entry-point ``group`` loads the components of other
+packages and of the ``INITLAB_PLUGINS`` modules the first time it looks a name
+up (see :mod:`initlab.plugins`), in the main process and in every worker alike.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+from .errors import ConfigError
 
 T = TypeVar("T")
 
@@ -29,20 +35,37 @@ class Registry(Generic[T]):
     ----------
     kind : str
         What the entries are, for error messages ("activation", "optimizer").
+    group : str, optional
+        The entry-point group of its plugins (``"initlab.activations"``).
     """
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, group: str | None = None):
         self.kind = kind
+        self.group = group
         self._entries: dict[str, T] = {}
         self._aliases: dict[str, str] = {}
         self._descriptions: dict[str, str] = {}
+        self._plugins_loaded = group is None
+
+    def _load_plugins(self) -> None:
+        """Import the group's entry points and the INITLAB_PLUGINS modules, once."""
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True  # first: the plugins' own registrations must not recurse
+        from . import plugins
+
+        try:
+            plugins.load(self.group)
+        except BaseException:
+            self._plugins_loaded = False  # fail again, as loudly, at the next lookup
+            raise
 
     def register(
         self, name: str, entry: T, *, aliases: tuple[str, ...] = (), description: str = ""
     ) -> T:
         key = normalize(name)
         if key in self._entries or key in self._aliases:
-            raise ValueError(f"{self.kind} {name!r} is already registered")
+            raise ConfigError(f"{self.kind} {name!r} is already registered")
         self._entries[key] = entry
         self._descriptions[key] = description
         for alias in aliases:
@@ -56,6 +79,7 @@ class Registry(Generic[T]):
                 f"{self.kind} must be given by name (a str), got {type(name).__name__} {name!r}; "
                 f"choose one of: {', '.join(self.names())}"
             )
+        self._load_plugins()
         key = normalize(name)
         if key in self._entries:
             return key
@@ -64,7 +88,7 @@ class Registry(Generic[T]):
         candidates = list(self._entries) + list(self._aliases)
         close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
         hint = f"; did you mean {self._aliases.get(close[0], close[0])!r}?" if close else ""
-        raise ValueError(
+        raise ConfigError(
             f"unknown {self.kind} {name!r}{hint} Choose one of: {', '.join(self.names())}"
         )
 
@@ -72,6 +96,7 @@ class Registry(Generic[T]):
         return self._entries[self.canonical(name)]
 
     def names(self) -> list[str]:
+        self._load_plugins()
         return list(self._entries)
 
     def aliases(self, name: str) -> list[str]:
@@ -89,17 +114,17 @@ class Registry(Generic[T]):
         return True
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._entries)
+        return iter(self.names())
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self.names())
 
 
 def check_params(kind: str, name: str, given, allowed) -> None:
     """Raise a ``ValueError`` naming the parameters of ``given`` that ``allowed`` lacks."""
     unknown = set(given) - set(allowed)
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"{kind} {name!r} has no parameter(s) {', '.join(sorted(unknown))}; "
             f"its parameters are: {', '.join(allowed) or 'none'}"
         )

@@ -33,8 +33,9 @@ import numpy as np
 from scipy import special
 
 from ._registry import Registry
+from .errors import ConfigError
 
-__all__ = ["Loss", "get", "names", "REGISTRY"]
+__all__ = ["Loss", "get", "names", "register", "REGISTRY"]
 
 
 def _softmax_parts(z: np.ndarray, axis: int):
@@ -165,7 +166,7 @@ class Loss:
         if self.regression:
             return 1
         if self.binary and n_classes != 2:
-            raise ValueError(
+            raise ConfigError(
                 f"loss {self.name!r} needs exactly 2 classes, got {n_classes}; "
                 "use 'cross_entropy' for more"
             )
@@ -205,7 +206,15 @@ def per_sample_count(z: np.ndarray, axis: int) -> int:
     return shape[-1]
 
 
-REGISTRY: Registry[Loss] = Registry("loss")
+REGISTRY: Registry[Loss] = Registry("loss", "initlab.losses")
+
+
+def register(loss: Loss, aliases: tuple[str, ...] = ()) -> Loss:
+    """Make ``loss`` known by its name (and ``aliases``) everywhere; it is then gradient-checked."""
+    REGISTRY.register(loss.name, loss, aliases=aliases, description=loss.description)
+    return loss
+
+
 REGISTRY.register(
     "cross_entropy",
     Loss(

@@ -80,9 +80,7 @@ class _SchemaInit:
     def __signature__(self) -> inspect.Signature:
         kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
         params = [inspect.Parameter("self", kind)]
-        params += [
-            inspect.Parameter(n, kind, default=d) for n, d, _ in _parameters(self.defaults)
-        ]
+        params += [inspect.Parameter(n, kind, default=d) for n, d, _ in _parameters(self.defaults)]
         return inspect.Signature(params)
 
     def __get__(self, obj, cls=None):
@@ -233,7 +231,6 @@ class _Network(BaseEstimator):
     def population_(self) -> Population:
         check_is_fitted(self)
         return self._population
-
 
 
 class FFNetwork(ClassifierMixin, _Network):

@@ -528,6 +528,20 @@ class Study:
         with Store(path, readonly=True) as st:
             return self._against(st, replace)
 
+    def _define(self, st: Store, planned: list[Planned], command, replace: bool, fresh: bool):
+        """Store this definition and link exactly its runs, in one transaction."""
+        all_hashes = [h for p in planned for h in p.hashes]
+        with st.transaction():  # the definition and its runs change together
+            st.save_study(self.name, self.to_dict(), command, {p.data.id: p.label for p in planned})
+            if replace:
+                st.unlink(self.name)
+            if fresh:
+                st.delete_runs(all_hashes)
+            st.link(self.name, all_hashes)
+            if st.has_legacy_rows():
+                for p in planned:
+                    st.fill_identity(p.hashes, p.data.id, p.data.key, p.label)
+
     # -- running ------------------------------------------------------------------------------
     def run(
         self,
@@ -607,17 +621,7 @@ class Study:
             backfill(st)
             notes = self._against(st, replace)
             all_hashes = [h for p in planned for h in p.hashes]
-            labels = {p.data.id: p.label for p in planned}
-            with st.transaction():  # the definition and its runs change together
-                st.save_study(self.name, self.to_dict(), command, labels)
-                if replace:
-                    st.unlink(self.name)
-                if fresh:
-                    st.delete_runs(all_hashes)
-                st.link(self.name, all_hashes)
-                if st.has_legacy_rows():
-                    for p in planned:
-                        st.fill_identity(p.hashes, p.data.id, p.data.key, p.label)
+            self._define(st, planned, command, replace, fresh)
             done = st.done_hashes(all_hashes)
             work = []
             for p in planned:
