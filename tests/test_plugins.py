@@ -132,3 +132,33 @@ def test_a_broken_plugin_is_named(monkeypatch):
         plugins.use("")
     with pytest.raises(plugins.PluginError, match="unknown plugin group"):
         plugins.load("initlab.nothing")
+
+
+STUDY = """
+import initlab
+from initlab.study import Study
+{code}
+"""
+
+
+def test_a_study_records_its_plugins_and_loading_it_brings_them_back(tmp_path):
+    run = STUDY.format(
+        code="""
+s = Study("p", ["stripes"], hidden=[[4]], activations=["bent_identity"], inits=["half_he"],
+          optimizers=["signsgd"], learning_rates=[0.01], epochs=3, seeds=2)
+s.run("s.db")
+print("stored", initlab.plugins.active())
+"""
+    )
+    out = _run(tmp_path, run, "myplugin")
+    assert out.returncode == 0, out.stderr
+    # a later process knows nothing of the plugin: the stored study names it
+    load = STUDY.format(
+        code="""
+s = Study.load("p", "s.db")
+print(s.plugins, len(s.results()), s.summary()["n"].tolist())
+"""
+    )
+    out = _run(tmp_path, load, None)
+    assert out.returncode == 0, out.stderr
+    assert "['myplugin'] 2 [2]" in out.stdout

@@ -625,7 +625,7 @@ def _print_frame(frame, title: str, limit: int) -> None:
         console.print(f"[dim]... {len(frame) - limit} more rows (use --format/--output)[/]")
 
 
-# --- report (issue 5: plots and report) -----------------------------------------------------
+# --- report ----------------------------------------------------------------------------------
 
 
 @app.command("report")
@@ -662,7 +662,7 @@ def report_cmd(
     )
 
 
-# --------------------------------------------------------------------------- serve (issue 8: web)
+# --- serve -----------------------------------------------------------------------------------
 @app.command()
 def serve(
     host: str = typer.Option(
@@ -692,10 +692,7 @@ def serve(
         _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
-# --------------------------------------------------------------------------- end serve
-
-
-# ------------------------------------------------- diagnose / experiment (issue 6: diagnostics)
+# --- diagnose / experiment -------------------------------------------------------------------
 def _initializer_for(init: str, activation: str, sigma_w2, sigma_b2):
     """The weight and bias initializers of ``initlab diagnose``.
 
@@ -893,9 +890,6 @@ def experiment(
     console.print("wrote " + ", ".join(str(p) for p in written))
     if not result.all_hold:
         raise typer.Exit(1)
-
-
-# ------------------------------------------------------------------ end diagnose / experiment
 
 
 def main() -> None:  # console-script entry point

@@ -59,7 +59,7 @@ __all__ = ["Study", "RunReport", "Planned", "presets", "StudyConfigError", "Stud
 PRESETS = ("blog", "optimizers", "moons", "deep")
 #: What a study sets besides its grid (the grid's keys come from the run schema).
 SETTINGS = ("name", "description", "datasets", "recipe", "hyperparameters", "record_curves",
-            "compare")  # fmt: skip
+            "compare", "plugins")  # fmt: skip
 DEFAULT_SEEDS = 5  # a study repeats each configuration over seeds 0..4 unless told
 
 
@@ -153,6 +153,10 @@ class Study:
         ``["init", "bias_init"]``: which initializer is best for each
         activation, the blog's question); every other setting separates blocks.
     description : str
+    plugins : list of str
+        Plugin modules (:mod:`initlab.plugins`) the study's components come from;
+        imported here and in every worker.  A stored study records the plugin
+        modules that were loaded when it ran.
     **grid
         The grid: a value or a list for each run field, by its study key
         (:func:`initlab.runs.fields`: ``hidden``, ``activations``, ``inits``,
@@ -173,8 +177,16 @@ class Study:
         compare: Sequence[str] = ("init", "bias_init"),
         description: str = "",
         store_path: str | None = None,
+        plugins: Sequence[str] = (),
         **grid,
     ):
+        if isinstance(plugins, str) or not all(isinstance(m, str) for m in plugins):
+            raise StudyConfigError(f"plugins must be a list of module names, got {plugins!r}")
+        self.plugins = list(plugins)
+        if self.plugins:  # before any name is checked: the components are theirs
+            from . import plugins as _plugins
+
+            _plugins.use(*self.plugins)
         self.name = name
         self.datasets = datasets
         self.recipe = recipe
@@ -401,6 +413,8 @@ class Study:
         out["hyperparameters"] = dict(self.hyperparameters)
         out["record_curves"] = self.record_curves
         out["compare"] = list(self.compare)
+        if self.plugins:
+            out["plugins"] = list(self.plugins)
         return out
 
     def to_toml(self) -> str:
@@ -485,7 +499,7 @@ class Study:
         new = self.to_dict()
         grown, changed = [], []
         for key in sorted(set(old) | set(new)):
-            if key in ("name", "description", "compare", "record_curves"):
+            if key in ("name", "description", "compare", "record_curves", "plugins"):
                 continue
             a, b = old.get(key), new.get(key)
             if key == "hyperparameters":
@@ -529,10 +543,20 @@ class Study:
             return self._against(st, replace)
 
     def _define(self, st: Store, planned: list[Planned], command, replace: bool, fresh: bool):
-        """Store this definition and link exactly its runs, in one transaction."""
+        """Store this definition and link exactly its runs, in one transaction.
+
+        The plugin modules loaded now are recorded with it, so that loading the study
+        later brings back the components its runs were made of.
+        """
+        from . import plugins as _plugins
+
         all_hashes = [h for p in planned for h in p.hashes]
+        config = self.to_dict()
+        modules = [m for m in _plugins.active() if ":" not in m]  # entry points: installed
+        if modules:
+            config["plugins"] = list(dict.fromkeys([*self.plugins, *modules]))
         with st.transaction():  # the definition and its runs change together
-            st.save_study(self.name, self.to_dict(), command, {p.data.id: p.label for p in planned})
+            st.save_study(self.name, config, command, {p.data.id: p.label for p in planned})
             if replace:
                 st.unlink(self.name)
             if fresh:
