@@ -130,8 +130,45 @@ def check_params(kind: str, name: str, given, allowed) -> None:
         )
 
 
+def describe_range(low: float, high: float, low_open: bool, high_open: bool = False) -> str:
+    """``"> 0"``, ``">= 1"``, ``"in [0, 1)"``: an allowed range, as error messages say it."""
+
+    def num(x: float) -> str:
+        for k in (32, 63):  # seeds and SQLite integers
+            if x == 2**k:
+                return f"2**{k}"
+        return f"{x:g}"
+
+    if math.isinf(high):
+        if math.isinf(low):
+            return ""
+        return f"> {num(low)}" if low_open else f">= {num(low)}"
+    if math.isinf(low):
+        return f"< {num(high)}" if high_open else f"<= {num(high)}"
+    return f"in {'(' if low_open else '['}{num(low)}, {num(high)}{')' if high_open else ']'}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Range:
+    """An allowed range of numbers, ``[low, high]``, either end possibly open."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+
+    def contains(self, value: float) -> bool:
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+    def describe_range(self) -> str:
+        """The range in words (``"in [0, 1)"``), see :func:`describe_range`."""
+        return describe_range(self.low, self.high, self.low_open, self.high_open)
+
+
 @dataclass(frozen=True)
-class Param:
+class Param(Range):
     """A numeric hyperparameter of a registered component, declared where the component is.
 
     The run schema (:mod:`initlab.runs`) turns each into a run field, so a new
@@ -145,8 +182,8 @@ class Param:
     default : float
     help : str
         One line: what it does.
-    low, high : float
-        Allowed range; ``low_open``/``high_open`` exclude the ends.
+    low, high, low_open, high_open : keywords
+        Allowed range (:class:`Range`).
     key : str, optional
         The run field's name (default ``"<component>_<name>"``, e.g. ``elu_alpha``).
     since : int
@@ -158,9 +195,5 @@ class Param:
     name: str
     default: float
     help: str
-    low: float = -math.inf
-    high: float = math.inf
-    low_open: bool = False
-    high_open: bool = False
     key: str | None = None
     since: int = 2

@@ -1148,6 +1148,23 @@ def load(name: str | os.PathLike | Dataset, **options: Any) -> Dataset:
     train, val = _split(
         X, y_int, stratify, opts["val_size"], opts["split_seed"], f"data set {key!r}", classes
     )
+    return _assemble(
+        X,
+        y_int,
+        train,
+        val,
+        opts,
+        name=key,
+        classes=classes,
+        feature_names=tuple(str(f) for f in raw.feature_names),
+        description=raw.description or REGISTRY.describe(key),
+        source="file" if key in _FILE_KINDS.values() else "registry",
+    )
+
+
+def _assemble(X, y, train, val, opts: dict[str, Any], **fields) -> Dataset:
+    """The Dataset of a split: its parts, standardized with training statistics when
+    ``opts["standardize"]``; ``fields`` are the rest of the Dataset's attributes."""
     X_train, X_val = X[train], X[val]
     scaler = None
     if opts["standardize"]:
@@ -1155,15 +1172,11 @@ def load(name: str | os.PathLike | Dataset, **options: Any) -> Dataset:
     return Dataset(
         X_train=X_train,
         X_val=X_val,
-        y_train=y_int[train],
-        y_val=y_int[val],
-        name=key,
-        classes=classes,
-        feature_names=tuple(str(f) for f in raw.feature_names),
-        description=raw.description or REGISTRY.describe(key),
+        y_train=y[train],
+        y_val=y[val],
         options=opts,
         scaler=scaler,
-        source="file" if key in _FILE_KINDS.values() else "registry",
+        **fields,
     )
 
 
@@ -1188,21 +1201,16 @@ def _regression_set(
         )
     else:
         train, val = index[: len(X) - n_val], index[len(X) - n_val :]
-    X_train, X_val = X[train], X[val]
-    scaler = None
-    if opts["standardize"]:
-        X_train, X_val, scaler = _standardize(X_train, X_val)
-    return Dataset(
-        X_train=X_train,
-        X_val=X_val,
-        y_train=y[train],
-        y_val=y[val],
+    return _assemble(
+        X,
+        y,
+        train,
+        val,
+        opts,
         name=key,
         classes=np.array([]),
         feature_names=tuple(str(f) for f in raw.feature_names),
         description=raw.description if raw.description is not None else REGISTRY.describe(key),
-        options=opts,
-        scaler=scaler,
         task="regression",
         **extra,
     )

@@ -64,7 +64,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._registry import Registry
+from ._registry import Registry, describe_range
 from .errors import ConfigError
 
 __all__ = [
@@ -589,24 +589,6 @@ class OptimizerSpec:
         for key, value in out.items():
             check_hyperparameter(f"{self.name} {key}", value, *self.bounds[key])
         return out
-
-
-def describe_range(low: float, high: float, low_open: bool, high_open: bool = False) -> str:
-    """``"> 0"``, ``">= 1"``, ``"in [0, 1)"``: an allowed range, as error messages say it."""
-
-    def num(x: float) -> str:
-        for k in (32, 63):  # seeds and SQLite integers
-            if x == 2**k:
-                return f"2**{k}"
-        return f"{x:g}"
-
-    if math.isinf(high):
-        if math.isinf(low):
-            return ""
-        return f"> {num(low)}" if low_open else f">= {num(low)}"
-    if math.isinf(low):
-        return f"< {num(high)}" if high_open else f"<= {num(high)}"
-    return f"in {'(' if low_open else '['}{num(low)}, {num(high)}{')' if high_open else ']'}"
 
 
 def check_hyperparameter(

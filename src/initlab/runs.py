@@ -54,9 +54,8 @@ from . import activations as _activations
 from . import initializers as _initializers
 from . import losses as _losses
 from . import optim as _optim
-from ._registry import normalize
+from ._registry import Range, normalize
 from .errors import ConfigError
-from .optim import describe_range
 
 __all__ = [
     "Field",
@@ -79,7 +78,7 @@ METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
 
 
 @dataclass(frozen=True)
-class Field:
+class Field(Range):
     """One setting of a run: its type, default, allowed values and help, defined once.
 
     Attributes
@@ -93,8 +92,8 @@ class Field:
         The value when not given (``None`` for optimizer hyperparameters:
         the optimizer's own default).
     help : str
-    low, high, low_open, high_open
-        The allowed range of numbers.
+    low, high, low_open, high_open : keywords
+        The allowed range of numbers (:class:`initlab._registry.Range`).
     none_means : str
         When not empty, ``None`` is allowed and means this (``"full batch"``);
         ``0`` is accepted as ``None`` for integer fields.
@@ -128,10 +127,6 @@ class Field:
     kind: str
     default: Any
     help: str
-    low: float = -math.inf
-    high: float = math.inf
-    low_open: bool = False
-    high_open: bool = False
     none_means: str = ""
     registry: str = ""
     choices: tuple[str, ...] = ()
@@ -180,7 +175,7 @@ class Field:
         if self.kind == "name":
             return "one of " + ", ".join(_names(self.registry))
         what = "an integer" if self.kind == "int" else "a finite number"
-        span = describe_range(self.low, self.high, self.low_open, self.high_open)
+        span = self.describe_range()
         out = f"{what} {span}".strip()
         if self.none_means:
             out += f", or {'0/' if self.kind == 'int' else ''}None for {self.none_means}"
@@ -509,9 +504,7 @@ def check(f: Field | str, value: Any, label: str | None = None) -> Any:
         value = float(value)
         if not math.isfinite(value):
             raise _bad(f, raw, label)
-    too_low = value <= f.low if f.low_open else value < f.low
-    too_high = value >= f.high if f.high_open else value > f.high
-    if too_low or too_high:
+    if not f.contains(value):
         raise _bad(f, raw, label)
     return value
 
