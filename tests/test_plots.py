@@ -467,3 +467,22 @@ def test_panels_colour_by_hue_across_layers_and_check_input():
         plots.panels([plots.Panel("t", [plots.Lines(df, "x", "nope")])])
     with pytest.raises(TypeError, match="plots.Panel"):
         plots.panels([])
+
+
+def test_every_figure_function_is_exported():
+    # a figure added to a subject module is public once it is in that module's __all__
+    import importlib
+    import inspect
+
+    for name in ("data", "layers", "panels", "studies", "theory", "training"):
+        module = importlib.import_module(f"initlab.plots.{name}")
+        public = {
+            n
+            for n, obj in vars(module).items()
+            if not n.startswith("_")
+            and (inspect.isfunction(obj) or inspect.isclass(obj))
+            and obj.__module__ == module.__name__
+        }
+        assert public == set(module.__all__), (name, public ^ set(module.__all__))
+        assert set(module.__all__) <= set(plots.__all__)
+        assert all(getattr(plots, n) is getattr(module, n) for n in module.__all__)

@@ -291,7 +291,9 @@ def study(
     executor: str = typer.Option("local", "--executor", help="local, processes or dask"),
     workers: int | None = typer.Option(None, "--workers", help="processes or dask workers"),
     scheduler: str | None = typer.Option(None, "--scheduler", help="tcp://HOST:PORT"),
-    metric: str = typer.Option("val_acc", "--metric"),
+    metric: str | None = typer.Option(
+        None, "--metric", help="what ranks the runs: val_acc (default; val_loss for regression)"
+    ),
     report: str | None = typer.Option(
         None, "--report", "-o", help="report path (default: <study>-report.html)"
     ),
@@ -342,6 +344,7 @@ def study(
             s = Study.preset(preset, **overrides)
         n_runs = s.n_runs()
         s.check(store, replace)
+        metric = _check_metric(metric or s.default_metric())
     except (StudyConfigError, StoreError, ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
         return
@@ -393,7 +396,7 @@ def study(
         for table in _summary_tables(s, summary, metric):
             console.print(table)
         if not no_report:
-            _write_report(s, store, report)
+            _write_report(s, store, report, metric)
     console.print(f"[dim]done in {time.perf_counter() - start:.1f} s[/]")
     if not result.ok:
         err_console.print(
@@ -405,6 +408,18 @@ def study(
             f"  list them with: initlab results --failed --study {s.name} --store {store}"
         )
         raise typer.Exit(1)
+
+
+def _check_metric(metric: str) -> str:
+    from .runs import METRICS
+
+    if metric not in METRICS:
+        import difflib
+
+        close = difflib.get_close_matches(metric, METRICS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown metric {metric!r}{hint} Choose one of: {', '.join(METRICS)}")
+    return metric
 
 
 class _warnings_to:
@@ -429,7 +444,7 @@ class _warnings_to:
         warnings.showwarning = self._saved
 
 
-def _write_report(s, store: str, path: str | None) -> None:
+def _write_report(s, store: str, path: str | None, metric: str | None = None) -> None:
     from pathlib import Path
 
     try:
@@ -442,7 +457,7 @@ def _write_report(s, store: str, path: str | None) -> None:
         console.print(f"results written to [bold]{out}[/]")
         return
     out = Path(path or f"{s.name}-report.html")
-    _report.build(s.name, store, out)
+    _report.build(s.name, store, out, metric=metric)
     console.print(f"report written to [bold]{out}[/]")
 
 
@@ -454,7 +469,9 @@ def results(
     fmt: str | None = typer.Option(None, "--format", "-f", help="csv, json or parquet"),
     output: str | None = typer.Option(None, "--output", "-o", help="file (default stdout)"),
     summary: bool = typer.Option(False, "--summary", help="seeds collapsed, with statistics"),
-    metric: str = typer.Option("val_acc", "--metric"),
+    metric: str | None = typer.Option(
+        None, "--metric", help="what ranks the runs: val_acc (default; val_loss for regression)"
+    ),
     limit: int = typer.Option(40, "--limit", min=0, help="rows shown in the terminal"),
     failed: bool = typer.Option(False, "--failed", help="the failed runs, with their reason"),
 ) -> None:
@@ -608,7 +625,7 @@ def _print_frame(frame, title: str, limit: int) -> None:
         console.print(f"[dim]... {len(frame) - limit} more rows (use --format/--output)[/]")
 
 
-# --- report (issue 5: plots and report) -----------------------------------------------------
+# --- report ----------------------------------------------------------------------------------
 
 
 @app.command("report")
@@ -618,7 +635,9 @@ def report_cmd(
     output: str | None = typer.Option(
         None, "--output", "-o", help="HTML file to write (default: <study>-report.html)"
     ),
-    metric: str = typer.Option("val_acc", "--metric", help="metric the winners are chosen by"),
+    metric: str | None = typer.Option(
+        None, "--metric", help="what ranks the runs: val_acc (default; val_loss for regression)"
+    ),
 ) -> None:
     """Regenerate a study's self-contained HTML report from the store alone."""
     import shlex
@@ -643,7 +662,7 @@ def report_cmd(
     )
 
 
-# --------------------------------------------------------------------------- serve (issue 8: web)
+# --- serve -----------------------------------------------------------------------------------
 @app.command()
 def serve(
     host: str = typer.Option(
@@ -673,10 +692,7 @@ def serve(
         _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
-# --------------------------------------------------------------------------- end serve
-
-
-# ------------------------------------------------- diagnose / experiment (issue 6: diagnostics)
+# --- diagnose / experiment -------------------------------------------------------------------
 def _initializer_for(init: str, activation: str, sigma_w2, sigma_b2):
     """The weight and bias initializers of ``initlab diagnose``.
 
@@ -874,9 +890,6 @@ def experiment(
     console.print("wrote " + ", ".join(str(p) for p in written))
     if not result.all_hold:
         raise typer.Exit(1)
-
-
-# ------------------------------------------------------------------ end diagnose / experiment
 
 
 def main() -> None:  # console-script entry point

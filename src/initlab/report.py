@@ -611,7 +611,7 @@ def render(
     study,
     out_path: str | os.PathLike,
     command: str | None = None,
-    metric: str = "val_acc",
+    metric: str | None = None,
     workers: int | None = None,
 ) -> Path:
     """Write the HTML report of a study-like object; return the path.
@@ -645,6 +645,8 @@ def render(
     started = time.perf_counter()
     path = check_output_path(out_path)
     _check_workers(workers)
+    if metric is None:  # the study's own (val_loss for regression)
+        metric = study.default_metric() if hasattr(study, "default_metric") else "val_acc"
     results = study.results()  # read once: the statistics and every table use this frame
     if results is None or len(results) == 0:
         raise ValueError(f"study {study.name!r} has no runs yet: nothing to report")
@@ -760,7 +762,7 @@ def build(
     store_path: str | os.PathLike,
     out_path: str | os.PathLike,
     command: str | None = None,
-    metric: str = "val_acc",
+    metric: str | None = None,
     workers: int | None = None,
 ) -> Path:
     """Regenerate the report of a stored study from the store alone; return the path.

@@ -54,9 +54,8 @@ from . import activations as _activations
 from . import initializers as _initializers
 from . import losses as _losses
 from . import optim as _optim
-from ._registry import normalize
+from ._registry import Range, normalize
 from .errors import ConfigError
-from .optim import describe_range
 
 __all__ = [
     "Field",
@@ -79,7 +78,7 @@ METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
 
 
 @dataclass(frozen=True)
-class Field:
+class Field(Range):
     """One setting of a run: its type, default, allowed values and help, defined once.
 
     Attributes
@@ -93,8 +92,8 @@ class Field:
         The value when not given (``None`` for optimizer hyperparameters:
         the optimizer's own default).
     help : str
-    low, high, low_open, high_open
-        The allowed range of numbers.
+    low, high, low_open, high_open : keywords
+        The allowed range of numbers (:class:`initlab._registry.Range`).
     none_means : str
         When not empty, ``None`` is allowed and means this (``"full batch"``);
         ``0`` is accepted as ``None`` for integer fields.
@@ -128,10 +127,6 @@ class Field:
     kind: str
     default: Any
     help: str
-    low: float = -math.inf
-    high: float = math.inf
-    low_open: bool = False
-    high_open: bool = False
     none_means: str = ""
     registry: str = ""
     choices: tuple[str, ...] = ()
@@ -180,7 +175,7 @@ class Field:
         if self.kind == "name":
             return "one of " + ", ".join(_names(self.registry))
         what = "an integer" if self.kind == "int" else "a finite number"
-        span = describe_range(self.low, self.high, self.low_open, self.high_open)
+        span = self.describe_range()
         out = f"{what} {span}".strip()
         if self.none_means:
             out += f", or {'0/' if self.kind == 'int' else ''}None for {self.none_means}"
@@ -509,9 +504,7 @@ def check(f: Field | str, value: Any, label: str | None = None) -> Any:
         value = float(value)
         if not math.isfinite(value):
             raise _bad(f, raw, label)
-    too_low = value <= f.low if f.low_open else value < f.low
-    too_high = value >= f.high if f.high_open else value > f.high
-    if too_low or too_high:
+    if not f.contains(value):
         raise _bad(f, raw, label)
     return value
 
@@ -811,16 +804,18 @@ class RunSpec:
         return cls.make(**values)
 
     def network(self, **extra):
-        """An unfitted :class:`initlab.FFNetwork` configured exactly like this run."""
-        from .network import FFNetwork
+        """An unfitted estimator configured exactly like this run: an
+        :class:`initlab.FFNetwork`, or an :class:`initlab.FFRegressor` for a regression loss."""
+        from .network import FFNetwork, FFRegressor
 
+        estimator = FFRegressor if _losses.get(self.loss).regression else FFNetwork
         params = {}
         for f in fields():
             v = self.__getattr__(f.name)
             if v is not None or not f.conditional:
                 params[f.estimator] = v
         params.update(extra)
-        return FFNetwork(**params)
+        return estimator(**params)
 
 
 def _missing(value) -> bool:
@@ -981,6 +976,20 @@ def model_bytes(
     return int(per) + 256
 
 
+def check_task(specs: Sequence[RunSpec], task: str, data: str = "the data") -> None:
+    """Raise a :class:`ConfigError` unless every run's loss suits ``task`` (classification
+    or regression), naming the losses that would."""
+    for spec in specs:
+        regression = _losses.get(spec.loss).regression
+        if regression != (task == "regression"):
+            fits = [n for n in _losses.names() if _losses.get(n).regression != regression]
+            raise ConfigError(
+                f"loss {spec.loss!r} is for {'regression' if regression else 'classification'}"
+                f", but {data} is a {task} problem; use {' or '.join(fits)}",
+                "loss",
+            )
+
+
 def _per_model(specs: Sequence[RunSpec], values: list) -> Any:
     """One value if every model has it, else an array with one entry per model."""
     return values[0] if all(v == values[0] for v in values) else np.array(values)
@@ -997,6 +1006,7 @@ def populate(specs: Sequence[RunSpec], n_features: int, n_classes: int, X: np.nd
     from .engine import Population, init_params
 
     first = specs[0]
+    check_task(specs, "regression" if n_classes == 0 else "classification")
     act = _activations.get(first.activation)
     params = {
         name: _per_model(specs, [s.activation_params[name] for s in specs])

@@ -59,7 +59,7 @@ __all__ = ["Study", "RunReport", "Planned", "presets", "StudyConfigError", "Stud
 PRESETS = ("blog", "optimizers", "moons", "deep")
 #: What a study sets besides its grid (the grid's keys come from the run schema).
 SETTINGS = ("name", "description", "datasets", "recipe", "hyperparameters", "record_curves",
-            "compare")  # fmt: skip
+            "compare", "plugins")  # fmt: skip
 DEFAULT_SEEDS = 5  # a study repeats each configuration over seeds 0..4 unless told
 
 
@@ -153,6 +153,10 @@ class Study:
         ``["init", "bias_init"]``: which initializer is best for each
         activation, the blog's question); every other setting separates blocks.
     description : str
+    plugins : list of str
+        Plugin modules (:mod:`initlab.plugins`) the study's components come from;
+        imported here and in every worker.  A stored study records the plugin
+        modules that were loaded when it ran.
     **grid
         The grid: a value or a list for each run field, by its study key
         (:func:`initlab.runs.fields`: ``hidden``, ``activations``, ``inits``,
@@ -173,8 +177,16 @@ class Study:
         compare: Sequence[str] = ("init", "bias_init"),
         description: str = "",
         store_path: str | None = None,
+        plugins: Sequence[str] = (),
         **grid,
     ):
+        if isinstance(plugins, str) or not all(isinstance(m, str) for m in plugins):
+            raise StudyConfigError(f"plugins must be a list of module names, got {plugins!r}")
+        self.plugins = list(plugins)
+        if self.plugins:  # before any name is checked: the components are theirs
+            from . import plugins as _plugins
+
+            _plugins.use(*self.plugins)
         self.name = name
         self.datasets = datasets
         self.recipe = recipe
@@ -401,6 +413,8 @@ class Study:
         out["hyperparameters"] = dict(self.hyperparameters)
         out["record_curves"] = self.record_curves
         out["compare"] = list(self.compare)
+        if self.plugins:
+            out["plugins"] = list(self.plugins)
         return out
 
     def to_toml(self) -> str:
@@ -452,12 +466,22 @@ class Study:
         if self._plan_cache is not None and self._plan_cache[0] == key:
             return self._plan_cache[1]
         loaded = self.load_datasets()
-        axes = dict(self.axes())
-        try:
-            specs = _runs.grid(recipe=self.recipe, **axes, **self.hyperparameters)
-        except ConfigError as exc:
-            raise StudyConfigError(str(exc), exc.field) from None
-        planned = [Planned(d, label, specs, [s.hash(d.key) for s in specs]) for d, label in loaded]
+        grids: dict[str, list] = {}  # one grid per task: a regression set's default loss
+        planned = []
+        for data, label in loaded:
+            if data.task not in grids:
+                axes = dict(self.axes())
+                if data.regression and "loss" not in self.grid:
+                    axes["loss"] = [_sweep.REGRESSION_LOSS]
+                try:
+                    grids[data.task] = _runs.grid(
+                        recipe=self.recipe, **axes, **self.hyperparameters
+                    )
+                    _runs.check_task(grids[data.task], data.task, f"data set {label!r}")
+                except ConfigError as exc:
+                    raise StudyConfigError(str(exc), exc.field) from None
+            specs = grids[data.task]
+            planned.append(Planned(data, label, specs, [s.hash(data.key) for s in specs]))
         self._plan_cache = (key, planned)
         return planned
 
@@ -475,7 +499,7 @@ class Study:
         new = self.to_dict()
         grown, changed = [], []
         for key in sorted(set(old) | set(new)):
-            if key in ("name", "description", "compare", "record_curves"):
+            if key in ("name", "description", "compare", "record_curves", "plugins"):
                 continue
             a, b = old.get(key), new.get(key)
             if key == "hyperparameters":
@@ -517,6 +541,30 @@ class Study:
             return []
         with Store(path, readonly=True) as st:
             return self._against(st, replace)
+
+    def _define(self, st: Store, planned: list[Planned], command, replace: bool, fresh: bool):
+        """Store this definition and link exactly its runs, in one transaction.
+
+        The plugin modules loaded now are recorded with it, so that loading the study
+        later brings back the components its runs were made of.
+        """
+        from . import plugins as _plugins
+
+        all_hashes = [h for p in planned for h in p.hashes]
+        config = self.to_dict()
+        modules = [m for m in _plugins.active() if ":" not in m]  # entry points: installed
+        if modules:
+            config["plugins"] = list(dict.fromkeys([*self.plugins, *modules]))
+        with st.transaction():  # the definition and its runs change together
+            st.save_study(self.name, config, command, {p.data.id: p.label for p in planned})
+            if replace:
+                st.unlink(self.name)
+            if fresh:
+                st.delete_runs(all_hashes)
+            st.link(self.name, all_hashes)
+            if st.has_legacy_rows():
+                for p in planned:
+                    st.fill_identity(p.hashes, p.data.id, p.data.key, p.label)
 
     # -- running ------------------------------------------------------------------------------
     def run(
@@ -597,17 +645,7 @@ class Study:
             backfill(st)
             notes = self._against(st, replace)
             all_hashes = [h for p in planned for h in p.hashes]
-            labels = {p.data.id: p.label for p in planned}
-            with st.transaction():  # the definition and its runs change together
-                st.save_study(self.name, self.to_dict(), command, labels)
-                if replace:
-                    st.unlink(self.name)
-                if fresh:
-                    st.delete_runs(all_hashes)
-                st.link(self.name, all_hashes)
-                if st.has_legacy_rows():
-                    for p in planned:
-                        st.fill_identity(p.hashes, p.data.id, p.data.key, p.label)
+            self._define(st, planned, command, replace, fresh)
             done = st.done_hashes(all_hashes)
             work = []
             for p in planned:
@@ -670,13 +708,21 @@ class Study:
                 return st.curves(hashes=list(hashes))
             return st.curves(study=self.name)
 
-    def summary(self, metric: str = "val_acc", alpha: float = 0.05, runs=None):
+    def default_metric(self) -> str:
+        """``val_acc``, or ``val_loss`` for a study of regression data sets (no accuracy)."""
+        names = [e if isinstance(e, str) else e["name"] for e in self.datasets]
+        tasks = {_datasets.task(n) for n in names if n in _datasets.REGISTRY}
+        return "val_loss" if tasks == {"regression"} else "val_acc"
+
+    def summary(self, metric: str | None = None, alpha: float = 0.05, runs=None):
         """Seeds collapsed: mean, std, bootstrap 95% CI, rank, best and tied per block.
 
-        ``runs``: the study's results when already read (:meth:`results`).
+        ``metric`` defaults to :meth:`default_metric`; ``runs``: the study's results
+        when already read (:meth:`results`).
         """
         from .stats import summarize
 
+        metric = metric or self.default_metric()
         runs = self.results() if runs is None else runs
         if runs.empty:
             raise StudyConfigError(

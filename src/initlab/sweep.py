@@ -54,6 +54,8 @@ __all__ = [
 ]
 
 DEFAULT_MAX_MEMORY = 1 << 30  # 1 GiB
+#: The loss a regression data set is trained with unless another is given.
+REGRESSION_LOSS = "squared_error"
 
 
 def data_key(data: _datasets.Dataset) -> str:
@@ -70,24 +72,16 @@ def plan(
     learning_rates=None,
     seeds=None,
     epochs=None,
-    batch_size=None,
-    bias_init=None,
-    loss=None,
-    dtype=None,
-    rng_kind=None,
-    shuffle=None,
-    shuffle_seed=None,
-    leaky_slope=None,
     *,
     recipe=None,
-    **more,
+    **fields,
 ) -> list[RunSpec]:
     """Every run of the full factorial grid, checked, as :class:`RunSpec` objects.
 
     Any argument may be one value or a list; what is not given takes the
-    recipe's value, then the run schema's default (:mod:`initlab.runs`).  Any
-    other run field (an activation parameter, an optimizer hyperparameter) is
-    a keyword.  See :func:`initlab.runs.grid`.
+    recipe's value, then the run schema's default (:mod:`initlab.runs`).  Every
+    other run field is a keyword (``batch_size``, ``bias_init``, an activation
+    parameter, an optimizer hyperparameter, ...).  See :func:`initlab.runs.grid`.
     """
     axes = dict(  # the caller's spellings, so errors name what was typed
         hidden_layer_sizes=hidden_layer_sizes,
@@ -97,16 +91,8 @@ def plan(
         learning_rates=learning_rates,
         seeds=seeds,
         epochs=epochs,
-        batch_size=batch_size,
-        bias_init=bias_init,
-        loss=loss,
-        dtype=dtype,
-        rng_kind=rng_kind,
-        shuffle=shuffle,
-        shuffle_seed=shuffle_seed,
-        leaky_slope=leaky_slope,
+        **fields,
     )
-    axes.update(more)
     return _runs.grid(recipe=recipe, **axes)
 
 
@@ -438,6 +424,9 @@ def sweep(
     """
     import pandas as pd
 
+    data = _datasets.load(dataset)
+    if data.regression and not any(_runs.get_field(k).name == "loss" for k in fields):
+        fields["loss"] = REGRESSION_LOSS  # the default loss of a regression problem
     specs = plan(
         hidden_layer_sizes,
         activations,
@@ -449,7 +438,7 @@ def sweep(
         recipe=recipe,
         **fields,
     )
-    data = _datasets.load(dataset)
+    _runs.check_task(specs, data.task, f"data set {data.label!r}")
     jobs = resolve_jobs(n_jobs)
     chunk_list = chunks(specs, data, max_memory, jobs)
     index = {s: i for i, s in enumerate(specs)}  # specs are unique and hashable
