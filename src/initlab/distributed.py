@@ -581,15 +581,7 @@ def execute_dask(
     NoWorkers
         No worker able to run initlab's tasks for ``no_workers_timeout`` seconds.
     """
-    if isinstance(retries, bool) or not isinstance(retries, (int, np.integer)) or retries < 0:
-        raise ValueError(f"retries must be a non-negative integer, got {retries!r}")
-    if max_in_flight is not None and (
-        isinstance(max_in_flight, bool)
-        or not isinstance(max_in_flight, (int, np.integer))
-        or max_in_flight < 1
-    ):
-        raise ValueError(f"max_in_flight must be a positive integer, got {max_in_flight!r}")
-    _check_no_workers_timeout(no_workers_timeout)
+    _check_execute_args(retries, max_in_flight, no_workers_timeout)
     if not chunk_list:
         return
     distributed = _distributed()
@@ -653,18 +645,32 @@ def execute_dask(
                 n_done += 1
                 submit_next()
     finally:
-        if pending:  # Ctrl-C, or the consumer stopped early: nothing keeps running
-            try:
-                client.cancel(list(pending), force=True)
-            except Exception:  # pragma: no cover - the connection may be gone already
-                pass
-        if data_future is not None:
-            try:
-                data_future.release()
-            except Exception:  # pragma: no cover - the connection may be gone already
-                pass
+        _leave_nothing(client, list(pending), data_future)
         if session is not None:
             session.close()
+
+
+def _check_execute_args(retries, max_in_flight, no_workers_timeout) -> None:
+    if isinstance(retries, bool) or not isinstance(retries, (int, np.integer)) or retries < 0:
+        raise ValueError(f"retries must be a non-negative integer, got {retries!r}")
+    if max_in_flight is not None and (
+        isinstance(max_in_flight, bool)
+        or not isinstance(max_in_flight, (int, np.integer))
+        or max_in_flight < 1
+    ):
+        raise ValueError(f"max_in_flight must be a positive integer, got {max_in_flight!r}")
+    _check_no_workers_timeout(no_workers_timeout)
+
+
+def _leave_nothing(client, pending: list, data_future) -> None:
+    """Cancel what is still queued (Ctrl-C, an early stop) and release the data set."""
+    try:
+        if pending:
+            client.cancel(pending, force=True)
+        if data_future is not None:
+            data_future.release()
+    except Exception:  # noqa: BLE001 - the connection may be gone already
+        pass
 
 
 def _lost(address: str, n_done: int) -> SchedulerLost:
