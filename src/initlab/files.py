@@ -25,8 +25,14 @@ def replacing(path: str | os.PathLike) -> Iterator[Path]:
 
     Examples
     --------
-    >>> with replacing(out) as tmp:           # doctest: +SKIP
-    ...     frame.to_csv(tmp, index=False)
+    >>> import pathlib, tempfile
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "runs.csv"
+    >>> with replacing(out) as tmp:
+    ...     _ = tmp.write_text("seed,val_acc")
+    >>> out.read_text()
+    'seed,val_acc'
+    >>> sorted(p.name for p in out.parent.iterdir())   # no temporary file left
+    ['runs.csv']
     """
     target = Path(path)
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
