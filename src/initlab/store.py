@@ -542,29 +542,41 @@ class Store:
             where.append("r.status = ?")
             args.append(status)
         has_id = "data_id" in self._columns("runs")
-        ident = "r.data_id" if has_id else "NULL"
+        fields = _runs.fields()
+        # every run field from the config JSON, by SQLite (column-wise, no Python per row);
+        # hidden from its flat column ("16-16")
+        extract = [
+            "r.hidden" if f.kind == "sizes" else f"json_extract(r.config, '$.{f.name}')"
+            for f in fields
+        ]
+        columns = [
+            "dataset", "data_id", *(f.name for f in fields), *METRICS, "diverged",
+            "diverged_epoch", "time_s", "status", "error", "initlab_version", "run_hash",
+        ]  # fmt: skip
         sql = (
-            f"SELECT r.hash, r.config, r.dataset, {ident}, r.status, "
-            f"{', '.join('r.' + m for m in METRICS)}, r.diverged, r.diverged_epoch, "
-            f"r.time_s, r.error, r.initlab_version FROM runs r"
+            f"SELECT r.dataset, {'r.data_id' if has_id else 'NULL'}, {', '.join(extract)}, "
+            f"{', '.join('r.' + m for m in METRICS)}, r.diverged, r.diverged_epoch, r.time_s, "
+            "r.status, r.error, r.initlab_version, r.hash FROM runs r"
         )
         if where:
             sql += " WHERE " + " AND ".join(where)
-        order = [f.name for f in _runs.fields()]
-        frames = []
-        for rows in self._batched_rows(sql, args):  # memory: one batch of rows at a time
-            frames.append(pd.DataFrame.from_records(self._run_records(rows, labels, order)))
+        frames = [
+            pd.DataFrame.from_records(rows, columns=columns)
+            for rows in self._batched_rows(sql, args)  # memory: one batch of rows at a time
+        ]
         frame = _concat(frames)
         if frame.empty:
             return frame
+        if labels:  # the study's own labels of its data sets
+            frame["dataset"] = frame["data_id"].map(labels).fillna(frame["dataset"])
+        for f in fields:
+            if f.kind == "bool":
+                frame[f.name] = frame[f.name].astype(bool)
+        frame["diverged"] = frame["diverged"].astype(bool)
         # a conditional field that no run has (momentum in a study of Adam runs) is no column
-        absent = [
-            f.name
-            for f in _runs.fields()
-            if f.conditional and f.name in frame.columns and frame[f.name].isna().all()
-        ]
+        absent = [f.name for f in fields if f.conditional and frame[f.name].isna().all()]
         frame = frame.drop(columns=absent)
-        sort = ["dataset"] + [f.name for f in _runs.fields() if not f.conditional]
+        sort = ["dataset"] + [f.name for f in fields if not f.conditional]
         return frame.sort_values(sort, kind="stable").reset_index(drop=True)
 
     def _batched_rows(self, sql: str, args: Sequence = ()):
@@ -575,28 +587,6 @@ class Store:
                 yield rows
         except sqlite3.DatabaseError as exc:
             raise self._explain(exc) from None
-
-    @staticmethod
-    def _run_records(rows, labels: dict, order: list[str]) -> list[dict]:
-        records = []
-        for row in rows:
-            cfg = json.loads(row[1])
-            cfg["hidden"] = "-".join(map(str, cfg.get("hidden", []))) or "0"
-            rec = {"dataset": labels.get(row[3], row[2]), "data_id": row[3]}
-            rec.update({k: cfg.get(k) for k in order})
-            rec.update({k: v for k, v in cfg.items() if k not in rec})
-            rec.update(dict(zip(METRICS, row[5:9], strict=True)))
-            rec.update(
-                diverged=bool(row[9]),
-                diverged_epoch=row[10],
-                time_s=row[11],
-                status=row[4],
-                error=row[12],
-                initlab_version=row[13],
-                run_hash=row[0],
-            )
-            records.append(rec)
-        return records
 
     def curves(self, hashes: Sequence[str] | None = None, study: str | None = None):
         """Per-epoch curves, long format (``run_hash``, ``epoch``, metrics), of the
