@@ -647,17 +647,19 @@ def choose_engine(
     return "numba" if compiled_wins(population.layer_sizes) else "numpy"
 
 
-# The widest hidden layer the compiled kernels train faster than NumPy + BLAS (measured,
-# docs/benchmarks.md): in the kernels every weight serves one sample of one model per
-# load, so wide layers, where BLAS reuses weights from registers across many samples,
-# are faster as the NumPy engine's batched matrix products.
-FAST_MAX_WIDTH = 32
+# The largest networks (weights per model) that the compiled kernels train faster than
+# the NumPy engine.  Measured with 64 models, N = 750, one core (docs/benchmarks.md):
+# [2, 4, 2] 3.1x, [2, 8, 2] 3.5x, [2, 8, 8, 2] 1.8x, [2, 32, 2] 2.0x, but [2, 16, 16, 2]
+# 0.6x and 24 layers of 16 0.5x.  The kernels load every weight once per sample and model
+# (a multiply-add per load), while BLAS keeps a tile of weights in registers for many
+# samples; once hidden-to-hidden products appear, BLAS wins.
+FAST_MAX_WEIGHTS = 160
 
 
 def compiled_wins(layer_sizes: Sequence[int]) -> bool:
     """Whether the compiled kernels are measured faster than NumPy for these layer sizes."""
-    hidden = [int(s) for s in layer_sizes[1:-1]]
-    return max(hidden, default=0) <= FAST_MAX_WIDTH
+    sizes = [int(s) for s in layer_sizes]
+    return sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True)) <= FAST_MAX_WEIGHTS
 
 
 def _check_penalty(name: str, value, M: int) -> np.ndarray | float:
