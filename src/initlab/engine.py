@@ -64,6 +64,9 @@ __all__ = [
     "DIVERGENCE_FACTOR",
     "DIVERGENCE_FLOOR",
     "choose_engine",
+    "engine_for",
+    "compiled_wins",
+    "population_size",
     "weight_penalty",
 ]
 
@@ -594,17 +597,16 @@ def _numba_available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
-def _fast_path_gaps(population: Population, optimizer: GradientTransformation) -> list[str]:
-    """Why the compiled kernels cannot train this population (empty if they can)."""
+def _fast_path_gaps(activation: str, loss: str, optimizer: str | None) -> list[str]:
+    """Why the compiled kernels cannot train such a population (empty if they can)."""
     gaps = []
     if not _numba_available():
         gaps.append("numba is not installed (pip install numba)")
-    if population.activation.name not in FAST_PATH["activations"]:
-        gaps.append(f"activation {population.activation.name!r} has no compiled kernel")
-    if population.loss.name not in FAST_PATH["losses"]:
-        gaps.append(f"loss {population.loss.name!r} has no compiled kernel")
-    recipe = getattr(optimizer, "recipe", None)
-    if recipe is None or recipe[0] not in FAST_PATH["optimizers"]:
+    if activation not in FAST_PATH["activations"]:
+        gaps.append(f"activation {activation!r} has no compiled kernel")
+    if loss not in FAST_PATH["losses"]:
+        gaps.append(f"loss {loss!r} has no compiled kernel")
+    if optimizer is None or optimizer not in FAST_PATH["optimizers"]:
         gaps.append("the optimizer is not one of initlab.optim's (it has no recipe)")
     return gaps
 
@@ -622,6 +624,21 @@ def choose_engine(
     configuration, never on the machine's state, so every executor trains a
     run with the same engine and gets the same bits.
     """
+    recipe = getattr(optimizer, "recipe", None)
+    return engine_for(
+        population.layer_sizes,
+        population.activation.name,
+        population.loss.name,
+        None if recipe is None else recipe[0],
+        engine,
+    )
+
+
+def engine_for(layer_sizes, activation: str, loss: str, optimizer: str | None, engine="auto"):
+    """:func:`choose_engine` by names; ``optimizer`` is the name in an optimizer's ``recipe``
+    (``"gd"`` for minibatch, ``"adam"`` for adamw; None for other transformations)."""
+    if optimizer == "adamw":
+        optimizer = "adam"
     if engine == "auto":
         engine = os.environ.get("INITLAB_ENGINE", "auto").strip().lower() or "auto"
         source = "INITLAB_ENGINE"
@@ -633,7 +650,7 @@ def choose_engine(
         )
     if engine == "numpy":
         return "numpy"
-    gaps = _fast_path_gaps(population, optimizer)
+    gaps = _fast_path_gaps(activation, loss, optimizer)
     if engine == "numba":
         if gaps:
             raise ConfigError(
@@ -644,7 +661,7 @@ def choose_engine(
         return "numba"
     if gaps:
         return "numpy"
-    return "numba" if compiled_wins(population.layer_sizes) else "numpy"
+    return "numba" if compiled_wins(layer_sizes) else "numpy"
 
 
 # The largest networks (weights per model) that the compiled kernels train faster than
@@ -660,6 +677,30 @@ def compiled_wins(layer_sizes: Sequence[int]) -> bool:
     """Whether the compiled kernels are measured faster than NumPy for these layer sizes."""
     sizes = [int(s) for s in layer_sizes]
     return sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True)) <= FAST_MAX_WEIGHTS
+
+
+# The NumPy engine works on planes of (models x samples) per unit; once one layer's plane
+# outgrows the caches, every ufunc pass streams from memory and the cost per model-epoch
+# grows with the population (blog shape, N = 750: 64 us per model-epoch at 64 models, 97
+# at 256, 122 at 4,096; 16-wide layers: 381 us at 4 models, 628 at 256;
+# docs/benchmarks.md).  A population is therefore sized so that one layer's plane stays
+# within this budget.  The compiled kernels keep each block of models in cache whatever
+# the population, so their cost per model-epoch is flat (24 us at 64 and at 4,096 models).
+NUMPY_PLANE_BYTES = 1 << 20
+MAX_POPULATION = 4096
+
+
+def population_size(layer_sizes, n_samples: int, dtype="float64", engine: str = "numpy") -> int:
+    """How many models one population should hold to train fastest (before memory limits).
+
+    ``n_samples`` is the number of samples the forward pass sees at once;
+    ``engine`` is the one that will train the population (:func:`engine_for`).
+    """
+    if engine == "numba":
+        return MAX_POPULATION
+    widest = max(int(s) for s in layer_sizes[1:])
+    plane = max(1, int(n_samples)) * widest * np.dtype(dtype).itemsize
+    return int(min(MAX_POPULATION, max(1, NUMPY_PLANE_BYTES // plane)))
 
 
 def _check_penalty(name: str, value, M: int) -> np.ndarray | float:
