@@ -67,6 +67,7 @@ __all__ = [
     "engine_for",
     "compiled_wins",
     "population_size",
+    "prepare",
     "weight_penalty",
 ]
 
@@ -677,6 +678,20 @@ def compiled_wins(layer_sizes: Sequence[int]) -> bool:
     """Whether the compiled kernels are measured faster than NumPy for these layer sizes."""
     sizes = [int(s) for s in layer_sizes]
     return sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True)) <= FAST_MAX_WEIGHTS
+
+
+def prepare(layer_sizes, activation: str, loss: str, optimizer: str | None, dtype="float64"):
+    """Compile (or load from the cache) what the compiled engine needs for such populations.
+
+    A no-op when they train with NumPy.  Called before forking worker
+    processes, so that they inherit the compiled code instead of each loading
+    numba and its cache.
+    """
+    if engine_for(layer_sizes, activation, loss, optimizer) != "numba":
+        return
+    from . import kernels
+
+    kernels.warm("adam" if optimizer == "adamw" else optimizer, activation, loss, dtype)
 
 
 # The NumPy engine works on planes of (models x samples) per unit; once one layer's plane

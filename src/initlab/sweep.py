@@ -443,6 +443,21 @@ def chunks(
     return out
 
 
+def _layer_sizes(spec: RunSpec, data: _datasets.Dataset) -> tuple[int, ...]:
+    n_out = _losses.get(spec.loss).n_outputs(data.n_classes)
+    return (data.n_features, *spec.hidden, n_out)
+
+
+def _recipe_name(spec: RunSpec) -> str | None:
+    recipe = _optim.get(spec.optimizer).build(spec.learning_rate).recipe
+    return recipe and recipe[0]
+
+
+def _prepare(spec: RunSpec, data: _datasets.Dataset) -> None:
+    sizes = _layer_sizes(spec, data)
+    _engine.prepare(sizes, spec.activation, spec.loss, _recipe_name(spec), spec.dtype)
+
+
 def best_chunk_size(spec: RunSpec, data: _datasets.Dataset) -> int:
     """How many runs like ``spec`` train fastest as one population on ``data``.
 
@@ -451,10 +466,8 @@ def best_chunk_size(spec: RunSpec, data: _datasets.Dataset) -> int:
     NumPy engine slows down once a layer's plane of models x samples leaves
     the caches.
     """
-    loss = _losses.get(spec.loss)
-    sizes = (data.n_features, *spec.hidden, loss.n_outputs(data.n_classes))
-    recipe = _optim.get(spec.optimizer).build(spec.learning_rate).recipe
-    engine = _engine.engine_for(sizes, spec.activation, spec.loss, recipe and recipe[0])
+    sizes = _layer_sizes(spec, data)
+    engine = _engine.engine_for(sizes, spec.activation, spec.loss, _recipe_name(spec))
     seen = data.n_train if spec.batch_size is None else min(spec.batch_size, data.n_train)
     return _engine.population_size(sizes, max(seen, data.n_val), spec.dtype, engine)
 
@@ -534,10 +547,12 @@ def _run_chunk(chunk, data, curves, on_epoch) -> ChunkResult:
         )
         if on_epoch is None:
             trainer.step(first.epochs)
-        else:
-            for _ in range(first.epochs):
-                trainer.step(1)
-                on_epoch(M)
+        else:  # progress about 20 times per chunk: a call per epoch costs the kernels
+            every = max(1, first.epochs // 20)
+            for start in range(0, first.epochs, every):
+                n = min(every, first.epochs - start)
+                trainer.step(n)
+                on_epoch(M * n)
         result = trainer.result()
     except (ValueError, FloatingPointError, np.linalg.LinAlgError, MemoryError) as exc:
         nan = np.full(M, np.nan)
@@ -596,8 +611,8 @@ def execute(
 ) -> Iterator[ChunkResult]:
     """Train chunks, yielding each result as soon as it is done (in completion order).
 
-    ``on_progress(model_epochs)`` is called as work completes (per epoch in
-    process, per chunk from worker processes).
+    ``on_progress(model_epochs)`` is called as work completes (every few
+    epochs in process, per chunk from worker processes).
     """
     n_jobs = resolve_jobs(n_jobs)
     if n_jobs == 1 or len(chunk_list) == 1:
@@ -606,9 +621,11 @@ def execute(
                 chunk,
                 data,
                 curves,
-                on_epoch=(None if on_progress is None else lambda m: on_progress(m)),
+                on_epoch=on_progress,
             )
         return
+    for chunk in {c.specs[0].group_key(): c for c in chunk_list}.values():
+        _prepare(chunk.specs[0], data)  # forked workers inherit the compiled kernels
     with ProcessPoolExecutor(
         max_workers=min(n_jobs, len(chunk_list)), mp_context=_mp_context(), initializer=_worker_init
     ) as pool:
