@@ -236,7 +236,7 @@ def test_a_finite_but_exploding_loss_is_divergence(batch):
 
 
 def test_the_divergence_limit_is_relative_to_the_initial_loss():
-    """A network that starts with a huge loss (1.5e7, above the 1e6 floor) and keeps it has
+    """A network that starts with a huge loss (1.5e7, above the 1e4 floor) and keeps it has
     not diverged: the limit is 1e3 times its initial loss."""
     pop = Population((2, 3), "linear")
     params = [np.array([[[1e7, -1e7, 0.0], [0.0, 0.0, 0.0]]]), np.zeros((1, 3))]
