@@ -78,6 +78,13 @@ def test_quick_w3_trains_the_deep_recipe_with_momentum(run, tmp_path):
     assert check["full_length"]["compared"] == 10
 
 
+def test_quick_w2_runs_the_wide_grid_on_numpy(run, tmp_path):
+    argv = ["--workload", "W2", "--quick", "--repeats", "1", "--out", str(tmp_path)]
+    result = run.main([*argv, "--peers", "numpy-loop,initlab-1core"])
+    assert result["config"]["layer_sizes"] == [2, 8, 8, 8, 4]
+    assert result["agreement"]["numpy-loop"]["max_rel_diff"] < 1e-10
+
+
 def test_avx2_emulation_reaches_every_library(run, tmp_path):
     argv = ["--workload", "W1", "--quick", "--repeats", "1", "--out", str(tmp_path)]
     result = run.main([*argv, "--peers", "numpy-loop,initlab-1core", "--emulate", "avx2"])
