@@ -235,6 +235,8 @@ def initlab_peer(problem: Problem, n_jobs: int = 2) -> np.ndarray:
     inits = [init_names(wl, i)[0] for i in wl.inits]
     blog = wl.recipe == "blog"
     extra = {"momentum": [wl.momentum]} if wl.momentum else {}
+    if "leaky_relu" in wl.activations:
+        extra["leaky_slope"] = LEAKY_SLOPE
     runs = initlab.sweep(
         problem.data,
         wl.hidden,
@@ -247,7 +249,6 @@ def initlab_peer(problem: Problem, n_jobs: int = 2) -> np.ndarray:
         bias_init="blog" if blog else "zeros",
         dtype=problem.dtype,
         rng_kind="legacy" if blog else "generator",
-        leaky_slope=LEAKY_SLOPE,
         n_jobs=n_jobs,
         **extra,
     )

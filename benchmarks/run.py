@@ -145,6 +145,15 @@ def emulate(kind: str, argv: list[str]) -> int:
     return subprocess.call([sys.executable, str(Path(__file__).resolve()), *args], env=env)
 
 
+def _emulated(args, argv: list[str]) -> dict:
+    """Run in an emulating child process; its result, read back from its JSON."""
+    code = emulate(args.emulate, argv)
+    if code:
+        raise SystemExit(code)
+    suffix = ("-quick" if args.quick else "") + f"-{args.emulate}"
+    return json.loads((args.out / f"{args.workload}-{args.dtype}{suffix}.json").read_text())
+
+
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -288,12 +297,7 @@ def main(argv=None) -> dict:
     )
     args = parser.parse_args(argv)
     if args.emulate and os.environ.get("INITLAB_BENCH_EMULATE") != args.emulate:
-        code = emulate(args.emulate, list(sys.argv[1:] if argv is None else argv))
-        if code:
-            raise SystemExit(code)
-        suffix = ("-quick" if args.quick else "") + f"-{args.emulate}"
-        path = args.out / f"{args.workload}-{args.dtype}{suffix}.json"
-        return json.loads(path.read_text())
+        return _emulated(args, list(sys.argv[1:] if argv is None else argv))
     if args.repeats < 1:
         parser.error(f"--repeats must be >= 1, got {args.repeats}")
 

@@ -72,8 +72,16 @@ def test_small_and_blas_kernels_agree(rng, monkeypatch):
 OPTS = optim.names()
 
 
-@pytest.mark.parametrize("eng", ["numpy", "numba"])
-@pytest.mark.parametrize("opt_name", OPTS)
+def _compiled(name):
+    recipe = optim.get(name).build(0.1).recipe
+    return recipe is not None and recipe[0] in engine.FAST_PATH["optimizers"]
+
+
+# every optimizer on NumPy; those with a compiled kernel on the kernels too
+ENGINE_OPTS = [(o, "numpy") for o in OPTS] + [(o, "numba") for o in OPTS if _compiled(o)]
+
+
+@pytest.mark.parametrize("opt_name, eng", ENGINE_OPTS)
 @pytest.mark.parametrize("act", ["tanh", "relu", "leaky_relu", "sigmoid", "selu"])
 def test_population_equals_loop(opt_name, act, eng, rng):
     if eng == "numba":

@@ -21,6 +21,10 @@ numba = pytest.importorskip("numba")
 from initlab import kernels  # noqa: E402
 
 OPTS = optim.names()
+# the named optimizers the kernels run (the others train with NumPy: engine_for)
+COMPILED_OPTS = [
+    n for n in OPTS if (optim.get(n).build(0.1).recipe or (None,))[0] in FAST_PATH["optimizers"]
+]
 ACTS = list(FAST_PATH["activations"])
 LOSSES = list(FAST_PATH["losses"])
 ULP = np.finfo(np.float64).eps
@@ -47,14 +51,20 @@ def _rel(a, b):
 
 
 def test_the_fast_path_tables_match_the_registries():
-    assert set(FAST_PATH["activations"]) == set(activations.names())
-    assert set(FAST_PATH["losses"]) == set(losses.names())
+    """The kernels compile what engine.FAST_PATH promises; the rest is NumPy's."""
+    assert set(FAST_PATH["activations"]) <= set(activations.names())
+    assert set(FAST_PATH["losses"]) <= set(losses.names())
     assert set(kernels.ACTIVATIONS) == set(FAST_PATH["activations"])
     assert set(kernels.LOSSES) == set(FAST_PATH["losses"])
     assert set(kernels.OPTIMIZERS) == set(FAST_PATH["optimizers"])
-    for name in OPTS:  # every registered optimizer has a recipe the kernels run
+    compiled = set()
+    for name in OPTS:  # a named optimizer either has a kernel recipe or trains on NumPy
         recipe = optim.get(name).build(0.1).recipe
-        assert recipe is not None and recipe[0] in {"adam" if r == "adamw" else r for r in OPTS}
+        if recipe is not None and recipe[0] in FAST_PATH["optimizers"]:
+            compiled.add(recipe[0])
+    assert compiled == set(FAST_PATH["optimizers"])
+    for name in set(losses.names()) - set(FAST_PATH["losses"]):
+        assert engine.engine_for((2, 2, 4), "tanh", name, "gd") == "numpy"
 
 
 @pytest.mark.parametrize("loss", LOSSES)
@@ -80,7 +90,7 @@ def test_every_activation_and_loss_matches_numpy(act, loss, rng):
 
 
 @pytest.mark.parametrize("batch", [None, 16])
-@pytest.mark.parametrize("opt_name", OPTS)
+@pytest.mark.parametrize("opt_name", COMPILED_OPTS)
 def test_every_optimizer_matches_numpy_with_penalties(opt_name, batch, rng):
     X, y = _data(rng)
     pop = Population((2, 8, 4), "tanh", n_models=3)

@@ -1,6 +1,7 @@
 """initlab: how activation functions, weight initialization and optimizers shape training.
 
-The public API: the estimator :class:`FFNetwork` and :func:`blog_network`,
+The public API: the estimators :class:`FFNetwork` (a classifier) and
+:class:`FFRegressor`, :func:`blog_network`,
 :func:`sweep` for whole grids, :class:`Study` for stored studies with
 statistics, the population engine, and the registries of activations,
 initializers, losses, optimizers and data sets.
@@ -29,6 +30,8 @@ _SUBMODULES = {
     "losses",
     "optim",
     "engine",
+    "runs",
+    "errors",
     "network",
     "datasets",
     "sweep",
@@ -41,17 +44,20 @@ _SUBMODULES = {
     "meanfield",
     "experiments",
     "distributed",
+    "plugins",
     "cli",
     "web",
 }
 _ATTRIBUTES = {
     "FFNetwork": "network",
+    "FFRegressor": "network",
     "blog_network": "network",
     "Study": "study",
 }
 
 __all__ = [
     "FFNetwork",
+    "FFRegressor",
     "blog_network",
     "sweep",
     "Study",

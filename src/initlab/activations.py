@@ -35,9 +35,10 @@ from functools import cached_property
 import numpy as np
 from scipy import special
 
-from ._registry import Registry, check_params
+from ._registry import Param, Registry, check_params
+from .errors import ConfigError
 
-__all__ = ["Activation", "get", "names", "REGISTRY", "SELU_ALPHA", "SELU_SCALE"]
+__all__ = ["Activation", "get", "names", "register", "REGISTRY", "SELU_ALPHA", "SELU_SCALE"]
 
 # Klambauer et al. (2017), eq. (14): the constants that make N(0, 1) a fixed point.
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -78,7 +79,11 @@ class Activation:
         or ``"second-moment"`` (``1 / sqrt(E[f(z)^2])`` for ``z ~ N(0, 1)``, by
         Gauss-Hermite quadrature, the rule that gives ReLU its sqrt(2)).
     params : mapping
-        Bound hyperparameters (``slope`` for leaky ReLU, ``alpha`` for ELU).
+        Bound hyperparameters (``slope`` for leaky ReLU, ``alpha`` for ELU);
+        their defaults come from ``param_specs``.
+    param_specs : tuple of Param
+        Each hyperparameter's default, range and meaning, declared once here;
+        the run schema makes each one a run field (``leaky_slope``, ``elu_alpha``).
     """
 
     name: str
@@ -90,6 +95,11 @@ class Activation:
     torch_gain: Callable[..., float] | None = None
     params: Mapping[str, object] = field(default_factory=dict)
     out_ok: bool = False
+    param_specs: tuple[Param, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.param_specs and not self.params:
+            object.__setattr__(self, "params", {p.name: p.default for p in self.param_specs})
 
     def __call__(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """``f(z)``; into ``out`` when given and supported (use the returned array)."""
@@ -119,7 +129,7 @@ class Activation:
         check_params("activation", self.name, params, self.params)
         for key, value in params.items():
             if np.ndim(value) == 0 and not np.isfinite(float(value)):
-                raise ValueError(f"{self.name} {key} must be finite, got {value!r}")
+                raise ConfigError(f"{self.name} {key} must be finite, got {value!r}")
         return replace(self, params={**self.params, **params})
 
     @cached_property
@@ -160,10 +170,15 @@ def second_moment_gain(act: Activation, order: int = 101) -> float:
     return 1.0 / math.sqrt(moment)
 
 
-REGISTRY: Registry[Activation] = Registry("activation")
+REGISTRY: Registry[Activation] = Registry("activation", "initlab.activations")
 
 
-def _register(act: Activation, aliases: tuple[str, ...] = ()) -> Activation:
+def register(act: Activation, aliases: tuple[str, ...] = ()) -> Activation:
+    """Make ``act`` known by its name (and ``aliases``) everywhere: networks, sweeps, studies.
+
+    Every registered activation is tested the moment it is registered (values,
+    gradient by central differences, stability).  See CONTRIBUTING.md.
+    """
     REGISTRY.register(act.name, act, aliases=aliases, description=act.description)
     return act
 
@@ -188,7 +203,7 @@ def _sigmoid_df(z, a, out=None):
     return g
 
 
-_register(
+register(
     Activation(
         "sigmoid",
         _sigmoid,
@@ -216,7 +231,7 @@ def _tanh_df(z, a, out=None):
     return np.subtract(a.dtype.type(1), g, out=g)  # 1 - a^2
 
 
-_register(
+register(
     Activation(
         "tanh",
         _tanh,
@@ -240,7 +255,7 @@ def _relu_df(z, a, out=None):
     return np.greater(z, 0, out=out)
 
 
-_register(
+register(
     Activation(
         "relu",
         _relu,
@@ -274,7 +289,7 @@ def _leaky_df(z, a, slope, out=None):
     return g
 
 
-_register(
+register(
     Activation(
         "leaky_relu",
         _leaky,
@@ -282,8 +297,18 @@ _register(
         "rectifier",
         "max(slope * z, z) with slope 0.1 by default (the blog's)",
         torch_gain=lambda slope: math.sqrt(2.0 / (1.0 + slope**2)),
-        params={"slope": 0.1},
         out_ok=True,
+        param_specs=(
+            Param(
+                "slope",
+                0.1,  # the blog's
+                "negative slope of leaky_relu: f(z) = slope * z for z < 0",
+                low=0.0,
+                high=1.0,
+                key="leaky_slope",
+                since=1,
+            ),
+        ),
     ),
     aliases=("leakyrelu", "lrelu", "prelu"),
 )
@@ -297,7 +322,7 @@ def _elu_df(z, a, alpha):
     return np.where(z > 0, z.dtype.type(1), _like(alpha, z) * np.exp(np.minimum(z, 0)))
 
 
-_register(
+register(
     Activation(
         "elu",
         _elu,
@@ -305,7 +330,15 @@ _register(
         "rectifier",
         "z for z > 0, alpha (e^z - 1) otherwise (Clevert 2016)",
         gain_rule="second-moment",
-        params={"alpha": 1.0},
+        param_specs=(
+            Param(
+                "alpha",
+                1.0,
+                "ELU saturation: f(z) -> -alpha as z -> -inf",
+                low=0.0,
+                low_open=True,
+            ),
+        ),
     )
 )
 
@@ -320,7 +353,7 @@ def _selu_df(z, a):
     return _like(SELU_SCALE, z) * np.where(z > 0, z.dtype.type(1), _like(neg, z))
 
 
-_register(
+register(
     Activation(
         "selu",
         _selu,
@@ -343,7 +376,7 @@ def _gelu_df(z, a):
     return cdf + z * pdf
 
 
-_register(
+register(
     Activation(
         "gelu",
         _gelu,
@@ -364,7 +397,7 @@ def _silu_df(z, a):
     return s * (1 + z * (1 - s))
 
 
-_register(
+register(
     Activation(
         "silu",
         _silu,
@@ -385,7 +418,7 @@ def _softplus_df(z, a):
     return special.expit(z)
 
 
-_register(
+register(
     Activation(
         "softplus",
         _softplus,
@@ -406,7 +439,7 @@ def _mish_df(z, a):
     return t + z * (1 - t * t) * special.expit(z)
 
 
-_register(
+register(
     Activation(
         "mish",
         _mish,
@@ -427,7 +460,7 @@ def _linear_df(z, a):
     return np.ones_like(z)
 
 
-_register(
+register(
     Activation(
         "linear",
         _linear,

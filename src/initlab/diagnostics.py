@@ -15,6 +15,9 @@ plotted:
 * the singular values of the input-output Jacobian (Saxe et al. 2013,
   Pennington et al. 2017).
 
+The functions return tables and arrays; :func:`initlab.plots.propagation`,
+:func:`~initlab.plots.record` and :func:`~initlab.plots.spectrum` draw them.
+
 Definitions
 -----------
 saturated
@@ -54,15 +57,15 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from . import activations as _activations
-from . import engine
+from . import engine, runs
 from . import losses as _losses
 from .engine import Population, init_params
+from .errors import ConfigError
 from .network import FFNetwork, check_finite
 
 __all__ = [
@@ -77,9 +80,6 @@ __all__ = [
     "jacobian",
     "jacobian_singular_values",
     "gaussian_inputs",
-    "plot_propagation",
-    "plot_record",
-    "plot_spectrum",
 ]
 
 #: A (unit, sample) is saturated when its output is this close to an asymptote
@@ -123,18 +123,18 @@ def _check_sizes(hidden_layer_sizes) -> tuple[int, ...]:
     try:
         sizes = tuple(hidden_layer_sizes)
     except TypeError:
-        raise ValueError(
+        raise ConfigError(
             "hidden_layer_sizes must be a sequence of positive integers, "
             f"got {hidden_layer_sizes!r}"
         ) from None
     if len(sizes) == 0:
-        raise ValueError(
+        raise ConfigError(
             "hidden_layer_sizes is empty (depth 0): signal propagation needs at least one "
             "hidden layer, e.g. (64,) * 10"
         )
     for s in sizes:
         if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"hidden layer widths must be positive integers, got {list(sizes)} "
                 f"(bad width {s!r})"
             )
@@ -144,14 +144,16 @@ def _check_sizes(hidden_layer_sizes) -> tuple[int, ...]:
 def _check_X(X, name: str = "X") -> np.ndarray:
     X = np.asarray(X, dtype=float)
     if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
-        raise ValueError(f"{name} must be a 2-D array (n_samples, n_features), got shape {X.shape}")
+        raise ConfigError(
+            f"{name} must be a 2-D array (n_samples, n_features), got shape {X.shape}"
+        )
     check_finite(X, name)
     return X
 
 
 def _check_positive_int(name: str, value, low: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
     return int(value)
 
 
@@ -301,18 +303,18 @@ def layer_stats(
         with the columns of :data:`COLUMNS` (see the module docstring).
     """
     if not 0 < saturation < 1:
-        raise ValueError(f"saturation must be in (0, 1), got {saturation!r}")
+        raise ConfigError(f"saturation must be in (0, 1), got {saturation!r}")
     X = _check_X(X)
     d = population.layer_sizes[0]
     if X.shape[1] != d:
-        raise ValueError(f"X has {X.shape[1]} features; the network expects {d}")
+        raise ConfigError(f"X has {X.shape[1]} features; the network expects {d}")
     if y is not None:
         y = np.asarray(y)
         if y.shape != (X.shape[0],):
-            raise ValueError(f"y has shape {y.shape}; expected ({X.shape[0]},) labels for X")
+            raise ConfigError(f"y has shape {y.shape}; expected ({X.shape[0]},) labels for X")
         K = population.n_classes
         if y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= K:
-            raise ValueError(
+            raise ConfigError(
                 f"y must hold integer labels 0..{K - 1}, got values {np.unique(y)[:5]}"
             )
     trace = population.trace(params, X, y)
@@ -454,20 +456,11 @@ def diagnose(
     ``y`` holds the network's original class labels (as given to ``fit``).
     """
     if not hasattr(net, "coefs_"):
-        raise ValueError("the network is not fitted yet: call fit first (or use propagation)")
+        raise ConfigError("the network is not fitted yet: call fit first (or use propagation)")
     X = _check_X(X)
     if X.shape[1] != net.n_features_in_:
-        raise ValueError(f"X has {X.shape[1]} features; the network expects {net.n_features_in_}")
-    yy = None
-    if y is not None:
-        y = np.asarray(y)
-        unknown = np.setdiff1d(y, net.classes_)
-        if len(unknown):
-            raise ValueError(
-                f"y has labels the network was not trained on: {unknown[:5].tolist()}; "
-                f"its classes are {net.classes_.tolist()}"
-            )
-        yy = np.searchsorted(net.classes_, y)
+        raise ConfigError(f"X has {X.shape[1]} features; the network expects {net.n_features_in_}")
+    yy = None if y is None else net.encode(y)
     return layer_stats(net.population_, net._params(), X, yy, saturation=saturation)
 
 
@@ -513,26 +506,21 @@ def record(
     net = clone(net)
     if epochs is not None:
         net.set_params(epochs=_check_positive_int("epochs", epochs))
-    spec = net._validate_params()
+    spec = net.spec()  # the estimator's run, checked
     X = _check_X(X)
     classes, y_enc = np.unique(np.asarray(y), return_inverse=True)
     if len(y_enc) != X.shape[0]:
-        raise ValueError(f"X has {X.shape[0]} rows but y has {len(y_enc)} labels")
+        raise ConfigError(f"X has {X.shape[0]} rows but y has {len(y_enc)} labels")
     if len(classes) < 2:
-        raise ValueError(f"y has a single class ({classes[0]!r}); a classifier needs at least 2")
+        raise ConfigError(f"y has a single class ({classes[0]!r}); a classifier needs at least 2")
     kwargs = {}
     if X_val is not None and y_val is not None:
         y_val = np.asarray(y_val)
         unknown = np.setdiff1d(y_val, classes)
         if len(unknown):
-            raise ValueError(f"y_val has labels not seen in y: {unknown[:5].tolist()}")
+            raise ConfigError(f"y_val has labels not seen in y: {unknown[:5].tolist()}")
         kwargs = {"X_val": _check_X(X_val, "X_val"), "y_val": np.searchsorted(classes, y_val)}
-    loss = _losses.get(net.loss)
-    sizes = (X.shape[1], *net._hidden(), loss.n_outputs(len(classes)))
-    pop = Population(sizes, net._activation(), loss, 1, net.dtype)
-    params0 = init_params(pop, net._seed(), net.init, net.bias_init, net.rng_kind, X=X)
-    batch_size = net.batch_size if net.batch_size is not None else spec.default_batch_size
-    optimizer = spec.build(net.learning_rate, **net._optimizer_hyper())
+    pop, params0, optimizer = runs.populate([spec], X.shape[1], len(classes), X)
     frames = []
 
     def snap(params, epoch, metrics):
@@ -547,7 +535,7 @@ def record(
         frames.append(df)
 
     def callback(trainer):
-        if trainer.epoch % every == 0 or trainer.epoch == net.epochs:
+        if trainer.epoch % every == 0 or trainer.epoch == spec.epochs:
             snap(trainer.params, trainer.epoch, trainer.metrics())
 
     trainer0 = engine.Trainer(pop, params0, optimizer, X, y_enc, record=False, **kwargs)
@@ -558,11 +546,11 @@ def record(
         optimizer,
         X,
         y_enc,
-        net.epochs,
+        spec.epochs,
         callback=callback,
-        batch_size=batch_size,
-        shuffle=net.shuffle,
-        shuffle_seed=net.shuffle_seed,
+        batch_size=spec.batch_size,
+        shuffle=spec.shuffle,
+        shuffle_seed=spec.shuffle_seed,
         **kwargs,
     )
     return pd.concat(frames, ignore_index=True)
@@ -597,7 +585,7 @@ def jacobian(
     X = _check_X(X)
     d = population.layer_sizes[0]
     if X.shape[1] != d:
-        raise ValueError(f"X has {X.shape[1]} features; the network expects {d}")
+        raise ConfigError(f"X has {X.shape[1]} features; the network expects {d}")
     with np.errstate(**_ERRSTATE):
         zs = population.forward(params, X).zs  # feature-major (F, M, N)
         act = population.activation
@@ -654,104 +642,3 @@ def jacobian_singular_values(
     )
     J = jacobian(pop, params, X, include_output=include_output)
     return np.linalg.svd(J, compute_uv=False)
-
-
-# --- plots (matplotlib imported lazily: the diagnostics themselves need only pandas) ----------
-def plot_propagation(
-    df: pd.DataFrame,
-    columns: Sequence[str] = ("z_var", "a_var", "grad_var", "dW_var"),
-    title: str | None = None,
-    path: str | Path | None = None,
-):
-    """Per-layer curves (log scale) of some :func:`layer_stats` columns, one panel each.
-
-    Several models are drawn as thin lines with their median thick.  Returns
-    the Figure (also saved to ``path`` if given).
-    """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    unknown = [c for c in columns if c not in df.columns]
-    if unknown:
-        raise ValueError(f"unknown column(s) {unknown}; choose from {COLUMNS[5:]}")
-    hidden = df[df["kind"] == "hidden"]
-    fig, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns), 2.8), squeeze=False)
-    for ax, col in zip(axes[0], columns, strict=True):
-        for _, g in hidden.groupby("model"):
-            ax.plot(g["layer"], g[col], color="C0", lw=0.6, alpha=0.4)
-        med = hidden.groupby("layer")[col].median()
-        ax.plot(med.index, med.values, color="C0", lw=2)
-        if (med.dropna() > 0).all() and len(med.dropna()):
-            ax.set_yscale("log")
-        ax.set_xlabel("layer")
-        ax.set_title(col)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=90)
-    return fig
-
-
-def plot_record(
-    df: pd.DataFrame,
-    columns: Sequence[str] = ("a_var", "grad_var", "saturated", "dead"),
-    title: str | None = None,
-    path: str | Path | None = None,
-):
-    """The evolution during training of some :func:`record` columns, one line per layer."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    hidden = df[(df["kind"] == "hidden") & (df["model"] == 0)]
-    columns = [c for c in columns if c in hidden.columns and hidden[c].notna().any()]
-    if not columns:
-        raise ValueError("nothing to plot: the chosen columns are all NaN or missing")
-    fig, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns), 2.8), squeeze=False)
-    cmap = plt.get_cmap("viridis")
-    n_layers = int(hidden["layer"].max())
-    for ax, col in zip(axes[0], columns, strict=True):
-        for layer, g in hidden.groupby("layer"):
-            ax.plot(
-                g["epoch"],
-                g[col],
-                color=cmap((layer - 1) / max(n_layers - 1, 1)),
-                label=f"layer {layer}",
-            )
-        ax.set_xlabel("epoch")
-        ax.set_title(col)
-    axes[0][0].legend(fontsize=6)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=90)
-    return fig
-
-
-def plot_spectrum(singular_values: np.ndarray, label: str = "", ax=None, path=None):
-    """Histogram of Jacobian singular values (all models and inputs pooled)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(4, 3))
-    else:
-        fig = ax.figure
-    s = np.asarray(singular_values).ravel()
-    s = s[np.isfinite(s)]
-    ax.hist(s, bins=60, histtype="step", density=True, label=label or None)
-    ax.set_xlabel("singular value of the input-output Jacobian")
-    ax.set_ylabel("density")
-    if label:
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=90)
-    return fig

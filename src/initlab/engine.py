@@ -431,6 +431,12 @@ class Population:
                 loss = loss + weight_penalty(params, l1, l2, grads)
             return loss, grads
 
+    def predict(self, params, X) -> np.ndarray:
+        """The outputs themselves, ``(M, N, n_outputs)`` (a regression's predictions)."""
+        with np.errstate(**_ERRSTATE):
+            z = self.forward(params, X).zs[-1]
+            return np.moveaxis(self.loss.output(z, 0), 0, -1)
+
     def predict_proba(self, params, X) -> np.ndarray:
         """Class probabilities, ``(M, N, n_classes)``."""
         with np.errstate(**_ERRSTATE):
@@ -880,6 +886,8 @@ class Trainer:
     # -- metrics ------------------------------------------------------------------------------
     def _metrics_from(self, cache: Cache, y: np.ndarray, prefix: str) -> dict[str, np.ndarray]:
         loss = cache.loss.mean(axis=-1)
+        if self.pop.loss.regression:  # no classes, no accuracy: the loss is the measure
+            return {f"{prefix}_loss": loss, f"{prefix}_acc": np.full(loss.shape, np.nan)}
         if self.pop.loss.binary:
             pred = (cache.proba[0] > 0.5).astype(np.int64)
         elif np.isfinite(loss).all():
