@@ -64,6 +64,10 @@ __all__ = [
     "DIVERGENCE_FACTOR",
     "DIVERGENCE_FLOOR",
     "choose_engine",
+    "engine_for",
+    "compiled_wins",
+    "population_size",
+    "prepare",
     "weight_penalty",
 ]
 
@@ -99,14 +103,17 @@ FAST_PATH = {
 }
 
 # A run has diverged when its loss or parameters are inf/NaN, or when its training loss
-# exceeds max(DIVERGENCE_FACTOR * initial loss, DIVERGENCE_FLOOR).  A cross-entropy of 1e6
-# means the true class's logit is a million below the winner's: no network that is still
-# learning gets there (the presets' healthy runs stay below 30x their initial loss,
-# docs/benchmarks.md), while blown-up runs sit at 1e12 to 1e300 for many epochs before
-# they overflow, often at chance accuracy.  The factor keeps networks that start with a
-# huge loss (N(0, 1) weights in deep ReLU nets) from being flagged at once.
+# exceeds max(DIVERGENCE_FACTOR * initial loss, DIVERGENCE_FLOOR).  Measured on every
+# preset (docs/benchmarks.md): runs that recover spike to at most 494 (68x their initial
+# loss: NAG at eta = 1, back to 0.30 and 91% accuracy), while runs that blow up pass 1e4
+# and stay there for many epochs before they overflow, if they ever do: momentum and NAG
+# at eta = 1 on leaky ReLU reach 7.6e4 to 2.4e9 and end at 26-72% accuracy; 24-layer
+# ReLU nets from N(0, 1) weights jump from 1e4 to 1e178 in two epochs.  A cross-entropy of
+# 1e4 means the true class's logit is ten thousand below the winner's.  The factor keeps
+# networks that start with a huge loss (N(0, 1) weights in deep ReLU nets: 1e4 to 4e9)
+# from being flagged at once.
 DIVERGENCE_FACTOR = 1e3
-DIVERGENCE_FLOOR = 1e6
+DIVERGENCE_FLOOR = 1e4
 
 _CONTROLLER = None
 
@@ -600,17 +607,16 @@ def _numba_available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
-def _fast_path_gaps(population: Population, optimizer: GradientTransformation) -> list[str]:
-    """Why the compiled kernels cannot train this population (empty if they can)."""
+def _fast_path_gaps(activation: str, loss: str, optimizer: str | None) -> list[str]:
+    """Why the compiled kernels cannot train such a population (empty if they can)."""
     gaps = []
     if not _numba_available():
         gaps.append("numba is not installed (pip install numba)")
-    if population.activation.name not in FAST_PATH["activations"]:
-        gaps.append(f"activation {population.activation.name!r} has no compiled kernel")
-    if population.loss.name not in FAST_PATH["losses"]:
-        gaps.append(f"loss {population.loss.name!r} has no compiled kernel")
-    recipe = getattr(optimizer, "recipe", None)
-    if recipe is None or recipe[0] not in FAST_PATH["optimizers"]:
+    if activation not in FAST_PATH["activations"]:
+        gaps.append(f"activation {activation!r} has no compiled kernel")
+    if loss not in FAST_PATH["losses"]:
+        gaps.append(f"loss {loss!r} has no compiled kernel")
+    if optimizer is None or optimizer not in FAST_PATH["optimizers"]:
         gaps.append("the optimizer is not one of initlab.optim's (it has no recipe)")
     return gaps
 
@@ -628,6 +634,21 @@ def choose_engine(
     configuration, never on the machine's state, so every executor trains a
     run with the same engine and gets the same bits.
     """
+    recipe = getattr(optimizer, "recipe", None)
+    return engine_for(
+        population.layer_sizes,
+        population.activation.name,
+        population.loss.name,
+        None if recipe is None else recipe[0],
+        engine,
+    )
+
+
+def engine_for(layer_sizes, activation: str, loss: str, optimizer: str | None, engine="auto"):
+    """:func:`choose_engine` by names; ``optimizer`` is the name in an optimizer's ``recipe``
+    (``"gd"`` for minibatch, ``"adam"`` for adamw; None for other transformations)."""
+    if optimizer == "adamw":
+        optimizer = "adam"
     if engine == "auto":
         engine = os.environ.get("INITLAB_ENGINE", "auto").strip().lower() or "auto"
         source = "INITLAB_ENGINE"
@@ -639,7 +660,7 @@ def choose_engine(
         )
     if engine == "numpy":
         return "numpy"
-    gaps = _fast_path_gaps(population, optimizer)
+    gaps = _fast_path_gaps(activation, loss, optimizer)
     if engine == "numba":
         if gaps:
             raise ConfigError(
@@ -650,20 +671,60 @@ def choose_engine(
         return "numba"
     if gaps:
         return "numpy"
-    return "numba" if compiled_wins(population.layer_sizes) else "numpy"
+    return "numba" if compiled_wins(layer_sizes) else "numpy"
 
 
-# The widest hidden layer the compiled kernels train faster than NumPy + BLAS (measured,
-# docs/benchmarks.md): in the kernels every weight serves one sample of one model per
-# load, so wide layers, where BLAS reuses weights from registers across many samples,
-# are faster as the NumPy engine's batched matrix products.
-FAST_MAX_WIDTH = 32
+# The largest networks (weights per model) that the compiled kernels train faster than
+# the NumPy engine.  Measured with 64 models, N = 750, one core (docs/benchmarks.md):
+# [2, 4, 2] 3.1x, [2, 8, 2] 3.5x, [2, 8, 8, 2] 1.8x, [2, 32, 2] 2.0x, but [2, 16, 16, 2]
+# 0.6x and 24 layers of 16 0.5x.  The kernels load every weight once per sample and model
+# (a multiply-add per load), while BLAS keeps a tile of weights in registers for many
+# samples; once hidden-to-hidden products appear, BLAS wins.
+FAST_MAX_WEIGHTS = 160
 
 
 def compiled_wins(layer_sizes: Sequence[int]) -> bool:
     """Whether the compiled kernels are measured faster than NumPy for these layer sizes."""
-    hidden = [int(s) for s in layer_sizes[1:-1]]
-    return max(hidden, default=0) <= FAST_MAX_WIDTH
+    sizes = [int(s) for s in layer_sizes]
+    return sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True)) <= FAST_MAX_WEIGHTS
+
+
+def prepare(layer_sizes, activation: str, loss: str, optimizer: str | None, dtype="float64"):
+    """Compile (or load from the cache) what the compiled engine needs for such populations.
+
+    A no-op when they train with NumPy.  Called before forking worker
+    processes, so that they inherit the compiled code instead of each loading
+    numba and its cache.
+    """
+    if engine_for(layer_sizes, activation, loss, optimizer) != "numba":
+        return
+    from . import kernels
+
+    kernels.warm("adam" if optimizer == "adamw" else optimizer, activation, loss, dtype)
+
+
+# The NumPy engine works on planes of (models x samples) per unit; once one layer's plane
+# outgrows the caches, every ufunc pass streams from memory and the cost per model-epoch
+# grows with the population (blog shape, N = 750: 64 us per model-epoch at 64 models, 97
+# at 256, 122 at 4,096; 16-wide layers: 381 us at 4 models, 628 at 256;
+# docs/benchmarks.md).  A population is therefore sized so that one layer's plane stays
+# within this budget.  The compiled kernels keep each block of models in cache whatever
+# the population, so their cost per model-epoch is flat (24 us at 64 and at 4,096 models).
+NUMPY_PLANE_BYTES = 1 << 20
+MAX_POPULATION = 4096
+
+
+def population_size(layer_sizes, n_samples: int, dtype="float64", engine: str = "numpy") -> int:
+    """How many models one population should hold to train fastest (before memory limits).
+
+    ``n_samples`` is the number of samples the forward pass sees at once;
+    ``engine`` is the one that will train the population (:func:`engine_for`).
+    """
+    if engine == "numba":
+        return MAX_POPULATION
+    widest = max(int(s) for s in layer_sizes[1:])
+    plane = max(1, int(n_samples)) * widest * np.dtype(dtype).itemsize
+    return int(min(MAX_POPULATION, max(1, NUMPY_PLANE_BYTES // plane)))
 
 
 def _check_penalty(name: str, value, M: int) -> np.ndarray | float:
@@ -709,7 +770,7 @@ class Trainer:
         losses stay the data loss.
     divergence_factor : float or None
         A model has diverged when its training loss exceeds
-        ``max(divergence_factor * initial loss, DIVERGENCE_FLOOR)`` (1e6), or
+        ``max(divergence_factor * initial loss, DIVERGENCE_FLOOR)`` (1e4), or
         its loss or parameters become inf/NaN.  None: only inf/NaN.  The loss
         checked is the full-batch loss of each epoch's state with full
         batches, else the mean of an epoch's batch losses.

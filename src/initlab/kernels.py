@@ -822,6 +822,21 @@ def train_block(
 
 
 # --- the driver: a population in block layout -------------------------------------------------
+_POOL: tuple[int, int, object] | None = None  # (pid, threads, executor)
+_POOL_LOCK = threading.Lock()
+
+
+def _pool(threads: int):
+    """A thread pool kept for the process (made again after a fork or for more threads)."""
+    global _POOL
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _POOL_LOCK:
+        if _POOL is None or _POOL[0] != os.getpid() or _POOL[1] < threads:
+            _POOL = (os.getpid(), threads, ThreadPoolExecutor(threads, "initlab-kernels"))
+        return _POOL[2]
+
+
 def n_threads() -> int:
     """Threads for one population's blocks: the cores this process may use.
 
@@ -951,22 +966,14 @@ class Population:
             for k in range(self.n_blocks):
                 fn(k)
             return
-        errors_: list[BaseException] = []
 
         def work(first):
-            try:
-                for k in range(first, self.n_blocks, self.threads):
-                    fn(k)
-            except BaseException as exc:  # pragma: no cover - re-raised below
-                errors_.append(exc)
+            for k in range(first, self.n_blocks, self.threads):
+                fn(k)
 
-        workers = [threading.Thread(target=work, args=(t,)) for t in range(self.threads)]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-        if errors_:  # pragma: no cover
-            raise errors_[0]
+        pool = _pool(self.threads)
+        for future in [pool.submit(work, t) for t in range(self.threads)]:
+            future.result()
 
     def train(self, X, y, Xv, yv, orders, n_epochs: int, batch: int, record: bool, final: bool):
         """Train ``n_epochs`` epochs (see :func:`train_block`).
@@ -1001,6 +1008,11 @@ class Population:
             return a.reshape(*a.shape[:-2], nb * L)[..., : self.M]
 
         return models(epoch_loss), models(params_bad), models(history)
+
+
+def warm(optimizer: str, activation: str, loss: str, dtype) -> None:
+    """Compile or load everything a population of this kind runs (see ``engine.prepare``)."""
+    Population((1, 1), activation, loss, optimizer, {}, 1, dtype, 8, 8, threads=1)
 
 
 def block_shape(layer_sizes, dtype) -> tuple[int, int]:

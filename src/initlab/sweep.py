@@ -35,7 +35,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import datasets as _datasets
+from . import engine as _engine
 from . import losses as _losses
+from . import optim as _optim
 from . import runs as _runs
 from .engine import one_blas_thread
 from .errors import ConfigError
@@ -49,6 +51,7 @@ __all__ = [
     "plan",
     "chunks",
     "execute",
+    "best_chunk_size",
     "model_bytes",
     "METRICS",
 ]
@@ -137,14 +140,27 @@ def chunks(
     data: _datasets.Dataset,
     max_memory: int | None = None,
     n_jobs: int = 1,
-    max_models: int = 4096,
+    max_models: int = _engine.MAX_POPULATION,
+    chunk_size: int | None = None,
 ) -> list[Chunk]:
     """Group runs into populations and split them to fit ``max_memory`` bytes each.
 
-    With several jobs, large groups are also split so that every worker has work.
+    Each population holds at most ``chunk_size`` runs; by default as many as
+    train fastest together (:func:`best_chunk_size`, measured per layer shape,
+    so that the cost per model-epoch does not grow with the study).  With
+    several jobs, large groups are also split so that every worker has work.
+    A run's numbers do not depend on the chunk it lands in.
     """
     if not specs:
         raise ValueError("the grid is empty: no runs to train")
+    if chunk_size is not None and (
+        isinstance(chunk_size, bool)
+        or not isinstance(chunk_size, (int, np.integer))
+        or chunk_size < 1
+    ):
+        raise ConfigError(
+            f"chunk_size must be a positive integer or None, got {chunk_size!r}", field="chunk_size"
+        )
     max_memory = DEFAULT_MAX_MEMORY if max_memory is None else int(max_memory)
     groups: dict[tuple, list[RunSpec]] = {}
     for spec in specs:
@@ -163,12 +179,42 @@ def chunks(
                 f"{first.activation} {list(first.hidden)} on {data.n_train} samples; "
                 f"the minimum is {per} bytes"
             )
-        size = min(max_memory // per, max_models)
+        fastest = best_chunk_size(first, data) if chunk_size is None else int(chunk_size)
+        size = min(max_memory // per, max_models, fastest)
         if n_jobs > 1:
             size = min(size, max(1, math.ceil(total / (2 * n_jobs))))
         for start in range(0, len(members), size):
             out.append(Chunk(len(out), members[start : start + size]))
     return out
+
+
+def _layer_sizes(spec: RunSpec, data: _datasets.Dataset) -> tuple[int, ...]:
+    n_out = _losses.get(spec.loss).n_outputs(data.n_classes)
+    return (data.n_features, *spec.hidden, n_out)
+
+
+def _recipe_name(spec: RunSpec) -> str | None:
+    recipe = _optim.get(spec.optimizer).build(spec.learning_rate).recipe
+    return recipe and recipe[0]
+
+
+def _prepare(spec: RunSpec, data: _datasets.Dataset) -> None:
+    sizes = _layer_sizes(spec, data)
+    _engine.prepare(sizes, spec.activation, spec.loss, _recipe_name(spec), spec.dtype)
+
+
+def best_chunk_size(spec: RunSpec, data: _datasets.Dataset) -> int:
+    """How many runs like ``spec`` train fastest as one population on ``data``.
+
+    The engine that will train them decides (:func:`initlab.engine.population_size`):
+    the compiled kernels are as fast per model at 64 models as at 4,096; the
+    NumPy engine slows down once a layer's plane of models x samples leaves
+    the caches.
+    """
+    sizes = _layer_sizes(spec, data)
+    engine = _engine.engine_for(sizes, spec.activation, spec.loss, _recipe_name(spec))
+    seen = data.n_train if spec.batch_size is None else min(spec.batch_size, data.n_train)
+    return _engine.population_size(sizes, max(seen, data.n_val), spec.dtype, engine)
 
 
 def build(specs: Sequence[RunSpec], data: _datasets.Dataset):
@@ -209,10 +255,12 @@ def _run_chunk(chunk, data, curves, on_epoch) -> ChunkResult:
         )  # fmt: skip
         if on_epoch is None:
             trainer.step(first.epochs)
-        else:
-            for _ in range(first.epochs):
-                trainer.step(1)
-                on_epoch(M)
+        else:  # progress about 20 times per chunk: a call per epoch costs the kernels
+            every = max(1, first.epochs // 20)
+            for start in range(0, first.epochs, every):
+                n = min(every, first.epochs - start)
+                trainer.step(n)
+                on_epoch(M * n)
         result = trainer.result()
     except (ValueError, FloatingPointError, np.linalg.LinAlgError, MemoryError) as exc:
         nan = np.full(M, np.nan)
@@ -332,9 +380,9 @@ def execute(
 ) -> Iterator[ChunkResult]:
     """Train chunks, yielding each result as soon as it is done (in completion order).
 
-    ``on_progress(model_epochs)`` is called as work completes (per epoch in
-    process, per chunk from worker processes).  ``n_jobs`` processes are started
-    as asked (:func:`sweep` and :meth:`initlab.Study.run` cap it at the CPUs).
+    ``on_progress(model_epochs)`` is called as work completes (every few
+    epochs in process, per chunk from worker processes).  ``n_jobs`` processes are
+    started as asked (:func:`sweep` and :meth:`initlab.Study.run` cap it at the CPUs).
     Worker processes die with this process, even when it is killed.
     """
     n_jobs = resolve_jobs(n_jobs, force=True)
@@ -344,9 +392,11 @@ def execute(
                 chunk,
                 data,
                 curves,
-                on_epoch=(None if on_progress is None else lambda m: on_progress(m)),
+                on_epoch=on_progress,
             )
         return
+    for chunk in {c.specs[0].group_key(): c for c in chunk_list}.values():
+        _prepare(chunk.specs[0], data)  # forked workers inherit the compiled kernels
     with ProcessPoolExecutor(
         max_workers=min(n_jobs, len(chunk_list)),
         mp_context=_mp_context(),
@@ -384,6 +434,7 @@ def sweep(
     max_memory: int | None = None,
     n_jobs: int | None = 1,
     progress: Callable[[int, int], None] | None = None,
+    chunk_size: int | None = None,
     **fields,
 ):
     """Train the full factorial grid; one row per run.
@@ -402,6 +453,9 @@ def sweep(
         Also return per-epoch curves (train/val loss and accuracy).
     max_memory : int, bytes
         Budget per population chunk (default 1 GiB).
+    chunk_size : int, optional
+        Runs per population; default: as many as train fastest together
+        (:func:`best_chunk_size`).  Results do not depend on it.
     n_jobs : int
         Worker processes (-1: all cores).  Results do not depend on it.
     progress : callable
@@ -440,7 +494,7 @@ def sweep(
     )
     _runs.check_task(specs, data.task, f"data set {data.label!r}")
     jobs = resolve_jobs(n_jobs)
-    chunk_list = chunks(specs, data, max_memory, jobs)
+    chunk_list = chunks(specs, data, max_memory, jobs, chunk_size=chunk_size)
     index = {s: i for i, s in enumerate(specs)}  # specs are unique and hashable
     tick = ticker(sum(len(c.specs) * c.specs[0].epochs for c in chunk_list), progress)
 
