@@ -45,7 +45,8 @@ def test_populations_are_sized_by_engine_and_layer_shape(moons, monkeypatch):
     assert best_chunk_size(narrow, moons) == engine.NUMPY_PLANE_BYTES // (n * 16 * 8)
     assert best_chunk_size(wide, moons) == engine.NUMPY_PLANE_BYTES // (n * 64 * 8)
     monkeypatch.delenv("INITLAB_ENGINE")
-    if engine.engine_for((2, 16, 2), "tanh", "cross_entropy", "gd") == "numba":
+    work = narrow.epochs * moons.n_train
+    if engine.engine_for((2, 16, 2), "tanh", "cross_entropy", "gd", "auto", work) == "numba":
         assert best_chunk_size(narrow, moons) == engine.MAX_POPULATION  # flat cost
     assert best_chunk_size(wide, moons) < 64  # wide layers stay on NumPy + BLAS
     assert engine.population_size((2, 64, 4), 10**7) == 1
@@ -58,3 +59,37 @@ def test_minibatch_populations_are_sized_by_the_batch(moons, monkeypatch):
     n = max(100, moons.n_val)
     assert best_chunk_size(spec, moons) == engine.NUMPY_PLANE_BYTES // (n * 32 * 8)
     assert np.all(np.diff([len(c.specs) for c in chunks([spec], moons)]) == 0)
+
+
+def test_runs_too_short_to_repay_the_compile_train_with_numpy(monkeypatch):
+    monkeypatch.delenv("INITLAB_ENGINE", raising=False)
+    blog = (2, 2, 4)
+    short = 50 * 750  # the blog's runs: 50 epochs of 750 samples
+    assert engine.engine_for(blog, "tanh", "cross_entropy", "gd", "auto", short) == "numpy"
+    assert not engine.compiled_wins(blog, short)
+    assert engine.compiled_wins(blog, 200 * 750) and engine.compiled_wins(blog, None)
+    # forcing the kernels still works for short runs
+    assert engine.engine_for(blog, "tanh", "cross_entropy", "gd", "numba", short) == "numba"
+
+
+def test_a_studys_chunk_size_changes_nothing_but_speed(tmp_path):
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from initlab.cli import app
+    from initlab.study import Study, StudyConfigError
+
+    def study():
+        return Study("c", [{"name": "moons", "n_samples": 160}], hidden=[[4]],
+                     activations=["tanh", "relu"], inits=["xavier", "he"], epochs=5, seeds=3)  # fmt: skip
+
+    study().run(tmp_path / "a.db")
+    study().run(tmp_path / "b.db", chunk_size=1)
+    cols = ["activation", "init", "seed", "train_loss", "val_acc"]
+    a = Study.load("c", tmp_path / "a.db").results()[cols]
+    b = Study.load("c", tmp_path / "b.db").results()[cols]
+    pd.testing.assert_frame_equal(a, b)
+    with pytest.raises(StudyConfigError, match="chunk_size must be an integer >= 1, got 0"):
+        study().run(tmp_path / "c.db", chunk_size=0)
+    res = CliRunner().invoke(app, ["study", "--chunk-size", "0", "--store", str(tmp_path / "d.db")])
+    assert res.exit_code == 2 and not (tmp_path / "d.db").exists()

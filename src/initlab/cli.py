@@ -301,6 +301,13 @@ def study(
     force_workers: bool = typer.Option(
         False, "--force-workers", help="allow more local --workers than CPUs"
     ),
+    chunk_size: int | None = typer.Option(
+        None,
+        "--chunk-size",
+        min=1,
+        help="runs per population at most (default: as many as train fastest together; "
+        "results do not depend on it)",
+    ),
     wait_for_workers: float = typer.Option(
         60.0,
         "--wait-for-workers",
@@ -377,6 +384,7 @@ def study(
                     replace=replace,
                     no_workers_timeout=wait_for_workers or float("inf"),
                     force_workers=force_workers,
+                    chunk_size=chunk_size,
                 )
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted: finished runs are stored; rerun to resume[/]")

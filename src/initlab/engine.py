@@ -622,13 +622,18 @@ def _fast_path_gaps(activation: str, loss: str, optimizer: str | None) -> list[s
 
 
 def choose_engine(
-    population: Population, optimizer: GradientTransformation, engine: str = "auto"
+    population: Population,
+    optimizer: GradientTransformation,
+    engine: str = "auto",
+    sample_epochs: int | None = None,
 ) -> str:
     """The engine that trains ``population``: ``"numpy"`` or ``"numba"``.
 
     ``"auto"`` (replaced by ``$INITLAB_ENGINE`` when that is set) picks the
     compiled kernels when they can train the population and are measured to
-    be faster for its layer sizes (:func:`compiled_wins`), else NumPy.
+    be faster for its layer sizes and its runs are long enough to repay the
+    one-time compile (:func:`compiled_wins`; ``sample_epochs`` is epochs x
+    training samples of each run, None when unknown), else NumPy.
     ``"numba"`` raises a :class:`~initlab.errors.ConfigError` saying why when
     the kernels cannot train it.  The choice depends only on the
     configuration, never on the machine's state, so every executor trains a
@@ -641,10 +646,18 @@ def choose_engine(
         population.loss.name,
         None if recipe is None else recipe[0],
         engine,
+        sample_epochs,
     )
 
 
-def engine_for(layer_sizes, activation: str, loss: str, optimizer: str | None, engine="auto"):
+def engine_for(
+    layer_sizes,
+    activation: str,
+    loss: str,
+    optimizer: str | None,
+    engine="auto",
+    sample_epochs: int | None = None,
+):
     """:func:`choose_engine` by names; ``optimizer`` is the name in an optimizer's ``recipe``
     (``"gd"`` for minibatch, ``"adam"`` for adamw; None for other transformations)."""
     if optimizer == "adamw":
@@ -671,7 +684,7 @@ def engine_for(layer_sizes, activation: str, loss: str, optimizer: str | None, e
         return "numba"
     if gaps:
         return "numpy"
-    return "numba" if compiled_wins(layer_sizes) else "numpy"
+    return "numba" if compiled_wins(layer_sizes, sample_epochs) else "numpy"
 
 
 # The largest networks (weights per model) that the compiled kernels train faster than
@@ -681,22 +694,41 @@ def engine_for(layer_sizes, activation: str, loss: str, optimizer: str | None, e
 # (a multiply-add per load), while BLAS keeps a tile of weights in registers for many
 # samples; once hidden-to-hidden products appear, BLAS wins.
 FAST_MAX_WEIGHTS = 160
+# The shortest runs (epochs x training samples) worth the compiled kernels.  Compiling
+# them costs ~7 CPU seconds once per machine (then numba's cache); they save ~40 us per
+# model-epoch on the blog's network (N = 750).  A 50-epoch blog run (37,500 sample-epochs)
+# trains in ~3 ms on NumPy: the blog and optimizers presets (8,000 and 42,000
+# model-epochs) would pay the compile for a fraction of a second, so they stay on NumPy
+# and `initlab study` starts in seconds on a fresh machine; 200-epoch runs use the
+# kernels.  The rule reads the configuration only (never the cache), so every executor
+# and every machine picks the same engine for a run.
+FAST_MIN_SAMPLE_EPOCHS = 100_000
 
 
-def compiled_wins(layer_sizes: Sequence[int]) -> bool:
-    """Whether the compiled kernels are measured faster than NumPy for these layer sizes."""
+def compiled_wins(layer_sizes: Sequence[int], sample_epochs: int | None = None) -> bool:
+    """Whether the compiled kernels are measured faster than NumPy for these layer sizes
+    and runs of ``sample_epochs`` (epochs x training samples; None: long runs)."""
+    if sample_epochs is not None and sample_epochs < FAST_MIN_SAMPLE_EPOCHS:
+        return False
     sizes = [int(s) for s in layer_sizes]
     return sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True)) <= FAST_MAX_WEIGHTS
 
 
-def prepare(layer_sizes, activation: str, loss: str, optimizer: str | None, dtype="float64"):
+def prepare(
+    layer_sizes,
+    activation: str,
+    loss: str,
+    optimizer: str | None,
+    dtype="float64",
+    sample_epochs: int | None = None,
+):
     """Compile (or load from the cache) what the compiled engine needs for such populations.
 
     A no-op when they train with NumPy.  Called before forking worker
     processes, so that they inherit the compiled code instead of each loading
     numba and its cache.
     """
-    if engine_for(layer_sizes, activation, loss, optimizer) != "numba":
+    if engine_for(layer_sizes, activation, loss, optimizer, "auto", sample_epochs) != "numba":
         return
     from . import kernels
 
@@ -779,6 +811,10 @@ class Trainer:
     threads : int, optional
         Threads for the compiled engine (default: the free cores; one inside
         worker processes).  Results do not depend on it.
+    epochs : int, optional
+        The epochs this trainer is meant to train, for the engine choice
+        (:func:`compiled_wins`): runs too short to repay compiling the kernels
+        train with NumPy.  None (unknown) counts as long.
     """
 
     def __init__(
@@ -800,6 +836,7 @@ class Trainer:
         divergence_factor: float | None = DIVERGENCE_FACTOR,
         engine: str = "auto",
         threads: int | None = None,
+        epochs: int | None = None,
     ):
         self.pop = population
         dtype = population.dtype
@@ -833,7 +870,8 @@ class Trainer:
         self.shuffle_rng = np.random.default_rng(shuffle_seed)
         self.record = record
         self.keep_snapshots = snapshots
-        self.engine = choose_engine(population, optimizer, engine)
+        planned = None if epochs is None else int(epochs) * self.n
+        self.engine = choose_engine(population, optimizer, engine, planned)
         self.epoch = 0
         self.diverged_epoch = np.full(M, -1, dtype=np.int64)
         self._limit: np.ndarray | None = None  # divergence limit on the loss, per model

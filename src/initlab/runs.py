@@ -1125,5 +1125,5 @@ def trainer(specs: Sequence[RunSpec], population, params, optimizer, X, y, X_val
         shuffle_seed=first.shuffle_seed,
         l1=_per_model(specs, [s.l1 for s in specs]),
         l2=_per_model(specs, [s.l2 for s in specs]),
-        **options,
+        **{"epochs": first.epochs, **options},
     )

@@ -580,6 +580,7 @@ class Study:
         replace: bool = False,
         no_workers_timeout: float | None = None,
         force_workers: bool = False,
+        chunk_size: int | None = None,
     ) -> RunReport:
         """Train every run not yet in the store; commit each finished chunk.
 
@@ -607,6 +608,10 @@ class Study:
         force_workers : bool
             Start ``workers`` local processes even when that is more than the
             CPUs (otherwise capped at the CPU count, with a warning).
+        chunk_size : int, optional
+            Runs per population at most (default: as many as train fastest
+            together, :func:`initlab.sweep.best_chunk_size`).  Results do not
+            depend on it.
 
         Returns
         -------
@@ -622,6 +627,10 @@ class Study:
             The stored study of this name has another grid (growing is fine).
         """
         start = time.perf_counter()
+        if chunk_size is not None and (
+            isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
+        ):
+            raise StudyConfigError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
         self.store_path = str(store or self.store_path or DEFAULT_PATH)
         local_jobs = 1
         if executor == "processes" or (executor == "dask" and scheduler is None and workers):
@@ -660,7 +669,9 @@ class Study:
                 jobs = local_jobs
                 if session is not None:  # dask: as many chunks as the cluster has threads
                     jobs = session.n_threads()
-                chunk_list = _sweep.chunks(list(by_spec), p.data, max_memory, jobs)
+                chunk_list = _sweep.chunks(
+                    list(by_spec), p.data, max_memory, jobs, chunk_size=chunk_size
+                )
                 results = _execute(
                     executor, chunk_list, p.data, self.record_curves, jobs, session, tick
                 )

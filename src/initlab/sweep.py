@@ -200,7 +200,10 @@ def _recipe_name(spec: RunSpec) -> str | None:
 
 def _prepare(spec: RunSpec, data: _datasets.Dataset) -> None:
     sizes = _layer_sizes(spec, data)
-    _engine.prepare(sizes, spec.activation, spec.loss, _recipe_name(spec), spec.dtype)
+    _engine.prepare(
+        sizes, spec.activation, spec.loss, _recipe_name(spec), spec.dtype,
+        spec.epochs * data.n_train,
+    )  # fmt: skip
 
 
 def best_chunk_size(spec: RunSpec, data: _datasets.Dataset) -> int:
@@ -212,7 +215,9 @@ def best_chunk_size(spec: RunSpec, data: _datasets.Dataset) -> int:
     the caches.
     """
     sizes = _layer_sizes(spec, data)
-    engine = _engine.engine_for(sizes, spec.activation, spec.loss, _recipe_name(spec))
+    engine = _engine.engine_for(
+        sizes, spec.activation, spec.loss, _recipe_name(spec), "auto", spec.epochs * data.n_train
+    )
     seen = data.n_train if spec.batch_size is None else min(spec.batch_size, data.n_train)
     return _engine.population_size(sizes, max(seen, data.n_val), spec.dtype, engine)
 
