@@ -478,30 +478,6 @@ def serve(
 
 
 # ------------------------------------------------- diagnose / experiment (issue 6: diagnostics)
-def _initializer_for(init: str, activation: str, sigma_w2, sigma_b2):
-    """The weight and bias initializers of ``initlab diagnose``.
-
-    ``--init critical`` (or ``--sigma-w2``) draws ``W ~ N(0, sigma_w^2 / fan_in)`` and
-    ``b ~ N(0, sigma_b^2)``; ``critical`` takes ``sigma_w^2`` on the edge of chaos of the
-    activation (initlab.meanfield), which fails clearly where there is none (sigmoid).
-    """
-    from . import initializers
-
-    sb2 = 0.0 if sigma_b2 is None else float(sigma_b2)
-    if sb2 < 0:
-        raise ValueError(f"--sigma-b2 must be >= 0, got {sb2}")
-    bias = initializers.get_bias("normal", std=sb2**0.5) if sb2 > 0 else "zeros"
-    if init.strip().lower() == "critical":
-        from . import meanfield
-
-        sigma_w2 = meanfield.critical_sigma_w2(activation, sb2)
-    if sigma_w2 is not None:
-        if not sigma_w2 > 0:
-            raise ValueError(f"--sigma-w2 must be > 0, got {sigma_w2}")
-        return initializers.variance_scaling(float(sigma_w2), "fan_in", "normal"), bias
-    return initializers.get(init), bias
-
-
 def _stats_table(df, title: str) -> Table:
     from rich import box
 
@@ -539,7 +515,10 @@ def diagnose(
     sigma_w2: float | None = typer.Option(
         None, "--sigma-w2", help="weights N(0, sigma_w2 / fan_in) instead of --init"
     ),
-    sigma_b2: float | None = typer.Option(None, "--sigma-b2", help="biases N(0, sigma_b2)"),
+    sigma_b2: float = typer.Option(0.0, "--sigma-b2", help="biases N(0, sigma_b2)"),
+    q0: float = typer.Option(
+        1.0, "--q0", help="input variance at which --init critical finds the edge of chaos"
+    ),
     dataset: str | None = typer.Option(
         None, "--dataset", "-d", help="data set (default: Gaussian inputs of --width features)"
     ),
@@ -558,16 +537,16 @@ def diagnose(
 
     import numpy as np
 
-    from . import datasets, diagnostics
+    from . import datasets, diagnostics, meanfield
 
     try:
         if depth < 1:
             raise ValueError(f"--depth must be at least 1 hidden layer, got {depth}")
         if width < 1:
             raise ValueError(f"--width must be a positive integer, got {width}")
-        w_init, b_init = _initializer_for(init, activation, sigma_w2, sigma_b2)
-        if bias_init != "zeros" and b_init == "zeros":
-            b_init = bias_init
+        w_init, b_init = meanfield.initializers_for(
+            activation, init, sigma_w2=sigma_w2, sigma_b2=sigma_b2, q0=q0, bias_init=bias_init
+        )
         if dataset is None:
             X = diagnostics.gaussian_inputs(n_samples, width, seed)
             y, n_classes = None, 10
@@ -590,11 +569,9 @@ def diagnose(
                 raise ValueError("--epochs needs --dataset (training needs labels)")
             from .network import FFNetwork
 
-            if not isinstance(w_init, str) and sigma_w2 is None and init != "critical":
-                w_init = init
-            if not isinstance(w_init, str) or not isinstance(b_init, str):
+            if sigma_w2 is not None or sigma_b2 or init.strip().lower() == "critical":
                 raise ValueError("--epochs works with named --init and --bias-init only")
-            net = FFNetwork(sizes, activation, w_init, b_init, random_state=seed)
+            net = FFNetwork(sizes, activation, init, bias_init, random_state=seed)
             record = diagnostics.record(net, X, y, every=every, epochs=epochs)
     except (ValueError, TypeError, FileNotFoundError) as exc:
         _fail(str(exc))
@@ -603,7 +580,7 @@ def diagnose(
     console.print(
         _stats_table(
             mean,
-            f"{activation} + {init if sigma_w2 is None else f'sigma_w2={sigma_w2}'}: "
+            f"{activation} + {w_init.name}: "
             f"{depth} x {width}, {len(X)} inputs"
             + (f", mean of {n_models} networks" if n_models > 1 else ""),
         )
@@ -611,7 +588,7 @@ def diagnose(
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     written = [folder / "propagation.png", folder / "propagation.csv"]
-    diagnostics.plot_propagation(df, title=f"{activation} + {init}", path=written[0])
+    diagnostics.plot_propagation(df, title=f"{activation} + {w_init.name}", path=written[0])
     df.to_csv(written[1], index=False)
     if spectrum is not None:
         s = spectrum.ravel()
@@ -620,10 +597,10 @@ def diagnose(
             f"Var(s²)/E(s²)² = {np.var(s**2) / np.mean(s**2) ** 2:.3g}"
         )
         written.append(folder / "jacobian.png")
-        diagnostics.plot_spectrum(spectrum, label=f"{activation} + {init}", path=written[-1])
+        diagnostics.plot_spectrum(spectrum, label=f"{activation} + {w_init.name}", path=written[-1])
     if record is not None:
         written += [folder / "evolution.png", folder / "evolution.csv"]
-        diagnostics.plot_record(record, title=f"{activation} + {init}", path=written[-2])
+        diagnostics.plot_record(record, title=f"{activation} + {w_init.name}", path=written[-2])
         record.to_csv(written[-1], index=False)
     console.print("wrote " + ", ".join(str(p) for p in written))
 
