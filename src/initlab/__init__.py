@@ -40,6 +40,7 @@ _SUBMODULES = {
     "diagnostics",
     "meanfield",
     "experiments",
+    "advice",
     "distributed",
     "cli",
     "web",
@@ -48,6 +49,7 @@ _ATTRIBUTES = {
     "FFNetwork": "network",
     "blog_network": "network",
     "Study": "study",
+    "advise": "advice",
 }
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "blog_network",
     "sweep",
     "Study",
+    "advise",
     "activations",
     "initializers",
     "losses",

@@ -1,7 +1,7 @@
 """The ``initlab`` command line (typer + rich).
 
 Commands: ``study`` (the main job), ``train``, ``list``, ``results``,
-``report``, ``diagnose``, ``experiment``, ``serve``.  Each command is a thin
+``report``, ``diagnose``, ``experiment``, ``advise``, ``serve``.  Each command is a thin
 layer over the library: parse, call, print.
 """
 
@@ -652,6 +652,123 @@ def experiment(
     console.print("wrote " + ", ".join(str(p) for p in written))
     if not result.all_hold:
         raise typer.Exit(1)
+
+
+def _num(v: float) -> str:
+    if v != v:
+        return ""
+    if v in (float("inf"), float("-inf")):
+        return "∞" if v > 0 else "-∞"
+    return f"{v:.3g}" if v == 0 or 1e-2 <= abs(v) < 1e4 else f"{v:.1e}"
+
+
+@app.command()
+def advise(
+    activation: str = typer.Option("relu", "--activation", "-a"),
+    depth: int = typer.Option(..., "--depth", help="number of hidden layers"),
+    width: int = typer.Option(..., "--width", help="width of every hidden layer"),
+    dataset: str | None = typer.Option(
+        None, "--dataset", "-d", help="the data (sizes the input; its mean square is q0)"
+    ),
+    sigma_b2: float | None = typer.Option(None, "--sigma-b2", help="bias variance for all"),
+    check: bool = typer.Option(False, "--check", help="train the candidates to confirm"),
+    seeds: int = typer.Option(3, "--seeds", help="seeds per candidate for --check"),
+    epochs: int = typer.Option(5, "--epochs", help="epochs for --check"),
+    optimizer: str = typer.Option("momentum", "--optimizer", "-o", help="for --check"),
+    learning_rate: float = typer.Option(0.001, "--learning-rate", "--lr", help="for --check"),
+    batch_size: int = typer.Option(32, "--batch-size", help="for --check (0: full batch)"),
+) -> None:
+    """Which initializer for this network, and why: mean-field advice (and --check by training)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from .advice import advise as _advise
+
+    try:
+        result = _advise(activation, depth, width, dataset, sigma_b2=sigma_b2)
+        if check:
+            data = dataset or "digits"
+            with Progress(
+                TextColumn("training the candidates"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("epochs"),
+                console=err_console,
+                transient=True,
+            ) as bar:
+                task = bar.add_task("check", total=epochs)
+                result = result.check(
+                    data,
+                    seeds=seeds,
+                    epochs=epochs,
+                    optimizer=optimizer,
+                    learning_rate=learning_rate,
+                    batch_size=batch_size or None,
+                    progress=lambda done, total: bar.update(task, completed=done),
+                )
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        _fail(str(exc))
+        return
+    table = Table(
+        title=f"{result.activation}: {depth} hidden layers of {width} "
+        f"(inputs: {result.n_features} features, mean square q0 = {result.q0:.3g})",
+        title_justify="left",
+        caption="q_L/q_1: pre-activation variance, last over first hidden layer; grad 1/L: "
+        "squared gradient, first over last; ✓: depth ≤ 6 ξ_c",
+        caption_justify="left",
+    )
+    for col in ("init", "σ_w²", "σ_b²", "q_L/q_1", "grad 1/L", "χ₁", "ξ_c", "ξ_∇", "phase"):
+        table.add_column(col, justify="left" if col in ("init", "phase") else "right")
+    table.add_column("✓")
+    table.add_column("from", style="dim")
+    for c in result.candidates:
+        style = "bold green" if c == result.recommended else None
+        table.add_row(
+            c.name,
+            f"{c.sigma_w2:.4g}",
+            f"{c.sigma_b2:g}",
+            _num(c.q_last / c.q_first if c.q_first else float("nan")),
+            _num(c.grad_factor),
+            f"{c.chi1:.4g}",
+            _num(c.xi_c),
+            _num(c.xi_grad),
+            c.phase,
+            "✓" if c.trainable else "✗",
+            c.source,
+            style=style,
+        )
+    console.print(table)
+    r = result.recommended
+    what = "the edge of chaos" if r.name == "critical" else r.name
+    console.print(
+        f"[bold]Recommended:[/] {what}: W ~ N(0, {r.sigma_w2:.4g} / fan_in), "
+        + (f"b ~ N(0, {r.sigma_b2:g})" if r.sigma_b2 else "b = 0")
+        + f"  [dim]({r.source})[/]"
+    )
+    for text, source in result.notes:
+        console.print(f" • {text}  [dim]({source})[/]")
+    if result.checked is not None:
+        setup = result.check_setup
+        check_table = Table(
+            title=f"--check: {setup['data']}, {len(setup['seeds'])} seeds, {setup['epochs']} "
+            f"epochs of {setup['optimizer']} (lr {setup['learning_rate']:g}, batch "
+            f"{setup['batch_size'] or 'full'})",
+            title_justify="left",
+            caption="★ best val_acc  ≈ tied with it (paired t-test across seeds)  "
+            "predicted: rank by the mean-field score",
+            caption_justify="left",
+        )
+        for col in ("init", "val_acc", "95% CI", "train_loss", "predicted"):
+            check_table.add_column(col, justify="left" if col == "init" else "right")
+        for _, row in result.checked.sort_values("predicted_rank").iterrows():
+            mark = " ★" if row["best"] else (" ≈" if row["tied"] else "")
+            check_table.add_row(
+                row["init"],
+                f"{row['mean']:.1%}{mark}",
+                f"{row['ci_low']:.1%} .. {row['ci_high']:.1%}",
+                f"{row['train_loss']:.3g}",
+                str(int(row["predicted_rank"])),
+            )
+        console.print(check_table)
 
 
 # ------------------------------------------------------------------ end diagnose / experiment

@@ -937,7 +937,8 @@ def initializers_for(
       of chaos of ``activation`` at ``sigma_b2`` and input variance ``q0``
       (:func:`critical_sigma_w2`, which raises :class:`NoEdgeOfChaos` where there is none,
       saying why);
-    * ``sigma_w2`` given: ``W ~ N(0, sigma_w2 / fan_in)`` whatever ``init`` says;
+    * ``sigma_w2`` given: ``W ~ N(0, sigma_w2 / fan_in)`` whatever ``init`` says (named
+      ``critical(...)`` when ``init="critical"``, ``gaussian(...)`` otherwise);
     * otherwise the registered initializer called ``init`` (``"he"``, ``"lsuv"``, ...).
 
     Biases are ``N(0, sigma_b2)`` when ``sigma_b2 > 0``, else ``bias_init``.  This is what
@@ -966,17 +967,16 @@ def initializers_for(
         if sb > 0
         else initializers.get_bias(bias_init)
     )
-    label = None
-    if isinstance(init, str) and init.strip().lower() == "critical" and sigma_w2 is None:
+    critical = isinstance(init, str) and init.strip().lower() == "critical"
+    if critical and sigma_w2 is None:
         sigma_w2 = critical_sigma_w2(activation, sb, q0=q0)
-        label = f"critical(sigma_w2={sigma_w2:.6g})"
     if sigma_w2 is not None:
         sw = float(_nonneg("sigma_w2", sigma_w2))
         if sw == 0.0:
             raise ConfigError(
                 "sigma_w2 must be > 0 (use init='zeros' for zero weights)", "sigma_w2"
             )
-        label = label or f"gaussian(sigma_w2={sw:g})"
+        label = f"{'critical' if critical else 'gaussian'}(sigma_w2={sw:.6g})"
         return initializers.variance_scaling(sw, "fan_in", "normal", name=label), bias
     return initializers.get(init), bias
 
