@@ -186,17 +186,6 @@ def test_bad_input_has_clear_errors():
         diagnostics.propagation((4,), "relu", "he", np.full((3, 4), np.nan))
 
 
-def test_plots_return_figures(tmp_path):
-    X = diagnostics.gaussian_inputs(20, 8)
-    df = diagnostics.propagation((8,) * 3, "tanh", "xavier", X, n_models=2)
-    fig = diagnostics.plot_propagation(df, path=tmp_path / "p.png")
-    assert len(fig.axes) == 4 and (tmp_path / "p.png").stat().st_size > 1000
-    with pytest.raises(ValueError, match="unknown column"):
-        diagnostics.plot_propagation(df, columns=("nope",))
-    s = diagnostics.jacobian_singular_values((8,) * 3, "tanh", "xavier", X[:2])
-    assert diagnostics.plot_spectrum(s).axes
-
-
 runner = CliRunner()
 
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from initlab import activations, meanfield
+from initlab import activations, initializers, meanfield
 from initlab.activations import Activation
 
 ALL = activations.names()
@@ -57,7 +57,10 @@ def test_leaky_relu_critical_point_is_he_prelu_value():
     act = activations.get("leaky_relu", slope=0.2)
     expected = 2.0 / (1.0 + 0.2**2)  # He et al. (2015), eq. (15)
     assert meanfield.critical_sigma_w2(act) == pytest.approx(expected, abs=1e-8)
-    assert meanfield.named_init_sigma_w2("kaiming", act, 64) == pytest.approx(expected)
+    # He's correction for the slope is the initializer's own parameter a, as in torch
+    assert meanfield.named_init_sigma_w2("kaiming", act, 64) == 2.0
+    leaky_he = initializers.get("he_normal", a=0.2)
+    assert meanfield.named_init_sigma_w2(leaky_he, act, 64) == pytest.approx(expected)
 
 
 # --- quadrature against Monte Carlo ----------------------------------------------------------
@@ -328,33 +331,24 @@ def test_named_initializers():
     assert f("glorot_uniform", "tanh", 100, 300) == pytest.approx(0.5)
     assert f("xavier", "tanh", 100) == 1.0
     assert f("He", "relu", 100) == 2.0
-    assert f("torch", "tanh", 100) == pytest.approx((5 / 3) ** 2)
-    assert f("orthogonal", "relu", 100) == pytest.approx(2.0)
+    # orthogonal draws gain 1 whatever the activation, as init="orthogonal" does
+    assert f("orthogonal", "relu", 100) == pytest.approx(1.0)
+    assert f(initializers.get("orthogonal", gain=2**0.5), "relu", 100) == pytest.approx(2.0)
     assert f("orthogonal", "linear", 100, 400) == pytest.approx(0.25)
+    torch_gain = initializers.variance_scaling(activations.get("tanh").gain ** 2, "fan_in")
+    assert f(torch_gain, "tanh", 100) == pytest.approx((5 / 3) ** 2)
+    with pytest.raises(ValueError, match="sets its variance from the data"):
+        f("lsuv", "tanh", 100)
+    assert "lsuv" not in meanfield.init_names() and "he_normal" in meanfield.init_names()
 
 
-def test_plot_phase_diagram_marks_the_initializers():
-    mpl = pytest.importorskip("matplotlib")
-    mpl.use("Agg")
-    from matplotlib.figure import Figure
-
-    fig = meanfield.plot_phase_diagram(
-        "tanh", np.linspace(0.1, 3.5, 12), np.linspace(0.0, 0.3, 5), width=128
-    )
-    assert isinstance(fig, Figure)
-    ax = fig.axes[0]
-    markers = {line.get_gid(): line for line in ax.lines}
-    assert {"lecun", "xavier", "he", "torch_gain", "random"} <= set(markers)
-    assert markers["he"].get_xdata()[0] == pytest.approx(2.0)
-    assert markers["torch_gain"].get_xdata()[0] == pytest.approx(25 / 9)
-    # random N(0, 1) has sigma_w^2 = 128: pinned at the right edge and labelled off chart
-    assert markers["random"].get_xdata()[0] == pytest.approx(3.5)
-    assert "off chart" in markers["random"].get_label()
-    assert any("128" in t.get_text() for t in ax.texts)
-    assert ax.collections  # heat map and critical contour
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+@pytest.mark.parametrize("name", meanfield.init_names())
+def test_a_name_means_the_network_it_draws(name):
+    # sigma_w^2 of the theory is fan_in times the variance of the weights the name draws
+    fan_in, fan_out = 200, 300
+    sw2 = meanfield.named_init_sigma_w2(name, "leaky_relu", fan_in, fan_out)
+    W = initializers.get(name)(np.random.default_rng(0), (40, fan_in, fan_out))
+    assert fan_in * W.var() == pytest.approx(sw2, rel=0.01, abs=1e-12)
 
 
 # --- errors ----------------------------------------------------------------------------------

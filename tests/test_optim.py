@@ -94,7 +94,7 @@ def test_bad_hyperparameters_are_named():
         optim.build("gd", -0.1)
     with pytest.raises(ValueError, match="learning_rate"):
         optim.build("gd", 0.0)
-    with pytest.raises(ValueError, match=r"momentum must be a finite number in \[0, 1\], got 1.5"):
+    with pytest.raises(ValueError, match=r"momentum must be a finite number in \[0, 1\), got 1.5"):
         optim.build("momentum", 0.1, momentum=1.5)
     with pytest.raises(ValueError, match="the blog's 'gamma' is 'momentum' here"):
         optim.build("momentum", 0.1, gamma=0.9)

@@ -379,3 +379,91 @@ def test_figures_are_not_blank(blog, he_leaky):
     greens = np.all(pixels == (0, 128, 0), axis=-1).sum()
     assert reds > 50 and greens > 50
     assert rgb(plots.update_grid(he_leaky)).std() > 10
+
+
+# --- figures of diagnostics and theory --------------------------------------------------------
+def test_diagnostics_figures(tmp_path):
+    from initlab import diagnostics
+
+    X = diagnostics.gaussian_inputs(20, 8)
+    df = diagnostics.propagation((8,) * 3, "tanh", "xavier", X, n_models=2)
+    fig = plots.propagation(df)
+    assert len(fig.axes) == 4
+    # each model a thin line, the median thick: 2 models + 1 median per panel
+    assert [len(a.lines) for a in fig.axes] == [3] * 4
+    assert fig.axes[0].get_yscale() == "log"
+    fig.savefig(tmp_path / "p.png")
+    assert (tmp_path / "p.png").stat().st_size > 1000
+    with pytest.raises(ValueError, match="unknown column"):
+        plots.propagation(df, columns=("nope",))
+    s = diagnostics.jacobian_singular_values((8,) * 3, "tanh", "xavier", X[:2])
+    fig = plots.spectrum(s, label="tanh")
+    plots.spectrum(s * 2, label="doubled", ax=fig.axes[0])
+    assert len(fig.axes[0].patches) == 2
+    with pytest.raises(ValueError, match="no finite"):
+        plots.spectrum(np.array([np.nan]))
+
+
+def test_record_figure_one_line_per_layer():
+    from initlab import diagnostics
+
+    d = datasets.load("blog")
+    rec = diagnostics.record(blog_network("tanh", "he"), d.X_train, d.y_train, every=10)
+    fig = plots.record(rec)
+    # tanh has no dead units: that column is left out; one line per hidden layer
+    assert [a.get_title() for a in fig.axes] == ["a_var", "grad_var", "saturated"]
+    assert len(fig.axes[0].lines) == 1
+    with pytest.raises(ValueError, match="nothing to plot"):
+        plots.record(rec, columns=("dead",))
+
+
+def test_phase_diagram_marks_the_initializers():
+    from initlab import activations, initializers
+
+    torch_gain = initializers.variance_scaling(
+        activations.get("tanh").gain ** 2, "fan_in", name="torch_gain"
+    )
+    fig = plots.phase_diagram(
+        "tanh",
+        np.linspace(0.1, 3.5, 12),
+        np.linspace(0.0, 0.3, 5),
+        width=128,
+        inits=("lecun", "xavier", "he", torch_gain, "random"),
+    )
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    markers = {line.get_gid(): line for line in ax.lines}
+    assert {"lecun_normal", "xavier_normal", "he_normal", "torch_gain", "random"} <= set(markers)
+    assert markers["he_normal"].get_xdata()[0] == pytest.approx(2.0)
+    assert markers["torch_gain"].get_xdata()[0] == pytest.approx(25 / 9)
+    # random N(0, 1) has sigma_w^2 = 128: pinned at the right edge and labelled off chart
+    assert markers["random"].get_xdata()[0] == pytest.approx(3.5)
+    assert "off chart" in markers["random"].get_label()
+    assert any("128" in t.get_text() for t in ax.texts)
+    assert ax.collections  # heat map and critical contour
+
+
+def test_panels_colour_by_hue_across_layers_and_check_input():
+    df = pd.DataFrame({"x": [1, 2, 1, 2], "y": [1.0, 2.0, 3.0, 4.0], "g": ["a", "a", "b", "b"]})
+    fig = plots.panels(
+        [
+            plots.Panel(
+                "t",
+                [
+                    plots.Lines(df, "x", "y", hue="g"),
+                    plots.Lines(df.assign(y=df.y * 2), "x", "y", hue="g", ls=":", label=""),
+                ],
+                hlines=(1,),
+            )
+        ],
+        title="title",
+    )
+    ax = fig.axes[0]
+    colours = [line.get_color() for line in ax.lines if line.get_linestyle() != ":"]
+    dotted = [line.get_color() for line in ax.lines if line.get_linestyle() == ":"][:2]
+    assert colours == dotted and colours[0] != colours[1]  # same hue, same colour
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
+    with pytest.raises(ValueError, match="lacks column"):
+        plots.panels([plots.Panel("t", [plots.Lines(df, "x", "nope")])])
+    with pytest.raises(TypeError, match="plots.Panel"):
+        plots.panels([])

@@ -108,10 +108,16 @@ def test_toml_round_trip_and_presets(tmp_path):
             "[study]\nname = 'x'\nactivation = ['tanh']",
             r"unknown key 'activation'; did you mean 'activations'",
         ),
-        ("[study]\nname = 'x'\nseeds = 'many'", "seeds must be integers >= 0, got 'many'"),
-        ("[study]\nname = 'x'\nlearning_rates = ['fast']", "learning_rates must be numbers"),
+        (
+            "[study]\nname = 'x'\nseeds = 'many'",
+            r"seeds must be an integer in \[0, 2\*\*32\), got 'many'",
+        ),
+        (
+            "[study]\nname = 'x'\nlearning_rates = ['fast']",
+            "learning_rates must be a finite number > 0, got 'fast'",
+        ),
         ("[study]\nname = 'x'\nactivations = []", "activations is empty"),
-        ("[study]\nname = 'x'\nhidden = [['a']]", "hidden must be lists of integers"),
+        ("[study]\nname = 'x'\nhidden = [['a']]", "hidden must be positive integers"),
         ("[other]\nx = 1", r"expected a \[study\] table"),
         (
             "[study]\nname = 'x'\n[study.hyperparameters]\nmomentun = [0.9]",

@@ -16,6 +16,7 @@ def moons():
 
 @pytest.mark.parametrize("act", activations.names())
 def test_sweep_run_equals_ffnetwork_for_every_activation(moons, act):
+    slope = {"leaky_slope": 0.2} if act == "leaky_relu" else {}  # only leaky_relu has one
     runs = initlab.sweep(
         moons,
         (5, 4),
@@ -25,7 +26,7 @@ def test_sweep_run_equals_ffnetwork_for_every_activation(moons, act):
         [0.01],
         seeds=[1, 2],
         epochs=15,
-        leaky_slope=0.2,
+        **slope,
     )
     for _, row in runs.iterrows():
         net = initlab.FFNetwork(
@@ -36,7 +37,7 @@ def test_sweep_run_equals_ffnetwork_for_every_activation(moons, act):
             learning_rate=0.01,
             epochs=15,
             random_state=int(row.seed),
-            leaky_slope=0.2,
+            **slope,
         ).fit(moons.X_train, moons.y_train)
         assert row.train_loss == pytest.approx(net.history_["train_loss"][-1], rel=1e-12)
         assert row.val_acc == pytest.approx(net.score(moons.X_val, moons.y_val), abs=1e-12)
@@ -117,7 +118,9 @@ def test_grid_is_factorial_and_hyperparameters_apply_where_they_exist():
     )
     # per activation: tanh 1 slope, leaky 2 slopes; per optimizer: gd 1, momentum 2, adam 1
     assert len(specs) == (1 + 2) * (1 + 2 + 1) * 2
-    assert {s.hyper for s in specs if s.optimizer == "adam"} == {()}
+    assert {s.momentum for s in specs if s.optimizer == "adam"} == {None}  # adam has none
+    assert {s.momentum for s in specs if s.optimizer == "momentum"} == {0.5, 0.9}
+    assert all(s.beta1 == 0.9 for s in specs if s.optimizer == "adam")  # its default, filled
     assert all(s.leaky_slope is None for s in specs if s.activation == "tanh")
 
 
@@ -133,11 +136,12 @@ def test_names_are_canonical_so_hashes_are_stable():
         ({"activations": []}, "activations is empty"),
         ({"inits": ["he", "he"]}, "lists 'he_normal' twice"),
         ({"optimizers": ["adamm"]}, "did you mean 'adam'"),
-        ({"seeds": [0, 1.5]}, "seeds must be non-negative integers, got 1.5"),
-        ({"seeds": ["a"]}, "seeds must be non-negative integers"),
-        ({"learning_rates": [-1]}, "learning_rate must be a finite number > 0"),
+        ({"seeds": [0, 1.5]}, r"seeds must be an integer in \[0, 2\*\*32\), got 1.5"),
+        ({"seeds": ["a"]}, "seeds must be an integer"),
+        ({"seeds": [2**32]}, r"seeds must be an integer in \[0, 2\*\*32\), got 4294967296"),
+        ({"learning_rates": [-1]}, "learning_rates must be a finite number > 0, got -1"),
         ({"epochs": 0}, "epochs must be an integer >= 1"),
-        ({"gamma": [0.9]}, "the blog's 'gamma' is 'momentum' here"),
+        ({"gamma": [0.9]}, "gamma applies to the optimizers momentum, nag; none of this grid's"),
         ({"hidden_layer_sizes": (4, 0)}, "positive integers"),
     ],
 )

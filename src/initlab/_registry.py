@@ -9,7 +9,9 @@ the closest valid name and lists all of them.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -101,3 +103,39 @@ def check_params(kind: str, name: str, given, allowed) -> None:
             f"{kind} {name!r} has no parameter(s) {', '.join(sorted(unknown))}; "
             f"its parameters are: {', '.join(allowed) or 'none'}"
         )
+
+
+@dataclass(frozen=True)
+class Param:
+    """A numeric hyperparameter of a registered component, declared where the component is.
+
+    The run schema (:mod:`initlab.runs`) turns each into a run field, so a new
+    parameter is sweepable, storable, a command-line option and a playground
+    control the moment it is registered.
+
+    Attributes
+    ----------
+    name : str
+        The component's own name for it (``slope`` of ``leaky_relu``).
+    default : float
+    help : str
+        One line: what it does.
+    low, high : float
+        Allowed range; ``low_open``/``high_open`` exclude the ends.
+    key : str, optional
+        The run field's name (default ``"<component>_<name>"``, e.g. ``elu_alpha``).
+    since : int
+        The run schema version that introduced the field; fields added after
+        the first enter a run's hash only when they differ from the default,
+        so runs stored before them keep their identity.
+    """
+
+    name: str
+    default: float
+    help: str
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+    key: str | None = None
+    since: int = 2

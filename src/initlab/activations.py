@@ -35,7 +35,7 @@ from functools import cached_property
 import numpy as np
 from scipy import special
 
-from ._registry import Registry, check_params
+from ._registry import Param, Registry, check_params
 
 __all__ = ["Activation", "get", "names", "REGISTRY", "SELU_ALPHA", "SELU_SCALE"]
 
@@ -78,7 +78,11 @@ class Activation:
         or ``"second-moment"`` (``1 / sqrt(E[f(z)^2])`` for ``z ~ N(0, 1)``, by
         Gauss-Hermite quadrature, the rule that gives ReLU its sqrt(2)).
     params : mapping
-        Bound hyperparameters (``slope`` for leaky ReLU, ``alpha`` for ELU).
+        Bound hyperparameters (``slope`` for leaky ReLU, ``alpha`` for ELU);
+        their defaults come from ``param_specs``.
+    param_specs : tuple of Param
+        Each hyperparameter's default, range and meaning, declared once here;
+        the run schema makes each one a run field (``leaky_slope``, ``elu_alpha``).
     """
 
     name: str
@@ -90,6 +94,11 @@ class Activation:
     torch_gain: Callable[..., float] | None = None
     params: Mapping[str, object] = field(default_factory=dict)
     out_ok: bool = False
+    param_specs: tuple[Param, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.param_specs and not self.params:
+            object.__setattr__(self, "params", {p.name: p.default for p in self.param_specs})
 
     def __call__(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """``f(z)``; into ``out`` when given and supported (use the returned array)."""
@@ -282,8 +291,18 @@ _register(
         "rectifier",
         "max(slope * z, z) with slope 0.1 by default (the blog's)",
         torch_gain=lambda slope: math.sqrt(2.0 / (1.0 + slope**2)),
-        params={"slope": 0.1},
         out_ok=True,
+        param_specs=(
+            Param(
+                "slope",
+                0.1,  # the blog's
+                "negative slope of leaky_relu: f(z) = slope * z for z < 0",
+                low=0.0,
+                high=1.0,
+                key="leaky_slope",
+                since=1,
+            ),
+        ),
     ),
     aliases=("leakyrelu", "lrelu", "prelu"),
 )
@@ -305,7 +324,15 @@ _register(
         "rectifier",
         "z for z > 0, alpha (e^z - 1) otherwise (Clevert 2016)",
         gain_rule="second-moment",
-        params={"alpha": 1.0},
+        param_specs=(
+            Param(
+                "alpha",
+                1.0,
+                "ELU saturation: f(z) -> -alpha as z -> -inf",
+                low=0.0,
+                low_open=True,
+            ),
+        ),
     )
 )
 

@@ -537,7 +537,7 @@ def diagnose(
 
     import numpy as np
 
-    from . import datasets, diagnostics, meanfield
+    from . import datasets, diagnostics, meanfield, plots
 
     try:
         if depth < 1:
@@ -588,7 +588,8 @@ def diagnose(
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     written = [folder / "propagation.png", folder / "propagation.csv"]
-    diagnostics.plot_propagation(df, title=f"{activation} + {w_init.name}", path=written[0])
+    label = f"{activation} + {w_init.name}"
+    plots.propagation(df, title=label).savefig(written[0], dpi=90)
     df.to_csv(written[1], index=False)
     if spectrum is not None:
         s = spectrum.ravel()
@@ -597,10 +598,10 @@ def diagnose(
             f"Var(s²)/E(s²)² = {np.var(s**2) / np.mean(s**2) ** 2:.3g}"
         )
         written.append(folder / "jacobian.png")
-        diagnostics.plot_spectrum(spectrum, label=f"{activation} + {w_init.name}", path=written[-1])
+        plots.spectrum(spectrum, label=label).savefig(written[-1], dpi=90)
     if record is not None:
         written += [folder / "evolution.png", folder / "evolution.csv"]
-        diagnostics.plot_record(record, title=f"{activation} + {w_init.name}", path=written[-2])
+        plots.record(record, title=label).savefig(written[-2], dpi=90)
         record.to_csv(written[-1], index=False)
     console.print("wrote " + ", ".join(str(p) for p in written))
 

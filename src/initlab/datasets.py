@@ -35,10 +35,13 @@ from __future__ import annotations
 
 import csv
 import difflib
+import hashlib
+import json
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -98,6 +101,9 @@ class Dataset:
     scaler : dict or None
         ``{"mean": [...], "std": [...]}`` (training statistics, lists of
         floats) when standardized, else ``None``.
+    source : {"registry", "file", "arrays"}
+        Where the data came from: a generated or bundled set (its options
+        re-create it), a file, or arrays handed over (both identified by content).
     """
 
     X_train: np.ndarray
@@ -110,6 +116,7 @@ class Dataset:
     description: str = ""
     options: dict[str, Any] = field(default_factory=dict)
     scaler: dict[str, list[float]] | None = None
+    source: str = "registry"
 
     def __post_init__(self) -> None:
         for attr in ("X_train", "X_val", "y_train", "y_val", "classes"):
@@ -181,11 +188,68 @@ class Dataset:
             return X
         return (X - np.asarray(self.scaler["mean"])) / np.asarray(self.scaler["std"])
 
+    # -- identity ---------------------------------------------------------------------------
+    @cached_property
+    def fingerprint(self) -> str:
+        """SHA-256 of the data itself: both parts' features and labels, and the classes."""
+        h = hashlib.sha256()
+        for a in (self.X_train, self.X_val, self.y_train, self.y_val):
+            h.update(str((a.dtype.str, a.shape)).encode())
+            h.update(np.ascontiguousarray(a).tobytes())
+        h.update(json.dumps([str(c) for c in self.classes.tolist()]).encode())
+        return h.hexdigest()
+
+    @cached_property
+    def identity(self) -> dict[str, Any]:
+        """What makes this data set this data set: a run's results depend on exactly it.
+
+        A generated or bundled set is its name and options (they re-create it).  A
+        file, or arrays handed over, is its content (:attr:`fingerprint`) and options:
+        the same file moved keeps its identity, an edited one gets a new one.
+        """
+        out: dict[str, Any] = {"name": self.name, **dict(self.options)}
+        if self.source != "registry":
+            out.pop("path", None)
+            out["sha256"] = self.fingerprint
+        return out
+
+    @cached_property
+    def key(self) -> str:
+        """:attr:`identity` as canonical JSON (part of every run's hash)."""
+        return json.dumps(self.identity, sort_keys=True, default=str)
+
+    @cached_property
+    def id(self) -> str:
+        """A short stable identifier of :attr:`identity` (16 hex digits)."""
+        return hashlib.sha256(self.key.encode()).hexdigest()[:16]
+
+    @cached_property
+    def label(self) -> str:
+        """A readable name: the file's stem, or the set's name with options that differ
+        from its defaults (``moons(noise=0.4)``)."""
+        if self.source == "file":
+            return Path(str(self.options["path"])).stem
+        if self.source == "arrays":
+            return self.name
+        base = {**defaults(self.name)}
+        if base.get("split_seed") is None:
+            base["split_seed"] = self.options.get("random_state", 0)
+        changed = [
+            f"{k}={_short(v)}"
+            for k, v in self.options.items()
+            if k in base and base[k] != v and not (k == "split_seed" and v == base["split_seed"])
+        ]
+        return f"{self.name}({', '.join(changed)})" if changed else self.name
+
     def __repr__(self) -> str:
         return (
             f"Dataset({self.name!r}, n_train={self.n_train}, n_val={self.n_val}, "
             f"n_features={self.n_features}, n_classes={self.n_classes})"
         )
+
+
+def _short(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 # --------------------------------------------------------------------------- input checks
@@ -983,6 +1047,7 @@ def load(name: str | os.PathLike | Dataset, **options: Any) -> Dataset:
         description=raw.description or REGISTRY.describe(key),
         options=opts,
         scaler=scaler,
+        source="file" if key in _FILE_KINDS.values() else "registry",
     )
 
 
@@ -1073,4 +1138,5 @@ def from_arrays(
         description=description,
         options=options,
         scaler=scaler,
+        source="arrays",
     )

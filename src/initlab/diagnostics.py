@@ -15,6 +15,9 @@ plotted:
 * the singular values of the input-output Jacobian (Saxe et al. 2013,
   Pennington et al. 2017).
 
+The functions return tables and arrays; :func:`initlab.plots.propagation`,
+:func:`~initlab.plots.record` and :func:`~initlab.plots.spectrum` draw them.
+
 Definitions
 -----------
 saturated
@@ -54,13 +57,12 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from . import activations as _activations
-from . import engine
+from . import engine, runs
 from . import losses as _losses
 from .engine import Population, init_params
 from .network import FFNetwork, check_finite
@@ -77,9 +79,6 @@ __all__ = [
     "jacobian",
     "jacobian_singular_values",
     "gaussian_inputs",
-    "plot_propagation",
-    "plot_record",
-    "plot_spectrum",
 ]
 
 #: A (unit, sample) is saturated when its output is this close to an asymptote
@@ -513,7 +512,7 @@ def record(
     net = clone(net)
     if epochs is not None:
         net.set_params(epochs=_check_positive_int("epochs", epochs))
-    spec = net._validate_params()
+    spec = net.spec()  # the estimator's run, checked
     X = _check_X(X)
     classes, y_enc = np.unique(np.asarray(y), return_inverse=True)
     if len(y_enc) != X.shape[0]:
@@ -527,12 +526,7 @@ def record(
         if len(unknown):
             raise ValueError(f"y_val has labels not seen in y: {unknown[:5].tolist()}")
         kwargs = {"X_val": _check_X(X_val, "X_val"), "y_val": np.searchsorted(classes, y_val)}
-    loss = _losses.get(net.loss)
-    sizes = (X.shape[1], *net._hidden(), loss.n_outputs(len(classes)))
-    pop = Population(sizes, net._activation(), loss, 1, net.dtype)
-    params0 = init_params(pop, net._seed(), net.init, net.bias_init, net.rng_kind, X=X)
-    batch_size = net.batch_size if net.batch_size is not None else spec.default_batch_size
-    optimizer = spec.build(net.learning_rate, **net._optimizer_hyper())
+    pop, params0, optimizer = runs.populate([spec], X.shape[1], len(classes), X)
     frames = []
 
     def snap(params, epoch, metrics):
@@ -547,7 +541,7 @@ def record(
         frames.append(df)
 
     def callback(trainer):
-        if trainer.epoch % every == 0 or trainer.epoch == net.epochs:
+        if trainer.epoch % every == 0 or trainer.epoch == spec.epochs:
             snap(trainer.params, trainer.epoch, trainer.metrics())
 
     trainer0 = engine.Trainer(pop, params0, optimizer, X, y_enc, record=False, **kwargs)
@@ -558,11 +552,11 @@ def record(
         optimizer,
         X,
         y_enc,
-        net.epochs,
+        spec.epochs,
         callback=callback,
-        batch_size=batch_size,
-        shuffle=net.shuffle,
-        shuffle_seed=net.shuffle_seed,
+        batch_size=spec.batch_size,
+        shuffle=spec.shuffle,
+        shuffle_seed=spec.shuffle_seed,
         **kwargs,
     )
     return pd.concat(frames, ignore_index=True)
@@ -654,104 +648,3 @@ def jacobian_singular_values(
     )
     J = jacobian(pop, params, X, include_output=include_output)
     return np.linalg.svd(J, compute_uv=False)
-
-
-# --- plots (matplotlib imported lazily: the diagnostics themselves need only pandas) ----------
-def plot_propagation(
-    df: pd.DataFrame,
-    columns: Sequence[str] = ("z_var", "a_var", "grad_var", "dW_var"),
-    title: str | None = None,
-    path: str | Path | None = None,
-):
-    """Per-layer curves (log scale) of some :func:`layer_stats` columns, one panel each.
-
-    Several models are drawn as thin lines with their median thick.  Returns
-    the Figure (also saved to ``path`` if given).
-    """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    unknown = [c for c in columns if c not in df.columns]
-    if unknown:
-        raise ValueError(f"unknown column(s) {unknown}; choose from {COLUMNS[5:]}")
-    hidden = df[df["kind"] == "hidden"]
-    fig, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns), 2.8), squeeze=False)
-    for ax, col in zip(axes[0], columns, strict=True):
-        for _, g in hidden.groupby("model"):
-            ax.plot(g["layer"], g[col], color="C0", lw=0.6, alpha=0.4)
-        med = hidden.groupby("layer")[col].median()
-        ax.plot(med.index, med.values, color="C0", lw=2)
-        if (med.dropna() > 0).all() and len(med.dropna()):
-            ax.set_yscale("log")
-        ax.set_xlabel("layer")
-        ax.set_title(col)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=90)
-    return fig
-
-
-def plot_record(
-    df: pd.DataFrame,
-    columns: Sequence[str] = ("a_var", "grad_var", "saturated", "dead"),
-    title: str | None = None,
-    path: str | Path | None = None,
-):
-    """The evolution during training of some :func:`record` columns, one line per layer."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    hidden = df[(df["kind"] == "hidden") & (df["model"] == 0)]
-    columns = [c for c in columns if c in hidden.columns and hidden[c].notna().any()]
-    if not columns:
-        raise ValueError("nothing to plot: the chosen columns are all NaN or missing")
-    fig, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns), 2.8), squeeze=False)
-    cmap = plt.get_cmap("viridis")
-    n_layers = int(hidden["layer"].max())
-    for ax, col in zip(axes[0], columns, strict=True):
-        for layer, g in hidden.groupby("layer"):
-            ax.plot(
-                g["epoch"],
-                g[col],
-                color=cmap((layer - 1) / max(n_layers - 1, 1)),
-                label=f"layer {layer}",
-            )
-        ax.set_xlabel("epoch")
-        ax.set_title(col)
-    axes[0][0].legend(fontsize=6)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=90)
-    return fig
-
-
-def plot_spectrum(singular_values: np.ndarray, label: str = "", ax=None, path=None):
-    """Histogram of Jacobian singular values (all models and inputs pooled)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(4, 3))
-    else:
-        fig = ax.figure
-    s = np.asarray(singular_values).ravel()
-    s = s[np.isfinite(s)]
-    ax.hist(s, bins=60, histtype="step", density=True, label=label or None)
-    ax.set_xlabel("singular value of the input-output Jacobian")
-    ax.set_ylabel("density")
-    if label:
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=90)
-    return fig

@@ -110,13 +110,25 @@ class Initializer:
 
     Attributes
     ----------
+    name : str
+    fn : callable
+        ``fn(rng, shape, dtype, **params) -> array``.
+    description : str
+    variance_fn : callable
+        ``variance_fn(fan_in, fan_out, **params) -> Var[W]``, the variance the
+        initializer draws with, defined next to ``fn`` (NaN when it depends on
+        the data, as for LSUV).  :meth:`variance` calls it with the bound
+        parameters; diagnostics and mean-field theory read it, so a name means
+        the same network everywhere.
     scale, mode, distribution : optional
-        Set when the initializer is a :func:`variance_scaling` member, so that
-        diagnostics and mean-field code can read its variance
-        ``Var[W] = scale / n_mode``.
+        Set when the initializer is a :func:`variance_scaling` member
+        (``Var[W] = scale / n_mode``).
     data_dependent : bool
         True for LSUV, which also needs the data and the activation; the
         engine completes it (``fn`` gives its orthogonal start).
+    params : mapping
+        Bound parameters (``std`` of ``random``, ``gain`` of ``orthogonal``,
+        ``a`` of He), passed to ``fn`` and ``variance_fn``.
     """
 
     name: str
@@ -127,6 +139,7 @@ class Initializer:
     distribution: str | None = None
     data_dependent: bool = False
     params: Mapping[str, object] = field(default_factory=dict)
+    variance_fn: Callable[..., float] | None = None
 
     def __call__(self, rng: Rng, shape: tuple[int, ...], dtype=np.float64) -> np.ndarray:
         return self.fn(rng, tuple(shape), np.dtype(dtype), **self.params)
@@ -136,18 +149,34 @@ class Initializer:
         return replace(self, params={**self.params, **params})
 
     def variance(self, fan_in: int, fan_out: int) -> float:
-        """``Var[W]`` for a layer with these fans (NaN when not variance-based)."""
-        if self.name == "zeros":
-            return 0.0
-        if self.name == "random":
-            return float(self.params.get("std", 1.0)) ** 2
-        if self.name in ("orthogonal", "lsuv"):
-            # an orthogonal (fan_in x fan_out) matrix has E[W_ij^2] = 1 / max(fan_in, fan_out)
-            return float(self.params.get("gain", 1.0)) ** 2 / max(fan_in, fan_out)
-        if self.scale is None:
+        """``Var[W]`` for a layer with these fans (NaN when it depends on the data).
+
+        Examples
+        --------
+        >>> get("he_normal").variance(256, 128) * 256
+        2.0
+        >>> round(get("he_normal", a=0.2).variance(256, 128) * 256, 4)  # leaky ReLU, slope 0.2
+        1.9231
+        """
+        if self.variance_fn is None:
             return math.nan
-        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
-        return self.scale / n
+        return float(self.variance_fn(fan_in, fan_out, **self.params))
+
+
+def _fan(mode: str, fan_in: int, fan_out: int) -> float:
+    """The ``n`` of ``Var[W] = scale / n``: the fan-in, the fan-out or their mean."""
+    return {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
+
+
+def _draw(rng: Rng, shape, dtype, variance: float, distribution: str) -> np.ndarray:
+    """Zero-mean weights of the given variance from ``distribution``."""
+    if distribution == "normal":
+        return _standard_normal(rng, shape, dtype) * dtype.type(math.sqrt(variance))
+    if distribution == "truncated_normal":
+        std = math.sqrt(variance) / _TRUNC_STD
+        return _truncated_normal(rng, shape, dtype) * dtype.type(std)
+    limit = math.sqrt(3.0 * variance)  # uniform(-a, a) has variance a^2 / 3
+    return rng.uniform(-limit, limit, size=shape).astype(dtype, copy=False)
 
 
 def variance_scaling(
@@ -189,20 +218,34 @@ def variance_scaling(
             f"unknown distribution {distribution!r}; choose one of: {', '.join(DISTRIBUTIONS)}"
         )
 
+    def variance(fan_in: int, fan_out: int) -> float:
+        return scale / max(_fan(mode, fan_in, fan_out), 1)
+
     def init(rng: Rng, shape, dtype) -> np.ndarray:
-        fan_in, fan_out = _fans(shape)
-        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
-        variance = scale / max(n, 1)
-        if distribution == "normal":
-            return _standard_normal(rng, shape, dtype) * dtype.type(math.sqrt(variance))
-        if distribution == "truncated_normal":
-            std = math.sqrt(variance) / _TRUNC_STD
-            return _truncated_normal(rng, shape, dtype) * dtype.type(std)
-        limit = math.sqrt(3.0 * variance)  # uniform(-a, a) has variance a^2 / 3
-        return rng.uniform(-limit, limit, size=shape).astype(dtype, copy=False)
+        return _draw(rng, shape, dtype, variance(*_fans(shape)), distribution)
 
     label = name or f"variance_scaling({scale}, {mode}, {distribution})"
-    return Initializer(label, init, f"Var[W] = {scale} / {mode}", scale, mode, distribution)
+    return Initializer(
+        label,
+        init,
+        f"Var[W] = {scale} / {mode}",
+        scale,
+        mode,
+        distribution,
+        variance_fn=variance,
+    )
+
+
+def _he_variance(fan_in: int, fan_out: int, a: float = 0.0) -> float:
+    """He et al. (2015), eq. (15): ``Var[W] = 2 / ((1 + a^2) fan_in)``, ``a`` a leaky slope."""
+    return 2.0 / (1.0 + a * a) / max(fan_in, 1)
+
+
+def _he(distribution: str) -> Callable[..., np.ndarray]:
+    def init(rng: Rng, shape, dtype, a: float = 0.0) -> np.ndarray:
+        return _draw(rng, shape, dtype, _he_variance(*_fans(shape), a), distribution)
+
+    return init
 
 
 def _zeros(rng, shape, dtype):
@@ -237,13 +280,26 @@ REGISTRY: Registry[Initializer] = Registry("initializer")
 
 
 def _register(init: Initializer, aliases=()):
+    if init.variance_fn is None:
+        raise ValueError(f"initializer {init.name!r} needs a variance_fn(fan_in, fan_out)")
     REGISTRY.register(init.name, init, aliases=aliases, description=init.description)
 
 
-_register(Initializer("zeros", _zeros, "all weights 0: hidden units stay identical (symmetry)"))
 _register(
     Initializer(
-        "random", _random, "N(0, 1) whatever the width (the blog's 'random')", params={"std": 1.0}
+        "zeros",
+        _zeros,
+        "all weights 0: hidden units stay identical (symmetry)",
+        variance_fn=lambda fan_in, fan_out: 0.0,
+    )
+)
+_register(
+    Initializer(
+        "random",
+        _random,
+        "N(0, 1) whatever the width (the blog's 'random')",
+        params={"std": 1.0},
+        variance_fn=lambda fan_in, fan_out, std: std**2,
     ),
     aliases=("normal", "randn"),
 )
@@ -253,7 +309,7 @@ for _name, _scale, _mode, _dist, _aliases, _doc in [
         1.0,
         "fan_in",
         "normal",
-        (),
+        ("lecun",),
         "N(0, 1/fan_in) (LeCun 1998; the blog's 'xavier')",
     ),
     ("lecun_uniform", 1.0, "fan_in", "uniform", (), "U(+-sqrt(3/fan_in)) (LeCun 1998)"),
@@ -273,31 +329,52 @@ for _name, _scale, _mode, _dist, _aliases, _doc in [
         ("glorot_uniform",),
         "U(+-sqrt(6/(fan_in+fan_out))), Glorot's normalized init",
     ),
-    (
-        "he_normal",
-        2.0,
-        "fan_in",
-        "normal",
-        ("he", "kaiming", "kaiming_normal"),
-        "N(0, 2/fan_in) (He et al. 2015), for ReLU",
-    ),
-    (
-        "he_uniform",
-        2.0,
-        "fan_in",
-        "uniform",
-        ("kaiming_uniform",),
-        "U(+-sqrt(6/fan_in)) (He et al. 2015), for ReLU",
-    ),
 ]:
     _init = variance_scaling(_scale, _mode, _dist, name=_name)
     _register(replace(_init, description=_doc), aliases=_aliases)
+# He: variance scaling with scale 2 / (1 + a^2) on the fan-in, ``a`` the negative slope of
+# the leaky ReLU that follows (0: ReLU), as torch.nn.init.kaiming_normal_(a=...)
+for _name, _dist, _aliases, _doc in [
+    (
+        "he_normal",
+        "normal",
+        ("he", "kaiming", "kaiming_normal"),
+        "N(0, 2/((1+a^2) fan_in)) (He et al. 2015), for (leaky) ReLU; a = 0",
+    ),
+    (
+        "he_uniform",
+        "uniform",
+        ("kaiming_uniform",),
+        "U(+-sqrt(6/((1+a^2) fan_in))) (He et al. 2015), for (leaky) ReLU; a = 0",
+    ),
+]:
+    _register(
+        Initializer(
+            _name,
+            _he(_dist),
+            _doc,
+            2.0,
+            "fan_in",
+            _dist,
+            params={"a": 0.0},
+            variance_fn=_he_variance,
+        ),
+        aliases=_aliases,
+    )
+
+
+def _orthogonal_variance(fan_in: int, fan_out: int, gain: float) -> float:
+    # gain times a (semi-)orthogonal matrix: unit rows or columns, E[W_ij^2] = 1 / max(fans)
+    return gain**2 / max(fan_in, fan_out)
+
+
 _register(
     Initializer(
         "orthogonal",
         _orthogonal,
         "random orthogonal matrix times gain (Saxe 2013)",
         params={"gain": 1.0},
+        variance_fn=_orthogonal_variance,
     ),
     aliases=("ortho",),
 )
@@ -308,6 +385,8 @@ _register(
         "orthogonal, then each layer rescaled to unit output variance on data (Mishkin 2015)",
         data_dependent=True,
         params={"gain": 1.0},
+        # each layer's scale is set from the data, so no fan alone gives the variance
+        variance_fn=lambda fan_in, fan_out, gain: math.nan,
     ),
 )
 

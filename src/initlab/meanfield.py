@@ -54,8 +54,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import optimize
 
-from . import activations
-from ._registry import Registry
+from . import activations, initializers
 from .activations import Activation
 from .errors import ConfigError
 
@@ -76,7 +75,6 @@ __all__ = [
     "NoEdgeOfChaos",
     "initializers_for",
     "phase_diagram",
-    "plot_phase_diagram",
     "named_init_sigma_w2",
     "init_names",
 ]
@@ -959,8 +957,6 @@ def initializers_for(
     >>> initializers_for("relu", "he")[0].name
     'he_normal'
     """
-    from . import initializers
-
     sb = float(_nonneg("sigma_b2", 0.0 if sigma_b2 is None else sigma_b2))
     bias = (
         initializers.get_bias("normal", std=math.sqrt(sb))
@@ -1029,231 +1025,70 @@ def phase_diagram(
 
 
 # --- named initializers ----------------------------------------------------------------------
-# Each entry maps (activation, fan_in, fan_out) to sigma_w^2 = fan_in * Var[W].  Uniform and
-# truncated-normal variants share the variance of the normal one (the uniform bound is
-# sqrt(3) * std; the truncated normal's std is divided by 0.87962566103423978), so they
-# are aliases.
-_INITS: Registry[Callable[[Activation, int, int], float]] = Registry("initializer")
-
-
-def _leaky_slope(act: Activation) -> float:
-    return float(np.mean(act.params.get("slope", 0.0))) if act.name == "leaky_relu" else 0.0
-
-
-_INITS.register("zeros", lambda act, fi, fo: 0.0, aliases=("zero", "constant"))
-_INITS.register(
-    "random", lambda act, fi, fo: float(fi), aliases=("normal", "standard_normal", "randn")
-)
-_INITS.register(
-    "xavier",
-    lambda act, fi, fo: 2.0 * fi / (fi + fo),  # Var = 2 / (fan_in + fan_out)
-    aliases=("glorot", "xavier_normal", "xavier_uniform", "glorot_normal", "glorot_uniform"),
-)
-_INITS.register(
-    "he",
-    lambda act, fi, fo: 2.0 / (1.0 + _leaky_slope(act) ** 2),  # He 2015 eq. (15)
-    aliases=("kaiming", "he_normal", "he_uniform", "kaiming_normal", "kaiming_uniform", "msra"),
-)
-_INITS.register(
-    "lecun", lambda act, fi, fo: 1.0, aliases=("lecun_normal", "lecun_uniform")
-)  # Var = 1 / fan_in
-_INITS.register(
-    "orthogonal",
-    # gain * (semi-)orthogonal matrix: rows of norm gain if fan_out <= fan_in, else columns
-    lambda act, fi, fo: act.gain**2 * fi / max(fi, fo),
-    aliases=("saxe",),
-)
-_INITS.register(
-    "torch_gain",  # kaiming_normal_(nonlinearity=...): Var = gain^2 / fan_in
-    lambda act, fi, fo: act.gain**2,
-    aliases=("torch", "gain", "calculate_gain"),
-)
-
-
 def init_names() -> list[str]:
-    """Canonical initializer names understood by :func:`named_init_sigma_w2`."""
-    return _INITS.names()
+    """The registered initializers whose variance :func:`named_init_sigma_w2` knows.
+
+    Every registered :mod:`~initlab.initializers` name except the data-dependent
+    ones (LSUV), whose variance is set from the data.
+    """
+    return [n for n in initializers.names() if not initializers.get(n).data_dependent]
 
 
 def named_init_sigma_w2(
-    init_name: str,
+    init: str | initializers.Initializer,
     activation: ActivationLike = "linear",
     fan_in: int = 100,
     fan_out: int | None = None,
 ) -> float:
-    """The mean-field ``sigma_w^2 = fan_in * Var[W]`` of a named initializer.
+    """The mean-field ``sigma_w^2 = fan_in * Var[W]`` of an initializer.
 
-    ============  =====================================  ==========================
-    name          Var[W]                                 sigma_w^2
-    ============  =====================================  ==========================
-    zeros         0                                      0
-    random        1 (the blog's ``N(0, 1)``)             fan_in
-    xavier        2 / (fan_in + fan_out) (Glorot 2010)   2 fan_in / (fan_in+fan_out)
-    he            2 / ((1 + a^2) fan_in) (He 2015)       2 / (1 + a^2)
-    lecun         1 / fan_in (LeCun 1998)                1
-    orthogonal    gain^2 / max(fan_in, fan_out) (Saxe)   gain^2 fan_in / max(..)
-    torch_gain    gain^2 / fan_in (torch calculate_gain) gain^2
-    ============  =====================================  ==========================
+    ``Var[W]`` is the initializer's own :meth:`~initlab.initializers.Initializer.variance`,
+    so a name means here the network ``FFNetwork(init=name)`` draws:
 
-    ``a`` is the slope of a leaky ReLU (0 otherwise); ``gain`` is the activation's
-    :attr:`~initlab.activations.Activation.gain`.  ``_normal``/``_uniform`` suffixes
-    and the aliases glorot, kaiming, msra are accepted: the variants share a variance.
+    ==============  =====================================  ==========================
+    name            Var[W]                                 sigma_w^2
+    ==============  =====================================  ==========================
+    zeros           0                                      0
+    random          std^2 = 1 (the blog's ``N(0, 1)``)     fan_in
+    xavier_normal   2 / (fan_in + fan_out) (Glorot 2010)   2 fan_in / (fan_in+fan_out)
+    he_normal       2 / ((1 + a^2) fan_in) (He 2015)       2 / (1 + a^2), a = 0
+    lecun_normal    1 / fan_in (LeCun 1998)                1
+    orthogonal      gain^2 / max(fan_in, fan_out) (Saxe)   gain^2 fan_in / max(..)
+    ==============  =====================================  ==========================
+
+    The ``_uniform`` variants share their normal one's variance.  The activation
+    does not change the answer (it is accepted so that one call reads like the
+    network it describes): He's leaky-ReLU correction is ``a``, and torch's
+    ``calculate_gain`` is ``variance_scaling(gain**2, "fan_in")``, both
+    initializers of their own.
+
+    Parameters
+    ----------
+    init : str or Initializer
+        A registered name (aliases allowed) or an initializer object.
+    activation : str or Activation
+    fan_in, fan_out : int
+        The layer's fans (``fan_out`` defaults to ``fan_in``).
 
     Examples
     --------
     >>> named_init_sigma_w2("he", "relu", 256)
     2.0
-    >>> round(named_init_sigma_w2("torch", "tanh", 256), 4)   # (5/3)^2
-    2.7778
+    >>> round(named_init_sigma_w2(initializers.get("he_normal", a=0.2), "leaky_relu", 256), 4)
+    1.9231
     >>> named_init_sigma_w2("random", "tanh", 256)
     256.0
     """
-    act = _act(activation)
+    _act(activation)
     fan_out = fan_in if fan_out is None else fan_out
     for label, fan in (("fan_in", fan_in), ("fan_out", fan_out)):
         if isinstance(fan, bool) or not isinstance(fan, int | np.integer) or fan < 1:
             raise ValueError(f"{label} must be a positive integer, got {fan!r}")
-    return float(_INITS.get(init_name)(act, int(fan_in), int(fan_out)))
-
-
-_MARKERS = {
-    "lecun": ("LeCun", "o"),
-    "xavier": ("Xavier/Glorot", "s"),
-    "he": ("He/Kaiming", "^"),
-    "torch_gain": ("torch gain$^2$", "D"),
-    "orthogonal": ("orthogonal", "v"),
-    "zeros": ("zeros", "x"),
-    "random": ("random N(0,1)", ">"),
-}
-
-
-def plot_phase_diagram(
-    activation: ActivationLike,
-    sigma_w2_grid: Sequence[float] | np.ndarray | None = None,
-    sigma_b2_grid: Sequence[float] | np.ndarray | None = None,
-    *,
-    width: int = 100,
-    fan_out: int | None = None,
-    marker_sigma_b2: float = 0.0,
-    inits: Sequence[str] = ("lecun", "xavier", "he", "torch_gain", "random"),
-    order: int = DEFAULT_ORDER,
-    ax=None,
-):
-    """Heat map of ``log chi_1`` with the edge of chaos and the named initializers.
-
-    Blue is ordered (``chi_1 < 1``), red chaotic (``chi_1 > 1``); the black contour is
-    the critical line ``chi_1 = 1`` (Poole et al., 2016, Fig. 1; Schoenholz et al.,
-    2017, Fig. 1).  Each initializer in ``inits`` is a labelled marker at its
-    ``sigma_w^2`` (:func:`named_init_sigma_w2` for a layer of ``width`` inputs and
-    ``fan_out`` outputs) and ``sigma_b^2 = marker_sigma_b2`` (biases zero by default).
-    Points off the right edge of the chart, such as ``random`` (``sigma_w^2 = width``),
-    are drawn at the edge with an arrow and their value.
-
-    Parameters
-    ----------
-    activation : str or Activation
-    sigma_w2_grid, sigma_b2_grid : array_like, optional
-        Grid; by default ``sigma_w^2`` from 0.05 to ``max(4, 1.25 x largest on-chart
-        initializer)`` and ``sigma_b^2`` from 0 to 0.5.
-    width, fan_out : int
-        Layer size used to place the initializers.
-    ax : matplotlib Axes, optional
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        Markers are ``Line2D`` objects whose ``gid`` is the initializer name.
-
-    Examples
-    --------
-    >>> fig = plot_phase_diagram("tanh", width=256)            # doctest: +SKIP
-    >>> fig.savefig("tanh_phase.png")                          # doctest: +SKIP
-    """
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import TwoSlopeNorm
-    from matplotlib.lines import Line2D
-
-    act = _act(activation)
-    fan_out = width if fan_out is None else fan_out
-    places = {_INITS.canonical(n): named_init_sigma_w2(n, act, width, fan_out) for n in inits}
-    if sigma_w2_grid is None:
-        near = [s for key, s in places.items() if key != "random" and s < 50.0]
-        sigma_w2_grid = np.linspace(0.05, max(4.0, 1.25 * max(near, default=0.0)), 80)
-    if sigma_b2_grid is None:
-        sigma_b2_grid = np.linspace(0.0, 0.5, 41)
-    pd = phase_diagram(act, sigma_w2_grid, sigma_b2_grid, order=order)
-
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(7, 5.5), layout="constrained")
-    else:
-        fig = ax.figure
-    log_chi = np.log(np.maximum(pd.chi1, 1e-300))
-    lim = 1.0  # one colour scale for every activation: chi_1 from 1/e to e
-    mesh = ax.pcolormesh(
-        pd.sigma_w2,
-        pd.sigma_b2,
-        np.clip(log_chi, -lim, lim),
-        cmap="RdBu_r",
-        norm=TwoSlopeNorm(vcenter=0.0, vmin=-lim, vmax=lim),
-        shading="auto",
-    )
-    fig.colorbar(mesh, ax=ax, extend="both", label=r"$\log\chi_1$  (<0 ordered, >0 chaotic)")
-    handles = []
-    if log_chi.min() < 0.0 < log_chi.max() and min(log_chi.shape) > 1:
-        ax.contour(pd.sigma_w2, pd.sigma_b2, log_chi, levels=[0.0], colors="k", linewidths=2)
-        handles.append(Line2D([], [], color="k", lw=2, label=r"edge of chaos $\chi_1 = 1$"))
-
-    x_lo, x_hi = float(pd.sigma_w2.min()), float(pd.sigma_w2.max())
-    y_lo, y_hi = float(pd.sigma_b2.min()), float(pd.sigma_b2.max())
-    span = (y_hi - y_lo) or 1.0
-    y = float(np.clip(marker_sigma_b2, y_lo, y_hi))
-    stacked: dict[float, int] = {}  # initializers sharing a sigma_w^2 get staggered labels
-    for key, s in places.items():
-        label, marker = _MARKERS.get(key, (key, "o"))
-        text = f"{label}: $\\sigma_w^2$={s:.3g}"
-        on_chart = x_lo <= s <= x_hi
-        x = s if on_chart else (x_hi if s > x_hi else x_lo)
-        k = stacked[round(x, 9)] = stacked.get(round(x, 9), -1) + 1
-        (line,) = ax.plot(
-            [x],
-            [y],
-            ls="none",
-            clip_on=False,
-            zorder=5 + k,
-            gid=key,
-            marker=marker if on_chart else (">" if s > x_hi else "<"),
-            ms=13 - 3 * k,
-            mfc="none" if k == 0 else "w",
-            mec="k",
-            mew=1.5,
-            label=text if on_chart else f"{text} (off chart)",
+    weights = initializers.get(init)
+    variance = weights.variance(int(fan_in), int(fan_out))
+    if not math.isfinite(variance):
+        raise ValueError(
+            f"initializer {weights.name!r} sets its variance from the data; "
+            f"choose one of: {', '.join(init_names())}"
         )
-        handles.append(line)
-        if on_chart:
-            ax.annotate(
-                label,
-                xy=(x, y),
-                xytext=(x + 0.02 * (x_hi - x_lo), y + (0.08 + 0.07 * k) * span),
-                fontsize=8,
-                arrowprops={"arrowstyle": "-", "color": "0.3", "lw": 0.8},
-            )
-        else:  # pinned to the edge with an arrow pointing off the chart
-            ax.annotate(
-                f"{label}\n$\\sigma_w^2$ = {s:.3g}",
-                xy=(x, y),
-                xytext=(x - 0.18 * (x_hi - x_lo) * np.sign(s - x), y + (0.3 + 0.07 * k) * span),
-                ha="center",
-                fontsize=8,
-                arrowprops={"arrowstyle": "->", "color": "k"},
-            )
-    ax.set_ylim(y_lo - 0.04 * span, y_hi)
-    box = {"fc": "w", "alpha": 0.8, "lw": 0}
-    ax.text(0.03, 0.95, r"ordered $\chi_1<1$", transform=ax.transAxes, va="top", bbox=box)
-    ax.text(
-        0.97, 0.95, r"chaotic $\chi_1>1$", transform=ax.transAxes, va="top", ha="right", bbox=box
-    )
-    ax.set_xlabel(r"$\sigma_w^2$ = fan_in $\cdot$ Var[W]")
-    ax.set_ylabel(r"$\sigma_b^2$")
-    ax.set_title(f"Mean-field phase diagram: {act.name} (width {width})")
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=7)
-    return fig
+    return float(fan_in * variance)

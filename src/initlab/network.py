@@ -12,7 +12,8 @@ True
 
 from __future__ import annotations
 
-import numbers
+import inspect
+import os
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -20,219 +21,123 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import activations as _activations
-from . import initializers as _initializers
 from . import losses as _losses
-from . import optim as _optim
+from . import runs as _runs
 from .datasets import check_finite
-from .engine import Population, Trainer, init_params
+from .engine import Population, Trainer
+from .errors import ConfigError
 
 __all__ = ["FFNetwork", "blog_network", "BLOG_INITS"]
 
-# The blog's init names and what its code actually draws (weights, biases):
-# its "xavier" is N(0, 1) * sqrt(1 / fan_in), i.e. LeCun normal, not Glorot.
+#: The blog's init names and what its code actually draws (weights, biases), from the
+#: ``blog`` recipe: its "xavier" is N(0, 1) * sqrt(1 / fan_in), i.e. LeCun normal.
 BLOG_INITS = {
-    "zeros": ("zeros", "zeros"),
-    "random": ("random", "normal"),
-    "xavier": ("lecun_normal", "normal"),
-    "he": ("he_normal", "normal"),
+    own: (spec.init, spec.bias_init)
+    for own in _runs.RECIPES["blog"].names["init"]
+    for spec in [_runs.RunSpec.make(recipe="blog", init=own)]
 }
 
+#: FFNetwork's own parameters, after the run fields: (name, default, help).
+_OWN = (
+    ("recipe", None, "a published protocol whose values replace the defaults ('blog')"),
+    (
+        "record_params",
+        False,
+        "keep every parameter after every epoch in ``param_history_`` (the blog's "
+        "per-parameter update plots)",
+    ),
+)
 
-def _check_int(name, value, low=1, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
+
+def _parameters() -> list[tuple[str, object, str]]:
+    """FFNetwork's parameters, from the run schema: core fields, conditional ones, its own.
+
+    ``random_state`` defaults to None (scikit-learn's "a fresh seed"); the seed
+    drawn is kept in ``seed_``.
+    """
+    core = [f for f in _runs.fields() if not f.conditional]
+    conditional = [f for f in _runs.fields() if f.conditional]
+    out = []
+    for f in [*core, *conditional]:
+        default = None if f.name == "seed" else f.default
+        out.append((f.estimator, default, f"{f.help}: {f.allowed()}"))
+    return out + list(_OWN)
+
+
+class _SchemaInit:
+    """``FFNetwork.__init__``: stores every parameter unchanged (scikit-learn's rule).
+
+    Its signature is the run schema's (:func:`initlab.runs.fields`), read when
+    asked, so a parameter registered later (a new activation parameter or
+    optimizer hyperparameter) is a parameter of the estimator too.
+    """
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        params = [inspect.Parameter("self", kind)]
+        params += [inspect.Parameter(n, kind, default=d) for n, d, _ in _parameters()]
+        return inspect.Signature(params)
+
+    def __get__(self, obj, cls=None):
+        if obj is None:
+            return self
+        return lambda *args, **kwargs: self(obj, *args, **kwargs)
+
+    def __call__(self, obj, *args, **kwargs) -> None:
+        bound = self.__signature__.bind(obj, *args, **kwargs)
+        bound.apply_defaults()
+        for name, value in list(bound.arguments.items())[1:]:
+            setattr(obj, name, value)
 
 
 class FFNetwork(ClassifierMixin, BaseEstimator):
-    """A feedforward classifier with pluggable activation, initialization and optimizer.
+    __doc__ = None  # set below, from the run schema
 
-    Parameters
-    ----------
-    hidden_layer_sizes : tuple of int, default (16,)
-        Widths of the hidden layers; ``()`` is a linear (softmax) model.
-    activation : str, default "relu"
-        Hidden nonlinearity; see ``initlab list``.
-    init : str, default "he_normal"
-        Weight initializer (``zeros``, ``random``, ``xavier``, ``he``, ``lecun_normal``,
-        ``orthogonal``, ``lsuv``, ...).
-    bias_init : str, default "zeros"
-        ``zeros``, ``ones``, ``normal`` (N(0, 1), the blog's) or ``constant``.
-    optimizer : str, default "adam"
-        ``gd``, ``minibatch``, ``momentum``, ``nag``, ``adagrad``, ``rmsprop``,
-        ``adam``, ``adamw`` (the blog's spellings too).
-    learning_rate : float, default 0.01
-    epochs : int, default 200
-    batch_size : int or None, default None
-        None trains on the full batch (``minibatch`` defaults to 100).
-    loss : str, default "cross_entropy"
-        ``cross_entropy`` (softmax), ``binary_cross_entropy`` (one sigmoid
-        unit, 2 classes) or ``mse`` (softmax probabilities vs one-hot).
-    leaky_slope : float, default 0.1
-        Negative slope of ``leaky_relu`` (the blog's default).
-    momentum, rho, beta1, beta2, eps, weight_decay : float or None
-        Optimizer hyperparameters (None: the optimizer's default); the blog's
-        ``gamma`` is ``momentum`` and its ``beta`` is ``rho``.
-    shuffle : bool, default False
-        Reshuffle mini-batches every epoch (order drawn from ``shuffle_seed``).
-    shuffle_seed : int, default 0
-    random_state : int or None
-        Seed of the initial weights (None: a fresh random seed, kept in ``seed_``).
-    rng_kind : {"generator", "legacy"}
-        ``legacy`` draws from ``numpy.random.RandomState(random_state)``, the
-        stream of ``np.random.seed``, to match published NumPy recipes.
-    dtype : {"float64", "float32"}
-    record_params : bool, default False
-        Keep every parameter after every epoch in ``param_history_`` (for the
-        blog's per-parameter update plots).
-
-    Attributes
-    ----------
-    coefs_, intercepts_ : lists of arrays ``(n_in, n_out)`` and ``(n_out,)``
-    classes_ : array of the original labels
-    loss_curve_ : list of float
-        Training loss after each epoch.
-    history_ : dict of arrays
-        ``train_loss``, ``train_acc`` (and ``val_loss``, ``val_acc`` when
-        validation data is given), one entry per epoch, index 0 the initial network.
-    n_iter_ : int
-    diverged_ : bool
-        The loss became inf/NaN; ``diverged_epoch_`` says when (-1 if never).
-    param_history_ : array ``(epochs + 1, n_params)`` when ``record_params``
-    param_names_ : list of str, e.g. ``"W1[0,1]"``, ``"b2[3]"``
-    """
-
-    def __init__(
-        self,
-        hidden_layer_sizes=(16,),
-        activation="relu",
-        init="he_normal",
-        bias_init="zeros",
-        optimizer="adam",
-        learning_rate=0.01,
-        epochs=200,
-        batch_size=None,
-        loss="cross_entropy",
-        leaky_slope=0.1,
-        momentum=None,
-        rho=None,
-        beta1=None,
-        beta2=None,
-        eps=None,
-        weight_decay=None,
-        shuffle=False,
-        shuffle_seed=0,
-        random_state=None,
-        rng_kind="generator",
-        dtype="float64",
-        record_params=False,
-    ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.init = init
-        self.bias_init = bias_init
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.loss = loss
-        self.leaky_slope = leaky_slope
-        self.momentum = momentum
-        self.rho = rho
-        self.beta1 = beta1
-        self.beta2 = beta2
-        self.eps = eps
-        self.weight_decay = weight_decay
-        self.shuffle = shuffle
-        self.shuffle_seed = shuffle_seed
-        self.random_state = random_state
-        self.rng_kind = rng_kind
-        self.dtype = dtype
-        self.record_params = record_params
+    __init__ = _SchemaInit()
 
     # -- configuration ------------------------------------------------------------------------
-    def _hidden(self) -> tuple[int, ...]:
-        sizes = self.hidden_layer_sizes
-        if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
-            sizes = (sizes,)
-        try:
-            sizes = tuple(sizes)
-        except TypeError:
-            raise ValueError(
-                f"hidden_layer_sizes must be a sequence of positive integers, got {sizes!r}"
-            ) from None
-        for s in sizes:
-            if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1:
-                raise ValueError(
-                    f"hidden_layer_sizes must be positive integers, got {list(sizes)} "
-                    f"(bad entry {s!r})"
-                )
-        return tuple(int(s) for s in sizes)
-
-    def _optimizer_hyper(self) -> dict:
-        spec = _optim.get(self.optimizer)
-        given = {
-            k: getattr(self, k)
-            for k in ("momentum", "rho", "beta1", "beta2", "eps", "weight_decay")
-            if getattr(self, k) is not None
-        }
-        return {k: v for k, v in given.items() if k in spec.defaults}
-
     def _seed(self) -> int:
         """The integer seed of the initial weights (scikit-learn's random_state convention)."""
         rs = self.random_state
-        if isinstance(rs, numbers.Integral) and not isinstance(rs, bool):
-            if not 0 <= rs < 2**32:
-                raise ValueError(f"random_state must be in [0, 2**32), got {rs}")
-            return int(rs)
         if isinstance(rs, np.random.Generator):
             return int(rs.integers(2**31 - 1))
-        try:
+        if rs is None or isinstance(rs, np.random.RandomState):
             return int(check_random_state(rs).randint(2**31 - 1))
-        except ValueError:
-            raise ValueError(
-                f"random_state must be None, an integer or a numpy random generator, got {rs!r}"
-            ) from None
+        return rs  # checked by the run schema (an integer in [0, 2**32))
 
-    def _activation(self):
-        act = _activations.get(self.activation)
-        if "slope" in act.params:
-            act = act.bind(slope=float(self.leaky_slope))
-        return act
+    def spec(self) -> _runs.RunSpec:
+        """This estimator's run, checked (:class:`initlab.runs.RunSpec`).
 
-    def _validate_params(self):
-        self._hidden()
-        _activations.get(self.activation)
-        _initializers.get(self.init)
-        _initializers.get_bias(self.bias_init)
-        _losses.get(self.loss)
-        spec = _optim.get(self.optimizer)
-        _optim.check_hyperparameter("learning_rate", self.learning_rate, 0.0, np.inf, True)
-        _check_int("epochs", self.epochs, low=1)
-        _check_int("batch_size", self.batch_size, low=1, allow_none=True)
-        if self.rng_kind not in _initializers.RNG_KINDS:
-            raise ValueError(
-                f"rng_kind must be one of {', '.join(_initializers.RNG_KINDS)}, "
-                f"got {self.rng_kind!r}"
+        With a ``recipe``, parameters left at their defaults take the recipe's
+        values; conditional parameters (``leaky_slope``, ``momentum``, ...) at
+        their defaults count as not given.
+        """
+        values = {}
+        for f in _runs.fields():
+            v = getattr(self, f.estimator)
+            if f.name == "seed":
+                v = self._seed()
+            elif (f.conditional or self.recipe is not None) and _same(v, f.default):
+                continue
+            values[f.estimator] = v
+        return _runs.RunSpec.make(recipe=self.recipe, **values)
+
+    def _check_memory(self, spec, n_features: int, n_outputs: int, n_train: int, n_val: int):
+        need = _runs.model_bytes(spec, n_features, n_outputs, n_train, n_val)
+        have = _physical_memory()
+        if have and need > 0.8 * have:
+            raise ConfigError(
+                f"hidden_layer_sizes={list(spec.hidden)} on {n_train} samples needs about "
+                f"{need / 2**30:.1f} GiB, more than this machine's {have / 2**30:.1f} GiB; "
+                "use narrower layers or a batch_size",
+                "hidden",
             )
-        if str(np.dtype(self.dtype)) not in ("float64", "float32"):
-            raise ValueError(f"dtype must be 'float64' or 'float32', got {self.dtype!r}")
-        if "slope" in _activations.get(self.activation).params:
-            slope = self.leaky_slope
-            if not isinstance(slope, numbers.Real) or not np.isfinite(slope):
-                raise ValueError(f"leaky_slope must be a finite number, got {slope!r}")
-        spec.resolve(self._optimizer_hyper())
-        return spec
 
     # -- fitting ------------------------------------------------------------------------------
     def fit(self, X, y, X_val=None, y_val=None):
         """Train on ``(X, y)``; validation data, if given, is scored after every epoch."""
-        spec = self._validate_params()
+        spec = self.spec()
         X, y = validate_data(
             self, X, y, dtype=np.float64, ensure_min_samples=2, ensure_all_finite=False
         )
@@ -254,21 +159,14 @@ class FFNetwork(ClassifierMixin, BaseEstimator):
             y_val = np.asarray(y_val)
             if len(y_val) != len(X_val):
                 raise ValueError(f"X_val has {len(X_val)} rows but y_val has {len(y_val)} labels")
-            unknown = np.setdiff1d(y_val, self.classes_)
-            if len(unknown):
-                raise ValueError(f"y_val has labels not seen in y: {unknown[:5].tolist()}")
-            y_val = np.searchsorted(self.classes_, y_val)
-
-        loss = _losses.get(self.loss)
-        n_out = loss.n_outputs(len(self.classes_))
-        sizes = (X.shape[1], *self._hidden(), n_out)
-        self._population = Population(sizes, self._activation(), loss, 1, self.dtype)
-        self.seed_ = self._seed()
-        params = init_params(
-            self._population, self.seed_, self.init, self.bias_init, self.rng_kind, X=X
+            y_val = self._encode(y_val, "y_val")
+        n_out = _losses.get(spec.loss).n_outputs(len(self.classes_))
+        self._check_memory(spec, X.shape[1], n_out, len(X), len(X_val) if has_val else 0)
+        self.seed_ = spec.seed
+        self.spec_ = spec
+        self._population, params, optimizer = _runs.populate(
+            [spec], X.shape[1], len(self.classes_), X
         )
-        batch_size = self.batch_size if self.batch_size is not None else spec.default_batch_size
-        optimizer = spec.build(self.learning_rate, **self._optimizer_hyper())
         trainer = Trainer(
             self._population,
             params,
@@ -277,16 +175,27 @@ class FFNetwork(ClassifierMixin, BaseEstimator):
             y_enc,
             X_val=X_val if has_val else None,
             y_val=y_val if has_val else None,
-            batch_size=batch_size,
-            shuffle=self.shuffle,
-            shuffle_seed=self.shuffle_seed,
+            batch_size=spec.batch_size,
+            shuffle=spec.shuffle,
+            shuffle_seed=spec.shuffle_seed,
             record=True,
             snapshots=self.record_params,
         )
-        trainer.step(self.epochs)
+        trainer.step(spec.epochs)
         result = trainer.result()
         self._set_fitted(result)
         return self
+
+    def _encode(self, y, name: str) -> np.ndarray:
+        """Labels as class codes; labels the model never saw are an error."""
+        y = np.asarray(y)
+        unknown = np.setdiff1d(y, self.classes_)
+        if len(unknown):
+            raise ValueError(
+                f"{name} has labels not seen in y: {unknown[:5].tolist()}; "
+                f"the classes are {self.classes_[:10].tolist()}"
+            )
+        return np.searchsorted(self.classes_, y)
 
     def _set_fitted(self, result) -> None:
         params = result.params
@@ -337,7 +246,7 @@ class FFNetwork(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        yy = None if y is None else np.searchsorted(self.classes_, np.asarray(y))
+        yy = None if y is None else self._encode(y, "y")
         out = self._population.trace(self._params(), X, yy)
         return {k: [a[0] for a in v] for k, v in out.items()}
 
@@ -368,27 +277,78 @@ def blog_network(activation: str = "sigmoid", init: str = "random", **overrides)
     >>> blog_network("leaky_relu", "he").fit(d.X_train, d.y_train).score(d.X_val, d.y_val)
     0.92
     """
-    key = init.strip().lower()
+    key = init.strip().lower() if isinstance(init, str) else init
     if key not in BLOG_INITS:
-        raise ValueError(
+        raise ConfigError(
             f"unknown blog init {init!r}; the blog's are: {', '.join(BLOG_INITS)} "
-            "(use FFNetwork for the others)"
+            "(use FFNetwork for the others)",
+            "init",
         )
-    weights, biases = BLOG_INITS[key]
-    config = dict(
-        hidden_layer_sizes=(2,),
-        activation=activation,
-        init=weights,
-        bias_init=biases,
-        optimizer="gd",
-        learning_rate=1.0,
-        epochs=50,
-        batch_size=None,
-        loss="cross_entropy",
-        leaky_slope=0.1,
-        random_state=0,
-        rng_kind="legacy",
-        record_params=True,
-    )
+    config = dict(activation=activation, init=key, random_state=0, record_params=True)
+    if not isinstance(overrides.get("init", key), str):
+        raise ConfigError(f"init must be a name, got {overrides['init']!r}", "init")
     config.update(overrides)
-    return FFNetwork(**config)
+    return FFNetwork(recipe="blog", **config)
+
+
+def _same(a, b) -> bool:
+    """``a == b`` for parameter values (tuples and lists of sizes compare equal)."""
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return list(a) == list(b)
+    if isinstance(a, (bool, np.bool_)) != isinstance(b, (bool, np.bool_)):
+        return False
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
+
+
+def _physical_memory() -> int:
+    """Bytes of RAM (0 when the platform does not say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return 0
+
+
+_DOC = """A feedforward classifier with pluggable activation, initialization and optimizer.
+
+    A scikit-learn estimator over the population engine (one network, ``M = 1``).
+    Its parameters are the run schema's fields (:mod:`initlab.runs`), so an
+    ``FFNetwork`` and a run of a sweep or a study with the same settings are the
+    same network.
+
+    Parameters
+    ----------
+{parameters}
+
+    Attributes
+    ----------
+    coefs_, intercepts_ : lists of arrays ``(n_in, n_out)`` and ``(n_out,)``
+    classes_ : array of the original labels
+    loss_curve_ : list of float
+        Training loss after each epoch.
+    history_ : dict of arrays
+        ``train_loss``, ``train_acc`` (and ``val_loss``, ``val_acc`` when
+        validation data is given), one entry per epoch, index 0 the initial network.
+    n_iter_ : int
+    diverged_ : bool
+        The loss became inf/NaN; ``diverged_epoch_`` says when (-1 if never).
+    seed_ : int
+        The seed the initial weights were drawn from.
+    spec_ : RunSpec
+        The run that was trained (canonical names, defaults filled in).
+    param_history_ : array ``(epochs + 1, n_params)`` when ``record_params``
+    param_names_ : list of str, e.g. ``"W1[0,1]"``, ``"b2[3]"``
+    """
+
+
+def _document() -> str:
+    lines = []
+    for name, default, help_ in _parameters():
+        lines.append(f"    {name} : default {default!r}")
+        lines.append(f"        {help_}")
+    return _DOC.format(parameters="\n".join(lines))
+
+
+FFNetwork.__doc__ = _document()

@@ -50,6 +50,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._registry import Registry
+from .errors import ConfigError
 
 __all__ = [
     "GradientTransformation",
@@ -281,7 +282,8 @@ class OptimizerSpec:
     defaults: Mapping[str, float] = field(default_factory=dict)
     description: str = ""
     default_batch_size: int | None = None
-    bounds: Mapping[str, tuple[float, float, bool]] = field(default_factory=dict)
+    #: hyperparameter -> (low, high, low_open[, high_open]): the allowed range
+    bounds: Mapping[str, tuple] = field(default_factory=dict)
 
     def build(self, learning_rate: Hyper, **hyper: Hyper) -> GradientTransformation:
         return self.factory(learning_rate, **self.resolve(hyper))
@@ -295,7 +297,7 @@ class OptimizerSpec:
             hint = ""
             if bad in BLOG_HYPERPARAMETERS:
                 hint = f" (the blog's {bad!r} is {BLOG_HYPERPARAMETERS[bad]!r} here)"
-            raise ValueError(
+            raise ConfigError(
                 f"optimizer {self.name!r} has no hyperparameter {bad!r}{hint}; "
                 f"its hyperparameters are: {allowed}"
             )
@@ -307,24 +309,42 @@ class OptimizerSpec:
         return out
 
 
-def check_hyperparameter(label: str, value, low: float, high: float, low_open: bool) -> None:
+def describe_range(low: float, high: float, low_open: bool, high_open: bool = False) -> str:
+    """``"> 0"``, ``">= 1"``, ``"in [0, 1)"``: an allowed range, as error messages say it."""
+
+    def num(x: float) -> str:
+        for k in (32, 63):  # seeds and SQLite integers
+            if x == 2**k:
+                return f"2**{k}"
+        return f"{x:g}"
+
+    if math.isinf(high):
+        if math.isinf(low):
+            return ""
+        return f"> {num(low)}" if low_open else f">= {num(low)}"
+    if math.isinf(low):
+        return f"< {num(high)}" if high_open else f"<= {num(high)}"
+    return f"in {'(' if low_open else '['}{num(low)}, {num(high)}{')' if high_open else ']'}"
+
+
+def check_hyperparameter(
+    label: str, value, low: float, high: float, low_open: bool, high_open: bool = False
+) -> None:
     """Raise a clear ``ValueError`` unless every entry of ``value`` is a finite number in range."""
     arr = np.asarray(value)
     if arr.dtype.kind not in "iuf" or arr.ndim > 1:
-        raise ValueError(f"{label} must be a number or a 1-D array of numbers, got {value!r}")
+        raise ConfigError(f"{label} must be a number or a 1-D array of numbers, got {value!r}")
     arr = arr.astype(float)
-    bad = ~np.isfinite(arr) | (arr > high) | ((arr <= low) if low_open else (arr < low))
+    bad = ~np.isfinite(arr) | ((arr >= high) if high_open else (arr > high))
+    bad |= (arr <= low) if low_open else (arr < low)
     if bad.any():
         first = float(arr.reshape(-1)[np.flatnonzero(bad.reshape(-1))[0]])
-        if math.isinf(high):
-            allowed = f"> {low:g}" if low_open else f">= {low:g}"
-        else:
-            allowed = f"in {'(' if low_open else '['}{low:g}, {high:g}]"
-        raise ValueError(f"{label} must be a finite number {allowed}, got {first!r}")
+        allowed = describe_range(low, high, low_open, high_open)
+        raise ConfigError(f"{label} must be a finite number {allowed}, got {first!r}")
 
 
 REGISTRY: Registry[OptimizerSpec] = Registry("optimizer")
-_UNIT = (0.0, 1.0, False)  # [0, 1)
+_UNIT = (0.0, 1.0, False, True)  # [0, 1): at 1 a moving average never forgets
 _POS = (0.0, math.inf, True)
 
 

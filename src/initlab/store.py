@@ -32,47 +32,41 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from . import runs as _runs
 
 __all__ = ["Store", "StoreError", "SCHEMA_VERSION", "DEFAULT_PATH"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_PATH = "initlab.db"
-RUN_COLUMNS = (
-    "dataset",
-    "hidden",
-    "activation",
-    "init",
-    "bias_init",
-    "optimizer",
-    "learning_rate",
-    "batch_size",
-    "epochs",
-    "seed",
-    "leaky_slope",
-    "loss",
-    "dtype",
-)
-METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
+METRICS = _runs.METRICS
+_SQL_TYPES = {"int": "INTEGER", "bool": "INTEGER", "float": "REAL"}
 
-_SCHEMA = f"""
+
+def run_columns() -> list[tuple[str, str]]:
+    """The runs table's flat columns and their SQL types: the data set, then one per
+    core run field (conditional fields live in the ``config`` JSON)."""
+    cols = [("dataset", "TEXT"), ("data_id", "TEXT"), ("data", "TEXT")]
+    cols += [(f.name, _SQL_TYPES.get(f.kind, "TEXT")) for f in _runs.fields() if not f.conditional]
+    return cols
+
+
+def _schema() -> str:
+    flat = ", ".join(f"{c} {t}" for c, t in run_columns())
+    metrics = ", ".join(f"{m} REAL" for m in METRICS)
+    return f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS studies (
     name TEXT PRIMARY KEY, config TEXT NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL,
-    initlab_version TEXT NOT NULL, command TEXT);
+    initlab_version TEXT NOT NULL, command TEXT, labels TEXT);
 CREATE TABLE IF NOT EXISTS runs (
-    hash TEXT PRIMARY KEY, config TEXT NOT NULL,
-    {
-    ", ".join(
-        f"{c} {'REAL' if c in ('learning_rate', 'leaky_slope') else 'TEXT'}" for c in RUN_COLUMNS
-    )
-},
-    status TEXT NOT NULL, {", ".join(f"{m} REAL" for m in METRICS)},
+    hash TEXT PRIMARY KEY, config TEXT NOT NULL, {flat},
+    status TEXT NOT NULL, {metrics},
     diverged INTEGER, diverged_epoch INTEGER, time_s REAL, error TEXT,
     initlab_version TEXT NOT NULL, finished TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS study_runs (
     study TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (study, hash)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS curves (
-    hash TEXT NOT NULL, epoch INTEGER NOT NULL, {", ".join(f"{m} REAL" for m in METRICS)},
+    hash TEXT NOT NULL, epoch INTEGER NOT NULL, {metrics},
     PRIMARY KEY (hash, epoch)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
 """
@@ -102,6 +96,8 @@ class Store:
     ):
         self.path = str(path)
         self.readonly = readonly
+        self.meta: dict[str, str] = {}
+        self._depth = 0  # nesting of transaction() blocks
         exists = self.path == ":memory:" or Path(self.path).exists()
         if readonly and not exists:
             raise StoreError(f"no store at {self.path!r}")
@@ -144,6 +140,9 @@ class Store:
                     f"this initlab {__version__} reads up to {SCHEMA_VERSION}); upgrade "
                     "initlab. The file was left untouched"
                 )
+            self.meta = meta
+            if version < SCHEMA_VERSION and self.readonly:
+                self._upgrade_for_reading()
         if self.readonly:
             return
         if self.path != ":memory:":
@@ -151,13 +150,63 @@ class Store:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         if "meta" not in tables:
             with self.transaction():
-                for statement in _SCHEMA.split(";"):
+                for statement in _schema().split(";"):
                     if statement.strip():
                         self.conn.execute(statement)
                 self.conn.executemany(
                     "INSERT OR REPLACE INTO meta VALUES (?, ?)",
                     [("application", "initlab"), ("schema_version", str(SCHEMA_VERSION))],
                 )
+            self.meta = dict(self.conn.execute("SELECT key, value FROM meta"))
+        elif int(self.meta.get("schema_version", 0)) < SCHEMA_VERSION:
+            self._migrate()
+        else:
+            self._add_new_columns()
+
+    def _columns(self, table: str) -> list[str]:
+        return [r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")]
+
+    def _add_new_columns(self) -> None:
+        """Columns for run fields added since the file was made (one ALTER each, idempotent)."""
+        have = set(self._columns("runs"))
+        missing = [(c, t) for c, t in run_columns() if c not in have]
+        if missing:
+            with self.transaction():
+                for c, t in missing:
+                    self.conn.execute(f"ALTER TABLE runs ADD COLUMN {c} {t}")
+
+    def _migrate(self) -> None:
+        """Schema 1 -> 2, in one transaction: data identity columns, per-study data labels.
+
+        Runs keep their hashes and numbers.  Schema 1 did not keep a run's data
+        options beside it; :func:`initlab.study.backfill` fills them in from the
+        stored studies (``legacy_rows`` marks the file as needing it).
+        """
+        with self.transaction():
+            if "labels" not in self._columns("studies"):
+                self.conn.execute("ALTER TABLE studies ADD COLUMN labels TEXT")
+            have = set(self._columns("runs"))
+            for c, t in run_columns():
+                if c not in have:
+                    self.conn.execute(f"ALTER TABLE runs ADD COLUMN {c} {t}")
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                [("schema_version", str(SCHEMA_VERSION)), ("legacy_rows", "1"), ("backfill", "1")],
+            )
+        self.meta = dict(self.conn.execute("SELECT key, value FROM meta"))
+
+    def _upgrade_for_reading(self) -> None:
+        """A read-only open of an older store: upgrade it first if the file is writable."""
+        if not os.access(self.path, os.W_OK) or not os.access(
+            Path(self.path).resolve().parent, os.W_OK
+        ):
+            return  # read as it is; rows lack their data identity (labels are names)
+        self.conn.close()
+        Store(self.path).close()
+        self.conn = sqlite3.connect(
+            f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
+        self.meta = dict(self.conn.execute("SELECT key, value FROM meta"))
 
     def _explain(self, exc: sqlite3.Error) -> StoreError:
         msg = str(exc)
@@ -191,14 +240,31 @@ class Store:
         self.close()
 
     # -- studies ------------------------------------------------------------------------------
-    def save_study(self, name: str, config: dict, command: str | None = None) -> None:
+    def save_study(
+        self,
+        name: str,
+        config: dict,
+        command: str | None = None,
+        labels: dict[str, str] | None = None,
+    ) -> None:
+        """Create or update a study's definition; ``labels`` maps data ids to its labels."""
         now = _now()
         with self.transaction():
             self.conn.execute(
-                "INSERT INTO studies VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
+                "INSERT INTO studies (name, config, created, updated, initlab_version, command, "
+                "labels) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
                 "config=excluded.config, updated=excluded.updated, "
-                "initlab_version=excluded.initlab_version, command=excluded.command",
-                (name, json.dumps(config, sort_keys=True), now, now, __version__, command),
+                "initlab_version=excluded.initlab_version, command=excluded.command, "
+                "labels=excluded.labels",
+                (
+                    name,
+                    json.dumps(config, sort_keys=True),
+                    now,
+                    now,
+                    __version__,
+                    command,
+                    json.dumps(labels or {}, sort_keys=True),
+                ),
             )
 
     def study_config(self, name: str) -> dict:
@@ -208,6 +274,13 @@ class Store:
             listing = ", ".join(known) if known else "none yet"
             raise KeyError(f"no study {name!r} in {self.path!r}; studies there: {listing}")
         return json.loads(row[0])
+
+    def study_labels(self, name: str) -> dict[str, str]:
+        """Data id -> the study's label of that data set (empty for schema 1 studies)."""
+        if "labels" not in self._columns("studies"):
+            return {}
+        row = self.conn.execute("SELECT labels FROM studies WHERE name=?", (name,)).fetchone()
+        return json.loads(row[0]) if row and row[0] else {}
 
     def study_info(self, name: str) -> dict:
         self.study_config(name)
@@ -239,6 +312,11 @@ class Store:
                 self.conn.execute(f"DELETE FROM runs WHERE hash IN ({marks})", chunk)
                 self.conn.execute(f"DELETE FROM curves WHERE hash IN ({marks})", chunk)
 
+    def unlink(self, study: str) -> None:
+        """Forget which runs belong to ``study`` (the runs themselves stay, for reuse)."""
+        with self.transaction():
+            self.conn.execute("DELETE FROM study_runs WHERE study = ?", (study,))
+
     # -- runs ---------------------------------------------------------------------------------
     def done_hashes(self, hashes: Iterable[str]) -> set[str]:
         """Which of ``hashes`` are finished runs (failed ones are retried)."""
@@ -260,35 +338,65 @@ class Store:
                 "INSERT OR IGNORE INTO study_runs VALUES (?, ?)", [(study, h) for h in hashes]
             )
 
+    def needs_backfill(self) -> bool:
+        """Whether runs from a schema 1 file still lack their data identity."""
+        return self.meta.get("backfill") == "1"
+
+    def backfilled(self) -> None:
+        with self.transaction():
+            self.conn.execute("DELETE FROM meta WHERE key = 'backfill'")
+        self.meta.pop("backfill", None)
+
+    def has_legacy_rows(self) -> bool:
+        return self.meta.get("legacy_rows") == "1"
+
+    def fill_identity(self, hashes: Sequence[str], data_id: str, data: str, label: str) -> None:
+        """Give runs from a schema 1 file (``data_id`` NULL) their data set's identity."""
+        with self.transaction():
+            for chunk in _batches(hashes, 900):
+                marks = ",".join("?" * len(chunk))
+                self.conn.execute(
+                    f"UPDATE runs SET data_id = ?, data = ?, dataset = ? "
+                    f"WHERE data_id IS NULL AND hash IN ({marks})",
+                    [data_id, data, label, *chunk],
+                )
+
     def write_chunk(
         self, rows: Sequence[dict], curves: dict[str, np.ndarray] | None = None
     ) -> None:
         """Store one finished chunk's runs (and curves) in a single transaction.
 
-        ``rows`` are dicts with ``hash``, ``config`` (dict), ``dataset``, the
-        metrics, ``diverged``, ``diverged_epoch``, ``time_s``, ``status`` and
-        ``error``; ``curves`` maps metric names to ``(epochs + 1, len(rows))``.
+        ``rows`` are dicts with ``hash``, ``config`` (dict), ``dataset`` (its label),
+        ``data_id``, ``data`` (the data set's identity, JSON), the metrics,
+        ``diverged``, ``diverged_epoch``, ``time_s``, ``status`` and ``error``;
+        ``curves`` maps metric names to ``(epochs + 1, len(rows))``.
         """
         now = _now()
+        flat = [c for c, _ in run_columns()]
+        columns = [
+            "hash", "config", *flat, "status", *METRICS, "diverged", "diverged_epoch",
+            "time_s", "error", "initlab_version", "finished",
+        ]  # fmt: skip
         run_values = []
         for r in rows:
             cfg = r["config"]
-            flat = [r.get("dataset")] + [_flat(cfg.get(c)) for c in RUN_COLUMNS[1:]]
-            run_values.append(
-                (
-                    r["hash"],
-                    json.dumps(cfg, sort_keys=True),
-                    *flat,
-                    r.get("status", "done"),
-                    *(_num(r.get(m)) for m in METRICS),
-                    int(bool(r.get("diverged", False))),
-                    int(r.get("diverged_epoch", -1)),
-                    float(r.get("time_s", 0.0)),
-                    r.get("error"),
-                    __version__,
-                    now,
-                )
+            value = {c: _flat(cfg.get(c)) for c in flat}
+            value.update(
+                hash=r["hash"],
+                config=json.dumps(cfg, sort_keys=True),
+                dataset=r.get("dataset"),
+                data_id=r.get("data_id"),
+                data=r.get("data"),
+                status=r.get("status", "done"),
+                diverged=int(bool(r.get("diverged", False))),
+                diverged_epoch=int(r.get("diverged_epoch", -1)),
+                time_s=float(r.get("time_s", 0.0)),
+                error=r.get("error"),
+                initlab_version=__version__,
+                finished=now,
             )
+            value.update({m: _num(r.get(m)) for m in METRICS})
+            run_values.append([value[c] for c in columns])
         curve_values: list = []
         if curves:
             # one (epochs, 4) table per run, converted in bulk: a per-value Python loop
@@ -307,55 +415,76 @@ class Store:
                 if not np.isfinite(table).all():  # inf/NaN (a diverged run) are stored as NULL
                     values = [[_num(v) for v in row] for row in values]
                 curve_values += [(r["hash"], int(row[0]), *row[1:]) for row in values]
-        marks = ",".join("?" * (len(RUN_COLUMNS) + 2 + 1 + len(METRICS) + 6))
+        names = ", ".join(columns)
+        marks = ", ".join("?" for _ in columns)
+        curve_cols = ", ".join(["hash", "epoch", *METRICS])
+        curve_marks = ", ".join("?" for _ in range(2 + len(METRICS)))
         with self.transaction():
-            self.conn.executemany(f"INSERT OR REPLACE INTO runs VALUES ({marks})", run_values)
+            self.conn.executemany(
+                f"INSERT OR REPLACE INTO runs ({names}) VALUES ({marks})", run_values
+            )
             if curve_values:
                 self.conn.executemany(
-                    "INSERT OR REPLACE INTO curves VALUES (?, ?, ?, ?, ?, ?)", curve_values
+                    f"INSERT OR REPLACE INTO curves ({curve_cols}) VALUES ({curve_marks})",
+                    curve_values,
                 )
 
     def runs(self, study: str | None = None, status: str | None = "done"):
-        """Runs as a DataFrame: configuration columns (from the JSON), metrics, bookkeeping."""
+        """Runs as a DataFrame: ``dataset`` (the study's label), ``data_id``, one column
+        per run field, the metrics and bookkeeping (``status``, ``error``, ``run_hash``)."""
         import pandas as pd
 
         where, args = [], []
+        labels: dict[str, str] = {}
         if study is not None:
             self.study_config(study)
+            labels = self.study_labels(study)
             where.append("r.hash IN (SELECT hash FROM study_runs WHERE study = ?)")
             args.append(study)
         if status is not None:
             where.append("r.status = ?")
             args.append(status)
+        has_id = "data_id" in self._columns("runs")
+        ident = "r.data_id" if has_id else "NULL"
         sql = (
-            f"SELECT r.hash, r.config, r.dataset, r.status, "
+            f"SELECT r.hash, r.config, r.dataset, {ident}, r.status, "
             f"{', '.join('r.' + m for m in METRICS)}, r.diverged, r.diverged_epoch, "
             f"r.time_s, r.error, r.initlab_version FROM runs r"
         )
         if where:
             sql += " WHERE " + " AND ".join(where)
         rows = self.conn.execute(sql, args).fetchall()
+        order = [f.name for f in _runs.fields()]
         records = []
         for row in rows:
             cfg = json.loads(row[1])
             cfg["hidden"] = "-".join(map(str, cfg.get("hidden", []))) or "0"
-            rec = {"dataset": row[2], **cfg}
-            rec.update(dict(zip(METRICS, row[4:8], strict=True)))
+            rec = {"dataset": labels.get(row[3], row[2]), "data_id": row[3]}
+            rec.update({k: cfg.get(k) for k in order})
+            rec.update({k: v for k, v in cfg.items() if k not in rec})
+            rec.update(dict(zip(METRICS, row[5:9], strict=True)))
             rec.update(
-                diverged=bool(row[8]),
-                diverged_epoch=row[9],
-                time_s=row[10],
-                status=row[3],
-                error=row[11],
-                initlab_version=row[12],
+                diverged=bool(row[9]),
+                diverged_epoch=row[10],
+                time_s=row[11],
+                status=row[4],
+                error=row[12],
+                initlab_version=row[13],
                 run_hash=row[0],
             )
             records.append(rec)
         frame = pd.DataFrame.from_records(records)
         if frame.empty:
             return frame
-        order = [c for c in RUN_COLUMNS[:10] if c in frame.columns]  # dataset ... seed
-        return frame.sort_values(order, kind="stable").reset_index(drop=True)
+        # a conditional field that no run has (momentum in a study of Adam runs) is no column
+        absent = [
+            f.name
+            for f in _runs.fields()
+            if f.conditional and f.name in frame.columns and frame[f.name].isna().all()
+        ]
+        frame = frame.drop(columns=absent)
+        sort = ["dataset"] + [f.name for f in _runs.fields() if not f.conditional]
+        return frame.sort_values(sort, kind="stable").reset_index(drop=True)
 
     def curves(self, hashes: Sequence[str] | None = None, study: str | None = None):
         import pandas as pd
@@ -384,19 +513,32 @@ class Store:
 
 
 class _Transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rolled back on error), with clear errors."""
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rolled back on error), with clear errors.
+
+    Nested blocks join the outermost one, so a caller can group several store
+    calls into one atomic change.
+    """
 
     def __init__(self, store: Store):
         self.store = store
+        self.outer = False
 
     def __enter__(self):
+        self.outer = self.store._depth == 0
+        self.store._depth += 1
+        if not self.outer:
+            return self.store.conn
         try:
             self.store.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
+            self.store._depth -= 1
             raise self.store._explain(exc) from None
         return self.store.conn
 
     def __exit__(self, exc_type, exc, tb):
+        self.store._depth -= 1
+        if not self.outer:
+            return False
         conn = self.store.conn
         if exc_type is None:
             try:

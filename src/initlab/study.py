@@ -32,17 +32,20 @@ from __future__ import annotations
 
 import difflib
 import json
-import math
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from . import datasets as _datasets
+from . import runs as _runs
 from . import sweep as _sweep
+from .errors import ConfigError
 from .store import DEFAULT_PATH, Store
 
 try:  # Python 3.11+
@@ -50,18 +53,30 @@ try:  # Python 3.11+
 except ModuleNotFoundError:  # pragma: no cover
     import tomli as tomllib  # type: ignore[no-redef]
 
-__all__ = ["Study", "RunReport", "presets", "StudyConfigError"]
+__all__ = ["Study", "RunReport", "Planned", "presets", "StudyConfigError", "StudyConflict"]
 
 PRESETS = ("blog", "optimizers", "moons", "deep")
+#: What a study sets besides its grid (the grid's keys come from the run schema).
+SETTINGS = ("name", "description", "datasets", "recipe", "hyperparameters", "record_curves",
+            "compare")  # fmt: skip
+DEFAULT_SEEDS = 5  # a study repeats each configuration over seeds 0..4 unless told
 
 
-class StudyConfigError(ValueError):
+class StudyConfigError(ConfigError):
     """A study definition (TOML or dict) is invalid; the message says where and why."""
+
+
+class StudyConflict(StudyConfigError):
+    """A study of this name is stored with another grid; the message names the differences."""
 
 
 @dataclass
 class RunReport:
-    """What :meth:`Study.run` did."""
+    """What :meth:`Study.run` did.
+
+    ``failures`` counts the failed runs by reason; ``notes`` says what changed in
+    the stored definition (a study that grew).
+    """
 
     total: int
     skipped: int
@@ -69,6 +84,8 @@ class RunReport:
     failed: int
     seconds: float
     store: str
+    failures: Counter = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         return (
@@ -77,134 +94,218 @@ class RunReport:
         )
 
 
-def _default_seeds() -> list[int]:
-    return list(range(5))
+@dataclass(frozen=True)
+class Planned:
+    """One data set of a study with its runs and their hashes (iterates as the triple)."""
+
+    data: _datasets.Dataset
+    label: str
+    specs: list
+    hashes: list[str]
+
+    def __iter__(self):
+        return iter((self.data, self.specs, self.hashes))
 
 
-@dataclass
+def _grid_fields() -> list:
+    """The run fields a study's grid sets at its top level (conditional ones go in
+    ``[study.hyperparameters]``)."""
+    return [f for f in _runs.fields() if not f.conditional]
+
+
+def _study_keys() -> list[str]:
+    return [f.key for f in _grid_fields()]
+
+
 class Study:
-    """A named factorial study.  See the module docstring for the TOML form.
+    """A named factorial study: data sets x every combination of its grid x seeds.
 
-    Attributes
+    Parameters
     ----------
-    compare : list of str
-        The configuration columns compared within a block of the summary
-        (default ``["init", "bias_init"]``: which initializer is best for each
-        activation, the blog's question); every other column separates blocks.
+    name : str
+    datasets : list
+        Names (``"moons"``) or tables with a ``name``, the data set's options
+        and an optional ``label`` (``{"name": "csv", "path": "iris.csv",
+        "target": "species", "label": "iris"}``).
+    recipe : str, optional
+        A published protocol (``"blog"``) that sets the defaults and reads
+        names its way (:data:`initlab.runs.RECIPES`).
+    hyperparameters : dict
+        Activation parameters and optimizer hyperparameters, each a list;
+        each applies where it exists (``{"momentum": [0.5, 0.9]}``).
     record_curves : bool
         Store per-epoch curves (needed for loss bands in the report).
+    compare : list of str
+        The settings compared within a block of the summary (default
+        ``["init", "bias_init"]``: which initializer is best for each
+        activation, the blog's question); every other setting separates blocks.
+    description : str
+    **grid
+        The grid: a value or a list for each run field, by its study key
+        (:func:`initlab.runs.fields`: ``hidden``, ``activations``, ``inits``,
+        ``bias_inits``, ``optimizers``, ``learning_rates``, ``batch_sizes``
+        (0 = full batch), ``epochs``, ``seeds`` (a count n for 0..n-1, or a
+        list), ``loss``, ``dtype``, ``rng_kind``, ``shuffle``, ``shuffle_seed``).
+        What is not given takes the recipe's value, then the run default.
     """
 
-    name: str = "study"
-    datasets: list = field(default_factory=lambda: ["blog"])
-    hidden: list = field(default_factory=lambda: [[2]])
-    activations: list = field(default_factory=lambda: ["sigmoid", "tanh", "relu", "leaky_relu"])
-    inits: list = field(default_factory=lambda: ["zeros", "random", "xavier_normal", "he_normal"])
-    bias_inits: list = field(default_factory=lambda: ["zeros"])
-    optimizers: list = field(default_factory=lambda: ["gd"])
-    learning_rates: list = field(default_factory=lambda: [0.1])
-    batch_sizes: list = field(default_factory=lambda: [0])
-    epochs: list = field(default_factory=lambda: [100])
-    seeds: list = field(default_factory=_default_seeds)
-    hyperparameters: dict = field(default_factory=dict)
-    loss: str = "cross_entropy"
-    dtype: str = "float64"
-    rng_kind: str = "generator"
-    shuffle: bool = False
-    shuffle_seed: int = 0
-    record_curves: bool = True
-    compare: list = field(default_factory=lambda: ["init", "bias_init"])
-    description: str = ""
-    store_path: str | None = field(default=None, repr=False, compare=False)
-
-    # -- construction -------------------------------------------------------------------------
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        name: str = "study",
+        datasets: Sequence = ("blog",),
+        *,
+        recipe: str | None = None,
+        hyperparameters: dict | None = None,
+        record_curves: bool = True,
+        compare: Sequence[str] = ("init", "bias_init"),
+        description: str = "",
+        store_path: str | None = None,
+        **grid,
+    ):
+        self.name = name
+        self.datasets = datasets
+        self.recipe = recipe
+        self.hyperparameters = {} if hyperparameters is None else hyperparameters
+        self.record_curves = record_curves
+        self.compare = compare
+        self.description = description
+        self.store_path = store_path
+        self.store_info: dict = {}
+        keys = _study_keys()
+        for key in grid:
+            if key not in keys:
+                raise StudyConfigError(_unknown("key", key, [*SETTINGS, *keys]), key)
+        self.grid = dict(grid)
+        self._plan_cache: tuple[str, list[Planned]] | None = None
         self._normalize()
 
+    # -- the grid as attributes (study.activations, study.seeds = 20) --------------------------
+    def __getattr__(self, key: str):
+        grid = self.__dict__.get("grid")
+        if grid is not None and key in _study_keys():
+            values = self.axes()[key]  # given, else the recipe's, else the default
+            return values if key in _runs.LIST_KEYS or len(values) > 1 else values[0]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {key!r}")
+
+    def __setattr__(self, key: str, value) -> None:
+        if "grid" in self.__dict__ and key in _study_keys():
+            self.grid[key] = value
+        else:
+            object.__setattr__(self, key, value)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Study) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"Study({self.name!r}, {self.n_planned_hint()})"
+
+    def n_planned_hint(self) -> str:
+        sizes = [len(v) for v in self.grid.values()]
+        return " x ".join(map(str, [len(self.datasets), *sizes])) + " configurations"
+
+    # -- construction -------------------------------------------------------------------------
     def _normalize(self) -> None:
+        """Check every setting and value; lists everywhere, names canonical."""
         if not isinstance(self.name, str) or not self.name.strip():
             raise StudyConfigError(f"study name must be a non-empty string, got {self.name!r}")
-        if isinstance(self.seeds, (int, np.integer)) and not isinstance(self.seeds, bool):
-            if self.seeds < 1:
-                raise StudyConfigError(
-                    f"seeds must be a positive count or a list, got {self.seeds}"
-                )
-            self.seeds = list(range(int(self.seeds)))
-        if isinstance(self.epochs, (int, np.integer)) and not isinstance(self.epochs, bool):
-            self.epochs = [int(self.epochs)]
-        if self.hidden and all(isinstance(h, (int, np.integer)) for h in self.hidden):
-            self.hidden = [list(self.hidden)]
-        for key in (
-            "datasets",
-            "hidden",
-            "activations",
-            "inits",
-            "bias_inits",
-            "optimizers",
-            "learning_rates",
-            "batch_sizes",
-            "epochs",
-            "seeds",
-            "compare",
-        ):
-            value = getattr(self, key)
-            if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-                value = [value]
-            if not isinstance(value, (list, tuple, range)):
-                raise StudyConfigError(
-                    f"{key} must be a list, got {type(value).__name__} {value!r}"
-                )
-            value = [list(v) if isinstance(v, tuple) else v for v in value]
-            if not value and key != "compare":
-                raise StudyConfigError(f"{key} is empty: the grid would have no runs")
-            setattr(self, key, value)
-        for key, kind in (
-            ("activations", str),
-            ("inits", str),
-            ("bias_inits", str),
-            ("optimizers", str),
-        ):
-            for v in getattr(self, key):
-                if not isinstance(v, kind):
-                    raise StudyConfigError(f"{key} must be names (strings), got {v!r}")
-        for key, low in (("seeds", 0), ("batch_sizes", 0), ("epochs", 1)):
-            for v in getattr(self, key):
-                if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-                    raise StudyConfigError(f"{key} must be integers >= {low}, got {v!r}")
-        for v in self.learning_rates:
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise StudyConfigError(f"learning_rates must be numbers, got {v!r}")
-        for h in self.hidden:
-            if not isinstance(h, list) or not all(
-                isinstance(s, int) and not isinstance(s, bool) for s in h
-            ):
-                raise StudyConfigError(f"hidden must be lists of integers like [[8, 8]], got {h!r}")
-        for d in self.datasets:
-            if not isinstance(d, (str, dict)) or (isinstance(d, dict) and "name" not in d):
+        recipe = _runs.get_recipe(self.recipe)
+        object.__setattr__(self, "recipe", recipe.name if recipe else None)
+        self.datasets = self._normalize_datasets(self.datasets)
+        for key, label in (("record_curves", "record_curves"),):
+            if not isinstance(getattr(self, key), (bool, np.bool_)):
+                raise StudyConfigError(f"{label} must be true or false, got {getattr(self, key)!r}")
+        if isinstance(self.compare, str):
+            self.compare = [self.compare]
+        if not isinstance(self.compare, (list, tuple)):
+            raise StudyConfigError(f"compare must be a list of settings, got {self.compare!r}")
+        names = _runs.names()
+        for c in self.compare:
+            if c not in names and c != "dataset":
+                raise StudyConfigError(_unknown("setting to compare", c, ["dataset", *names]), c)
+        self.compare = list(self.compare)
+        if not isinstance(self.description, str):
+            raise StudyConfigError(f"description must be text, got {self.description!r}")
+        grid = {}
+        for f in _grid_fields():
+            if f.key in self.grid and self.grid[f.key] is not None:
+                grid[f.key] = self._values(f, self.grid[f.key])
+        self.grid = grid
+        hyper = self.hyperparameters
+        if not isinstance(hyper, dict):
+            raise StudyConfigError("hyperparameters must be a table of lists")
+        conditional = [f.name for f in _runs.fields() if f.conditional]
+        out = {}
+        for key, value in hyper.items():
+            try:
+                f = _runs.get_field(key)
+            except ConfigError:
+                f = None
+            if f is None or not f.conditional:
+                raise StudyConfigError(_unknown("hyperparameter", key, conditional), key)
+            out[f.name] = self._values(f, value)
+        self.hyperparameters = out
+
+    def _values(self, f, value) -> list:
+        key = f.key
+        if key == "seeds" and isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            if value < 1:
+                raise StudyConfigError(f"seeds must be a positive count or a list, got {value}")
+            value = list(range(int(value)))
+        if isinstance(value, range):
+            value = list(value)
+        if f.kind == "sizes" and isinstance(value, (list, tuple)) and value:
+            if not all(isinstance(v, (list, tuple)) for v in value):
+                value = [value]  # [8, 8] is one architecture
+        if not isinstance(value, (list, tuple)):
+            value = [value]
+        if not value:
+            raise StudyConfigError(f"{key} is empty: the grid would have no runs", key)
+        rec = _runs.get_recipe(self.recipe)
+        out = []
+        for v in value:
+            if rec is not None:
+                v = rec.translate(f, v)
+            try:
+                v = _runs.check(f, v, key)
+            except ConfigError as exc:
+                raise StudyConfigError(str(exc), key) from None
+            out.append(list(v) if isinstance(v, tuple) else v)
+        return out
+
+    @staticmethod
+    def _normalize_datasets(entries) -> list:
+        if isinstance(entries, (str, dict)):
+            entries = [entries]
+        if not isinstance(entries, (list, tuple)) or not entries:
+            raise StudyConfigError(f"datasets must be a non-empty list, got {entries!r}")
+        out = []
+        for i, d in enumerate(entries):
+            if isinstance(d, str):
+                out.append(d)
+                continue
+            if not isinstance(d, dict) or "name" not in d:
                 raise StudyConfigError(
                     f"datasets entries must be names or tables with a name, got {d!r}"
                 )
-        if not isinstance(self.hyperparameters, dict):
-            raise StudyConfigError("hyperparameters must be a table of lists")
-        allowed = (*_sweep.HYPERPARAMETERS, "leaky_slope")
-        for k, v in list(self.hyperparameters.items()):
-            if k not in allowed:
-                raise StudyConfigError(_unknown("hyperparameter", k, allowed))
-            self.hyperparameters[k] = v if isinstance(v, list) else [v]
+            if "label" in d and not (isinstance(d["label"], str) and d["label"].strip()):
+                raise StudyConfigError(f"datasets[{i}].label must be a non-empty name")
+            out.append(dict(d))
+        return out
 
     @classmethod
     def from_dict(cls, config: dict, source: str = "study definition") -> Study:
         """A study from a dict like the ``[study]`` table of a TOML file."""
         if "study" in config and isinstance(config["study"], dict) and len(config) == 1:
             config = config["study"]
-        known = {f.name for f in fields(cls) if f.name != "store_path"}
+        known = [*SETTINGS, *_study_keys()]
         for key in config:
             if key not in known:
-                raise StudyConfigError(f"{source}: " + _unknown("key", key, sorted(known)))
+                raise StudyConfigError(f"{source}: " + _unknown("key", key, known), key)
+        config = {k: v for k, v in config.items() if not (k == "recipe" and v in (None, ""))}
         try:
             return cls(**config)
         except StudyConfigError as exc:
-            raise StudyConfigError(f"{source}: {exc}") from None
+            raise StudyConfigError(f"{source}: {exc}", exc.field) from None
         except TypeError as exc:
             raise StudyConfigError(f"{source}: {exc}") from None
 
@@ -251,9 +352,38 @@ class Study:
         study.store_path = str(store)
         return study
 
+    def axes(self) -> dict[str, list]:
+        """Every grid axis with its values: given ones, else the recipe's, else the defaults."""
+        rec = _runs.get_recipe(self.recipe)
+        defaults = dict(rec.values) if rec else {}
+        out = {}
+        for f in _grid_fields():
+            if f.key in self.grid:
+                out[f.key] = list(self.grid[f.key])
+            elif f.key == "seeds":
+                out[f.key] = list(range(DEFAULT_SEEDS))
+            else:
+                v = _runs.check(f, defaults.get(f.name, f.default))
+                out[f.key] = [list(v) if isinstance(v, tuple) else v]
+        return out
+
     def to_dict(self) -> dict:
-        out = asdict(self)
-        out.pop("store_path")
+        """The whole definition, defaults filled in (what the store keeps)."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "datasets": self.datasets,
+        }
+        if self.recipe:
+            out["recipe"] = self.recipe
+        for f in _grid_fields():
+            values = self.axes()[f.key]
+            if f.kind == "int" and f.none_means:
+                values = [0 if v is None else v for v in values]  # TOML has no None
+            out[f.key] = values if f.key in _runs.LIST_KEYS or len(values) > 1 else values[0]
+        out["hyperparameters"] = dict(self.hyperparameters)
+        out["record_curves"] = self.record_curves
+        out["compare"] = list(self.compare)
         return out
 
     def to_toml(self) -> str:
@@ -262,6 +392,8 @@ class Study:
         cfg = self.to_dict()
         hyper = cfg.pop("hyperparameters")
         for key, value in cfg.items():
+            if value is None:
+                continue
             lines.append(f"{key} = {_toml_value(value)}")
         if hyper:
             lines.append("\n[study.hyperparameters]")
@@ -269,50 +401,72 @@ class Study:
         return "\n".join(lines) + "\n"
 
     # -- planning -----------------------------------------------------------------------------
-    def load_datasets(self) -> list[_datasets.Dataset]:
+    def load_datasets(self) -> list[tuple[_datasets.Dataset, str]]:
+        """Each data set of the study with its label (unique within the study)."""
         out = []
-        for entry in self.datasets:
-            if isinstance(entry, str):
-                out.append(_datasets.load(entry))
-            else:
-                opts = dict(entry)
-                out.append(_datasets.load(opts.pop("name"), **opts))
+        for i, entry in enumerate(self.datasets):
+            opts = {"name": entry} if isinstance(entry, str) else dict(entry)
+            given = opts.pop("label", None)
+            name = opts.pop("name")
+            try:
+                data = _datasets.load(name, **opts)
+            except (ValueError, TypeError) as exc:
+                raise StudyConfigError(f"datasets[{i}] ({name}): {exc}", "datasets") from None
+            out.append((data, given or data.label))
+        labels = Counter(label for _, label in out)
+        same_data = Counter(d.id for d, _ in out)
+        for data, label in out:
+            if same_data[data.id] > 1:
+                raise StudyConfigError(
+                    f"datasets lists the data set {label!r} twice (same data, same options)",
+                    "datasets",
+                )
+            if labels[label] > 1:
+                raise StudyConfigError(
+                    f"two data sets are both labelled {label!r}; give each a label, e.g. "
+                    f'{{ name = "{data.name}", ..., label = "{label}-2" }}',
+                    "datasets",
+                )
         return out
 
-    def plan(self) -> list[tuple[_datasets.Dataset, list[_sweep.RunSpec], list[str]]]:
-        """For each data set: its runs and their hashes."""
-        hyper = dict(self.hyperparameters)
-        slopes = hyper.pop("leaky_slope", [0.1])
-        out = []
-        for data in self.load_datasets():
-            key = _sweep.data_key(data)
-            specs = []
-            for epochs in self.epochs:
-                specs += _sweep.plan(
-                    [tuple(h) for h in self.hidden],
-                    self.activations,
-                    self.inits,
-                    self.optimizers,
-                    self.learning_rates,
-                    self.seeds,
-                    epochs,
-                    batch_size=[None if b in (0, None) else b for b in self.batch_sizes],
-                    bias_init=self.bias_inits,
-                    loss=self.loss,
-                    dtype=self.dtype,
-                    rng_kind=self.rng_kind,
-                    shuffle=self.shuffle,
-                    shuffle_seed=self.shuffle_seed,
-                    leaky_slope=slopes,
-                    **hyper,
-                )
-            out.append((data, specs, [s.hash(key) for s in specs]))
-        if not any(specs for _, specs, _ in out):
-            raise StudyConfigError("the study's grid is empty")
-        return out
+    def plan(self) -> list[Planned]:
+        """For each data set: its label, its runs and their hashes (checked, computed once)."""
+        key = json.dumps(self.to_dict(), sort_keys=True, default=str)
+        if self._plan_cache is not None and self._plan_cache[0] == key:
+            return self._plan_cache[1]
+        loaded = self.load_datasets()
+        axes = dict(self.axes())
+        try:
+            specs = _runs.grid(recipe=self.recipe, **axes, **self.hyperparameters)
+        except ConfigError as exc:
+            raise StudyConfigError(str(exc), exc.field) from None
+        planned = [Planned(d, label, specs, [s.hash(d.key) for s in specs]) for d, label in loaded]
+        self._plan_cache = (key, planned)
+        return planned
 
     def n_runs(self) -> int:
-        return sum(len(specs) for _, specs, _ in self.plan())
+        return sum(len(p.specs) for p in self.plan())
+
+    # -- identity in a store -------------------------------------------------------------------
+    def differences(self, stored: dict) -> tuple[list[str], list[str]]:
+        """How this definition differs from a stored one: (grown, changed), in words.
+
+        A study may *grow* (more seeds, another activation: every stored run stays
+        in it); any other change of its grid makes it another study.
+        """
+        old = Study.from_dict(stored, source=f"stored study {self.name!r}").to_dict()
+        new = self.to_dict()
+        grown, changed = [], []
+        for key in sorted(set(old) | set(new)):
+            if key in ("name", "description", "compare", "record_curves"):
+                continue
+            a, b = old.get(key), new.get(key)
+            if key == "hyperparameters":
+                for k in sorted(set(a or {}) | set(b or {})):
+                    _compare_values(f"{k}", (a or {}).get(k), (b or {}).get(k), grown, changed)
+                continue
+            _compare_values(key, a, b, grown, changed)
+        return grown, changed
 
     # -- running ------------------------------------------------------------------------------
     def run(
@@ -325,6 +479,7 @@ class Study:
         max_memory: int | None = None,
         progress: Callable[[int, int], None] | None = None,
         command: str | None = None,
+        replace: bool = False,
     ) -> RunReport:
         """Train every run not yet in the store; commit each finished chunk.
 
@@ -340,10 +495,20 @@ class Study:
             ``scheduler`` (or a local one it starts).  Results are identical.
         progress : callable
             ``progress(done, total)`` in model-epochs.
+        replace : bool
+            A study of this name stored with another grid is refused (with its
+            differences) unless ``replace``: then this definition replaces it,
+            and the study's results are exactly this grid's (the old runs stay in
+            the store, reused wherever a run is the same).
+
+        Raises
+        ------
+        StudyConflict
+            The stored study of this name has another grid (growing is fine).
         """
         start = time.perf_counter()
         self.store_path = str(store or self.store_path or DEFAULT_PATH)
-        planned = self.plan()
+        planned = self.plan()  # every value checked before anything is touched
         # connect (and check the cluster) before the store is touched: a bad scheduler
         # address or a mismatched cluster must leave nothing behind
         session = _connect(executor, scheduler, workers)
@@ -354,18 +519,43 @@ class Study:
                 session.close()
             raise
         results = None
+        notes: list[str] = []
+        failures: Counter = Counter()
         try:
-            st.save_study(self.name, self.to_dict(), command)
-            all_hashes = [h for _, _, hashes in planned for h in hashes]
-            if fresh:
-                st.delete_runs(all_hashes)
-            st.link(self.name, all_hashes)
+            backfill(st)
+            stored = st.study_config(self.name) if self.name in st.study_names() else None
+            if stored is not None:
+                grown, changed = self.differences(stored)
+                if changed and not replace:
+                    raise StudyConflict(
+                        f"study {self.name!r} is stored in {self.store_path} with another grid: "
+                        + "; ".join(changed)
+                        + ". Give this one another name (--name), or replace the stored "
+                        "definition (--replace; its runs stay in the store for reuse)",
+                        "name",
+                    )
+                if changed:
+                    notes.append(f"replaced the definition of {self.name!r}: " + "; ".join(changed))
+                elif grown:
+                    notes.append(f"{self.name!r} grows: " + "; ".join(grown))
+            all_hashes = [h for p in planned for h in p.hashes]
+            labels = {p.data.id: p.label for p in planned}
+            with st.transaction():  # the definition and its runs change together
+                st.save_study(self.name, self.to_dict(), command, labels)
+                if replace:
+                    st.unlink(self.name)
+                if fresh:
+                    st.delete_runs(all_hashes)
+                st.link(self.name, all_hashes)
+                if st.has_legacy_rows():
+                    for p in planned:
+                        st.fill_identity(p.hashes, p.data.id, p.data.key, p.label)
             done = st.done_hashes(all_hashes)
             work = []
-            for data, specs, hashes in planned:
-                todo = [(s, h) for s, h in zip(specs, hashes, strict=True) if h not in done]
+            for p in planned:
+                todo = [(s, h) for s, h in zip(p.specs, p.hashes, strict=True) if h not in done]
                 if todo:
-                    work.append((data, todo))
+                    work.append((p, todo))
             trained = failed = 0
             total_work = sum(s.epochs for _, todo in work for s, _ in todo)
             finished = 0
@@ -378,35 +568,23 @@ class Study:
 
             if progress is not None:
                 progress(0, total_work)
-            for data, todo in work:
+            for p, todo in work:
                 by_spec = dict(todo)
-                specs = list(by_spec)
                 jobs = 1 if executor == "local" else (workers or -1)
                 if session is not None:  # dask: as many chunks as the cluster has threads
                     jobs = session.n_threads()
-                chunk_list = _sweep.chunks(specs, data, max_memory, _sweep.resolve_jobs(jobs))
+                chunk_list = _sweep.chunks(
+                    list(by_spec), p.data, max_memory, _sweep.resolve_jobs(jobs)
+                )
                 results = _execute(
-                    executor, chunk_list, data, self.record_curves, jobs, session, tick
+                    executor, chunk_list, p.data, self.record_curves, jobs, session, tick
                 )
                 for result in results:
-                    rows = []
-                    for row, spec in zip(result.rows(), result.specs, strict=True):
-                        rows.append(
-                            {
-                                "hash": by_spec[spec],
-                                "config": spec.config(),
-                                "dataset": data.name,
-                                **{k: row[k] for k in _sweep.METRICS},
-                                "diverged": row["diverged"],
-                                "diverged_epoch": row["diverged_epoch"],
-                                "time_s": row["time_s"],
-                                "status": "failed" if result.error else "done",
-                                "error": result.error,
-                            }
-                        )
+                    rows = _stored_rows(result, by_spec, p)
                     st.write_chunk(rows, None if result.error else result.curves)
                     if result.error:
                         failed += len(rows)
+                        failures[result.error] += len(rows)
                     else:
                         trained += len(rows)
         finally:
@@ -422,16 +600,19 @@ class Study:
             failed,
             time.perf_counter() - start,
             self.store_path,
+            failures,
+            notes,
         )
 
     # -- reading ------------------------------------------------------------------------------
     def _store(self) -> Store:
         return Store(self.store_path or DEFAULT_PATH, readonly=True)
 
-    def results(self):
-        """The study's finished runs, one row per run (a pandas DataFrame)."""
+    def results(self, status: str | None = "done"):
+        """The study's runs, one row per run (a pandas DataFrame); failed ones with
+        ``status="failed"`` (their ``error`` says why), all with ``status=None``."""
         with self._store() as st:
-            return st.runs(self.name)
+            return st.runs(self.name, status=status)
 
     def curves(self):
         """Per-epoch curves of the study's runs, long format (``run_hash``, ``epoch``, metrics)."""
@@ -444,82 +625,116 @@ class Study:
 
         runs = self.results()
         if runs.empty:
-            raise ValueError(f"study {self.name!r} has no finished runs yet; run it first")
-        return summarize(_config_frame(runs), metric, alpha=alpha, compared=self.compare)
+            raise StudyConfigError(
+                f"study {self.name!r} has no finished runs yet"
+                + _failure_hint(self)
+                + "; run it first"
+            )
+        return summarize(runs, metric, alpha=alpha, compared=self.compare)
 
     def network(self, row):
         """An unfitted FFNetwork configured exactly like a stored run (a results row)."""
-        return _spec_from_row(row).network()
+        return _runs.RunSpec.from_row(row).network()
 
-    def dataset(self, name: str | None = None) -> _datasets.Dataset:
-        """One of the study's data sets (by name; the first when not given)."""
+    def dataset(self, label: str | None = None) -> _datasets.Dataset:
+        """One of the study's data sets, by its label (the first when not given)."""
         loaded = self.load_datasets()
-        if name is None:
-            return loaded[0]
-        for d in loaded:
-            if d.name == name:
-                return d
+        if label is None:
+            return loaded[0][0]
+        for data, lab in loaded:
+            if lab == label:
+                return data
+        by_name = [d for d, _ in loaded if d.name == label]
+        if len(by_name) == 1:
+            return by_name[0]
         raise KeyError(
-            f"study {self.name!r} has no data set {name!r}; it has "
-            f"{', '.join(d.name for d in loaded)}"
+            f"study {self.name!r} has no data set {label!r}; it has "
+            f"{', '.join(lab for _, lab in loaded)}"
         )
 
 
-def _config_frame(runs):
-    """Runs with bookkeeping columns dropped, ready for statistics."""
-    drop = [
-        c
-        for c in (
-            "status",
-            "error",
-            "initlab_version",
-            "run_hash",
-            "time_s",
-            "dtype",
-            "rng_kind",
-            "loss",
-            "shuffle",
-            "shuffle_seed",
+def _compare_values(key: str, old, new, grown: list[str], changed: list[str]) -> None:
+    if old == new:
+        return
+
+    def as_list(v):
+        return [] if v is None else v if isinstance(v, list) else [v]
+
+    a, b = as_list(old), as_list(new)
+    before = {json.dumps(v, sort_keys=True) for v in a}
+    after = {json.dumps(v, sort_keys=True) for v in b}
+    added = [v for v in b if json.dumps(v, sort_keys=True) not in before]
+    if before <= after and old is not None:
+        grown.append(f"{key} + {_short(added)}")
+    else:
+        changed.append(f"{key} was {_short(old)}, now {_short(new)}")
+
+
+def _short(value) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _failure_hint(study: Study) -> str:
+    try:
+        failed = study.results(status="failed")
+    except Exception:  # noqa: BLE001 - only a hint
+        return ""
+    if failed.empty:
+        return ""
+    reasons = Counter(failed["error"].fillna("unknown"))
+    top = "; ".join(f"{n} x {r}" for r, n in reasons.most_common(3))
+    return f" ({len(failed)} failed: {top}; see `initlab results --failed`)"
+
+
+def _stored_rows(result, by_spec: dict, planned: Planned) -> list[dict]:
+    """The store's rows for one chunk's runs."""
+    rows = []
+    for row, spec in zip(result.rows(), result.specs, strict=True):
+        rows.append(
+            {
+                "hash": by_spec[spec],
+                "config": spec.config(),
+                "dataset": planned.label,
+                "data_id": planned.data.id,
+                "data": planned.data.key,
+                **{k: row[k] for k in _runs.METRICS},
+                "diverged": row["diverged"],
+                "diverged_epoch": row["diverged_epoch"],
+                "time_s": row["time_s"],
+                "status": "failed" if result.error else "done",
+                "error": result.error,
+            }
         )
-        if c in runs.columns
-    ]
-    return runs.drop(columns=drop)
+    return rows
 
 
-def _spec_from_row(row) -> _sweep.RunSpec:
-    get = row.get if hasattr(row, "get") else row.__getitem__
-    hidden = get("hidden")
-    if isinstance(hidden, str):
-        hidden = tuple(int(h) for h in hidden.split("-") if h and h != "0")
-    hyper = []
-    for k in _sweep.HYPERPARAMETERS:
-        v = get(k) if (k in row) else None
-        if v is not None and not (isinstance(v, float) and math.isnan(v)):
-            hyper.append((k, float(v)))
-    slope = get("leaky_slope") if "leaky_slope" in row else None
-    if slope is not None and isinstance(slope, float) and math.isnan(slope):
-        slope = None
-    batch = get("batch_size") if "batch_size" in row else None
-    if batch is not None and (isinstance(batch, float) and math.isnan(batch)):
-        batch = None
-    return _sweep.RunSpec(
-        hidden=tuple(hidden),
-        activation=get("activation"),
-        init=get("init"),
-        optimizer=get("optimizer"),
-        learning_rate=float(get("learning_rate")),
-        seed=int(get("seed")),
-        epochs=int(get("epochs")),
-        batch_size=None if batch is None else int(batch),
-        bias_init=get("bias_init"),
-        leaky_slope=slope,
-        hyper=tuple(sorted(hyper)),
-        loss=get("loss") if "loss" in row else "cross_entropy",
-        dtype=get("dtype") if "dtype" in row else "float64",
-        rng_kind=get("rng_kind") if "rng_kind" in row else "generator",
-        shuffle=bool(get("shuffle")) if "shuffle" in row else False,
-        shuffle_seed=int(get("shuffle_seed")) if "shuffle_seed" in row else 0,
-    )
+def backfill(store: Store) -> None:
+    """Give runs written by an earlier initlab (store schema 1) their data identity.
+
+    Schema 1 kept only a data set's name with each run; its options were part of
+    the run's hash only.  Each stored study is planned again, and the runs it
+    reaches get their data set's label, id and options.  Runs of a study that
+    cannot be planned any more (a data file gone) keep their name as label.
+    """
+    if not store.needs_backfill():
+        return
+    for name in store.study_names():
+        try:
+            study = Study.from_dict(store.study_config(name))
+            planned = study.plan()
+            with store.transaction():
+                store.save_study(
+                    name,
+                    store.study_config(name),
+                    store.study_info(name)["command"],
+                    {p.data.id: p.label for p in planned},
+                )
+                for p in planned:
+                    store.fill_identity(p.hashes, p.data.id, p.data.key, p.label)
+        except (ConfigError, ValueError, OSError, KeyError):
+            continue
+    store.backfilled()
 
 
 EXECUTORS = ("local", "processes", "dask")

@@ -23,26 +23,22 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
-import itertools
-import json
 import math
 import os
 import sys
 import time
 import types
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import activations as _activations
 from . import datasets as _datasets
-from . import initializers as _initializers
 from . import losses as _losses
-from . import optim as _optim
-from .engine import Population, Trainer, init_params, one_blas_thread
+from . import runs as _runs
+from .engine import Trainer, one_blas_thread
+from .runs import METRICS, RunSpec, model_bytes
 
 __all__ = [
     "RunSpec",
@@ -54,303 +50,66 @@ __all__ = [
     "execute",
     "model_bytes",
     "METRICS",
-    "HYPERPARAMETERS",
 ]
 
-METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
-#: Optimizer hyperparameters that may be swept (each applies to the optimizers that have it).
-HYPERPARAMETERS = ("momentum", "rho", "beta1", "beta2", "eps", "weight_decay")
 DEFAULT_MAX_MEMORY = 1 << 30  # 1 GiB
 
 
-@dataclass(frozen=True)
-class RunSpec:
-    """One run of a grid: everything that determines its numbers.
-
-    ``hyper`` holds the optimizer hyperparameters that apply to this
-    optimizer, sorted by name, as ``((name, value), ...)``; ``leaky_slope``
-    is None unless the activation has a slope.
-    """
-
-    hidden: tuple[int, ...]
-    activation: str
-    init: str
-    optimizer: str
-    learning_rate: float
-    seed: int
-    epochs: int
-    batch_size: int | None = None
-    bias_init: str = "zeros"
-    leaky_slope: float | None = None
-    hyper: tuple[tuple[str, float], ...] = ()
-    loss: str = "cross_entropy"
-    dtype: str = "float64"
-    rng_kind: str = "generator"
-    shuffle: bool = False
-    shuffle_seed: int = 0
-
-    def config(self) -> dict:
-        """The run as a flat JSON-able dict (hyperparameters inlined)."""
-        out = asdict(self)
-        out["hidden"] = list(self.hidden)
-        out.pop("hyper")
-        out.update(dict(self.hyper))
-        return out
-
-    def group_key(self) -> tuple:
-        """Runs with equal keys can share one population."""
-        return (
-            self.hidden,
-            self.activation,
-            self.optimizer,
-            self.batch_size,
-            self.epochs,
-            self.loss,
-            self.dtype,
-            self.shuffle,
-            self.shuffle_seed,
-            tuple(k for k, _ in self.hyper),
-        )
-
-    def hash(self, data_key: str = "") -> str:
-        """A stable identifier of this run on a given data set (hex, 16 chars)."""
-        payload = json.dumps({"data": data_key, **self.config()}, sort_keys=True)
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-    def network(self):
-        """An unfitted :class:`initlab.FFNetwork` configured exactly like this run."""
-        from .network import FFNetwork
-
-        extra = dict(self.hyper)
-        return FFNetwork(
-            hidden_layer_sizes=self.hidden,
-            activation=self.activation,
-            init=self.init,
-            bias_init=self.bias_init,
-            optimizer=self.optimizer,
-            learning_rate=self.learning_rate,
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            loss=self.loss,
-            leaky_slope=0.1 if self.leaky_slope is None else self.leaky_slope,
-            shuffle=self.shuffle,
-            shuffle_seed=self.shuffle_seed,
-            random_state=self.seed,
-            rng_kind=self.rng_kind,
-            dtype=self.dtype,
-            **extra,
-        )
-
-
 def data_key(data: _datasets.Dataset) -> str:
-    """How a data set is named in run hashes: its name and the options that re-create it."""
-    return json.dumps({"name": data.name, **dict(data.options)}, sort_keys=True, default=str)
+    """How a data set enters run hashes: :attr:`initlab.datasets.Dataset.key`."""
+    return data.key
 
 
 # --- planning ---------------------------------------------------------------------------------
-def _as_list(name: str, value, kind=None) -> list:
-    if value is None:
-        raise ValueError(f"{name} must not be None")
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        value = [value]
-    items = list(value)
-    if not items:
-        raise ValueError(f"{name} is empty; give at least one value")
-    return items
-
-
-def _no_duplicates(name: str, items: list) -> None:
-    seen = set()
-    for item in items:
-        key = json.dumps(item, sort_keys=True, default=str)
-        if key in seen:
-            raise ValueError(f"{name} lists {item!r} twice; remove the duplicate")
-        seen.add(key)
-
-
-def _hidden_list(value) -> list[tuple[int, ...]]:
-    """``(8, 8)`` is one architecture; ``[(8,), (8, 8)]`` several; ``8`` is ``(8,)``."""
-    if isinstance(value, (int, np.integer)):
-        value = [(int(value),)]
-    elif (
-        isinstance(value, (list, tuple))
-        and value
-        and all(isinstance(v, (list, tuple)) for v in value)
-    ):
-        value = [tuple(v) for v in value]
-    elif isinstance(value, (list, tuple)):
-        value = [tuple(value)]
-    else:
-        raise ValueError(
-            f"hidden_layer_sizes must be a tuple of ints or a list of them, got {value!r}"
-        )
-    out = []
-    for sizes in value:
-        if any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in sizes):
-            raise ValueError(f"hidden layer sizes must be positive integers, got {list(sizes)}")
-        out.append(tuple(int(s) for s in sizes))
-    _no_duplicates("hidden_layer_sizes", out)
-    return out
-
-
-def _seeds(value) -> list[int]:
-    items = _as_list("seeds", value)
-    for s in items:
-        if isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)) or s < 0:
-            raise ValueError(f"seeds must be non-negative integers, got {s!r}")
-    out = [int(s) for s in items]
-    _no_duplicates("seeds", out)
-    return out
-
-
 def plan(
-    hidden_layer_sizes,
-    activations,
-    inits,
-    optimizers,
-    learning_rates,
-    seeds,
-    epochs: int,
+    hidden_layer_sizes=None,
+    activations=None,
+    inits=None,
+    optimizers=None,
+    learning_rates=None,
+    seeds=None,
+    epochs=None,
     batch_size=None,
-    bias_init="zeros",
-    loss: str = "cross_entropy",
-    dtype: str = "float64",
-    rng_kind: str = "generator",
-    shuffle: bool = False,
-    shuffle_seed: int = 0,
-    leaky_slope=0.1,
-    **optimizer_hyperparameters,
+    bias_init=None,
+    loss=None,
+    dtype=None,
+    rng_kind=None,
+    shuffle=None,
+    shuffle_seed=None,
+    leaky_slope=None,
+    *,
+    recipe=None,
+    **more,
 ) -> list[RunSpec]:
-    """Every run of the full factorial grid, validated, as :class:`RunSpec` objects.
+    """Every run of the full factorial grid, checked, as :class:`RunSpec` objects.
 
-    Any argument may be a single value or a list.  A hyperparameter multiplies
-    the grid only for the optimizers that have it (``momentum=[0.5, 0.9]``
-    gives two runs for ``momentum`` and ``nag``, one for ``adam``), and
-    ``leaky_slope`` only for activations with a slope.  Names are
-    canonicalized (``"xavier"`` becomes ``"xavier_normal"``), so the same run
-    always has the same hash.  ``batch_size`` 0 or None is the full batch.
-    ``bias_init="blog"`` is the blog's recipe: N(0, 1) biases, zeros with the
-    zero initializer.
+    Any argument may be one value or a list; what is not given takes the
+    recipe's value, then the run schema's default (:mod:`initlab.runs`).  Any
+    other run field (an activation parameter, an optimizer hyperparameter) is
+    a keyword.  See :func:`initlab.runs.grid`.
     """
-    hidden = _hidden_list(hidden_layer_sizes)
-    acts = [_activations.REGISTRY.canonical(a) for a in _as_list("activations", activations)]
-    init_names = [_initializers.REGISTRY.canonical(i) for i in _as_list("inits", inits)]
-    bias_names = [
-        b if b == "blog" else _initializers.BIAS_REGISTRY.canonical(b)
-        for b in _as_list("bias_init", bias_init)
-    ]
-    opt_names = [_optim.REGISTRY.canonical(o) for o in _as_list("optimizers", optimizers)]
-    lrs = [float(x) for x in _as_list("learning_rates", learning_rates)]
-    for lr in lrs:
-        _optim.check_hyperparameter("learning_rate", lr, 0.0, math.inf, True)
-    seed_list = _seeds(seeds)
-    batches = []
-    for b in _as_list("batch_size", [batch_size] if batch_size is None else batch_size):
-        if b is None or b == 0:
-            batches.append(None)
-        elif isinstance(b, (bool, np.bool_)) or not isinstance(b, (int, np.integer)) or b < 0:
-            raise ValueError(f"batch_size must be a positive integer, 0 or None, got {b!r}")
-        else:
-            batches.append(int(b))
-    if (
-        isinstance(epochs, (bool, np.bool_))
-        or not isinstance(epochs, (int, np.integer))
-        or epochs < 1
-    ):
-        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
-    _losses.get(loss)
-    if str(np.dtype(dtype)) not in ("float64", "float32"):
-        raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
-    if rng_kind not in _initializers.RNG_KINDS:
-        raise ValueError(
-            f"rng_kind must be one of {', '.join(_initializers.RNG_KINDS)}, got {rng_kind!r}"
-        )
-    unknown = set(optimizer_hyperparameters) - set(HYPERPARAMETERS)
-    if unknown:
-        bad = sorted(unknown)[0]
-        hint = ""
-        if bad in _optim.BLOG_HYPERPARAMETERS:
-            hint = f" (the blog's {bad!r} is {_optim.BLOG_HYPERPARAMETERS[bad]!r} here)"
-        raise ValueError(
-            f"unknown hyperparameter {bad!r}{hint}; choose from: "
-            f"{', '.join(HYPERPARAMETERS)}, leaky_slope"
-        )
-    hyper_lists = {
-        k: [float(v) for v in _as_list(k, vals)]
-        for k, vals in optimizer_hyperparameters.items()
-        if vals is not None
-    }
-    slopes = [float(s) for s in _as_list("leaky_slope", leaky_slope)]
-    for name, items in [
-        ("activations", acts),
-        ("inits", init_names),
-        ("bias_init", bias_names),
-        ("optimizers", opt_names),
-        ("learning_rates", lrs),
-        ("batch_size", batches),
-        ("leaky_slope", slopes),
-        *hyper_lists.items(),
-    ]:
-        _no_duplicates(name, items)
-
-    specs = []
-    for sizes, act, opt, batch in itertools.product(hidden, acts, opt_names, batches):
-        spec = _optim.get(opt)
-        keys = sorted(k for k in hyper_lists if k in spec.defaults)
-        for values in itertools.product(*(hyper_lists[k] for k in keys)):
-            hyper = tuple(zip(keys, values, strict=True))
-            spec.resolve(dict(hyper))  # range checks, with the optimizer's message
-            has_slope = "slope" in _activations.get(act).params
-            for slope in slopes if has_slope else [None]:
-                for init, bias, lr, seed in itertools.product(
-                    init_names, bias_names, lrs, seed_list
-                ):
-                    if bias == "blog":  # the blog's biases: N(0, 1), zeros with zero init
-                        bias = "zeros" if init == "zeros" else "normal"
-                    specs.append(
-                        RunSpec(
-                            hidden=sizes,
-                            activation=act,
-                            init=init,
-                            optimizer=opt,
-                            learning_rate=lr,
-                            seed=seed,
-                            epochs=int(epochs),
-                            batch_size=batch if batch is not None else spec.default_batch_size,
-                            bias_init=bias,
-                            leaky_slope=slope,
-                            hyper=hyper,
-                            loss=loss,
-                            dtype=str(np.dtype(dtype)),
-                            rng_kind=rng_kind,
-                            shuffle=bool(shuffle),
-                            shuffle_seed=int(shuffle_seed),
-                        )
-                    )
-    return specs
+    axes = dict(  # the caller's spellings, so errors name what was typed
+        hidden_layer_sizes=hidden_layer_sizes,
+        activations=activations,
+        inits=inits,
+        optimizers=optimizers,
+        learning_rates=learning_rates,
+        seeds=seeds,
+        epochs=epochs,
+        batch_size=batch_size,
+        bias_init=bias_init,
+        loss=loss,
+        dtype=dtype,
+        rng_kind=rng_kind,
+        shuffle=shuffle,
+        shuffle_seed=shuffle_seed,
+        leaky_slope=leaky_slope,
+    )
+    axes.update(more)
+    return _runs.grid(recipe=recipe, **axes)
 
 
 # --- chunks -----------------------------------------------------------------------------------
-def model_bytes(
-    spec: RunSpec, n_features: int, n_outputs: int, n_train: int, n_val: int = 0
-) -> int:
-    """Estimated peak memory of one model in a population (bytes).
-
-    The forward pass keeps each layer's pre-activation and activation, the
-    backward pass a delta and a temporary per layer, each ``width x batch``;
-    parameters, gradients, updates and up to two optimizer moments are ``5x``
-    the parameter count; validation adds a forward pass.
-    """
-    item = np.dtype(spec.dtype).itemsize
-    widths = [*spec.hidden, n_outputs]
-    batch = n_train if spec.batch_size is None else min(spec.batch_size, n_train)
-    sizes = [n_features, *widths]
-    n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
-    rows = batch + (n_train if spec.batch_size is not None else 0)  # metrics pass
-    per = item * (4 * sum(widths) * max(rows, n_val) + 5 * n_params)
-    return int(per) + 256
-
-
 @dataclass
 class Chunk:
     """Runs trained together as one population (picklable, for worker processes)."""
@@ -376,8 +135,7 @@ class ChunkResult:
         share = self.seconds / max(len(self.specs), 1)
         out = []
         for m, spec in enumerate(self.specs):
-            row = spec.config()
-            row["hidden"] = "-".join(map(str, spec.hidden)) or "0"
+            row = spec.row()
             for key in METRICS:
                 row[key] = float(self.final[key][m]) if key in self.final else math.nan
             row["diverged"] = bool(self.diverged_epoch[m] >= 0)
@@ -426,40 +184,12 @@ def chunks(
     return out
 
 
-def _bind_activation(specs: Sequence[RunSpec]):
-    act = _activations.get(specs[0].activation)
-    if "slope" in act.params:
-        slopes = np.array([0.1 if s.leaky_slope is None else s.leaky_slope for s in specs])
-        act = act.bind(slope=slopes if len(set(slopes)) > 1 else float(slopes[0]))
-    return act
-
-
 def build(specs: Sequence[RunSpec], data: _datasets.Dataset):
-    """The population, initial parameters and optimizer that train ``specs`` together.
+    """The population, initial parameters and optimizer that train ``specs`` on ``data``.
 
-    ``specs`` must share a :meth:`RunSpec.group_key`.  Used by :func:`run_chunk`
-    and by the playground, so every path trains exactly the same networks.
+    See :func:`initlab.runs.populate`; used by :func:`run_chunk` and the playground.
     """
-    first = specs[0]
-    loss = _losses.get(first.loss)
-    pop = Population(
-        (data.n_features, *first.hidden, loss.n_outputs(data.n_classes)),
-        _bind_activation(specs),
-        loss,
-        len(specs),
-        first.dtype,
-    )
-    params = init_params(
-        pop,
-        [s.seed for s in specs],
-        [s.init for s in specs],
-        [s.bias_init for s in specs],
-        first.rng_kind,
-        X=data.X_train,
-    )
-    hyper = {k: np.array([dict(s.hyper)[k] for s in specs]) for k, _ in first.hyper}
-    lrs = np.array([s.learning_rate for s in specs])
-    return pop, params, _optim.get(first.optimizer).build(lrs, **hyper)
+    return _runs.populate(specs, data.n_features, data.n_classes, data.X_train)
 
 
 def run_chunk(
@@ -597,26 +327,20 @@ def execute(
 # --- the one-call API -------------------------------------------------------------------------
 def sweep(
     dataset,
-    hidden_layer_sizes,
-    activations,
-    inits,
-    optimizers,
-    learning_rates,
-    seeds,
-    epochs: int,
-    batch_size=None,
-    bias_init="zeros",
-    dtype: str = "float64",
-    loss: str = "cross_entropy",
-    rng_kind: str = "generator",
-    shuffle: bool = False,
-    shuffle_seed: int = 0,
-    leaky_slope=0.1,
+    hidden_layer_sizes=None,
+    activations=None,
+    inits=None,
+    optimizers=None,
+    learning_rates=None,
+    seeds=None,
+    epochs=None,
+    *,
+    recipe: str | None = None,
     curves: bool = False,
     max_memory: int | None = None,
     n_jobs: int | None = 1,
     progress: Callable[[int, int], None] | None = None,
-    **optimizer_hyperparameters,
+    **fields,
 ):
     """Train the full factorial grid; one row per run.
 
@@ -627,14 +351,9 @@ def sweep(
         loaded :class:`~initlab.datasets.Dataset`.
     hidden_layer_sizes : tuple of int, or list of tuples
         One architecture, or several.
-    activations, inits, optimizers, learning_rates, seeds : lists (or one value)
-    epochs : int
-    batch_size : int, None, or a list of them
-        None (or 0) for full batch.
-    bias_init : str or list
-    dtype : {"float64", "float32"}
-    leaky_slope : float or list
-        Applies to the activations with a slope.
+    activations, inits, optimizers, learning_rates, seeds, epochs : one value or a list
+    recipe : str, optional
+        A published protocol (``"blog"``) whose values replace the defaults.
     curves : bool
         Also return per-epoch curves (train/val loss and accuracy).
     max_memory : int, bytes
@@ -643,23 +362,24 @@ def sweep(
         Worker processes (-1: all cores).  Results do not depend on it.
     progress : callable
         ``progress(done, total)`` in model-epochs.
-    **optimizer_hyperparameters : lists
-        ``momentum``, ``rho``, ``beta1``, ``beta2``, ``eps``, ``weight_decay``.
+    **fields : one value or a list
+        Any other run field (:func:`initlab.runs.fields`): ``batch_size`` (None
+        or 0 for full batch), ``bias_init``, ``dtype``, ``loss``, ``rng_kind``,
+        ``shuffle``, ``leaky_slope`` (for the activations with a slope),
+        optimizer hyperparameters (``momentum``, ``beta1``, ... for the
+        optimizers that have them).
 
     Returns
     -------
     pandas.DataFrame, or (runs, curves) when ``curves=True``
-        Runs: the configuration columns (``dataset``, ``hidden``,
-        ``activation``, ``init``, ``bias_init``, ``optimizer``,
-        ``learning_rate``, ``batch_size``, ``epochs``, ``seed``, ...), the
-        final ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``,
+        Runs: ``dataset`` (its label), one column per run field, the final
+        ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``,
         ``diverged``, ``diverged_epoch`` (-1 if never) and ``time_s`` (the
         run's share of its population's wall time).  Curves: long format, one
         row per run and epoch (``run`` is the row index of the run).
     """
     import pandas as pd
 
-    data = _datasets.load(dataset)
     specs = plan(
         hidden_layer_sizes,
         activations,
@@ -668,16 +388,10 @@ def sweep(
         learning_rates,
         seeds,
         epochs,
-        batch_size,
-        bias_init,
-        loss,
-        dtype,
-        rng_kind,
-        shuffle,
-        shuffle_seed,
-        leaky_slope,
-        **optimizer_hyperparameters,
+        recipe=recipe,
+        **fields,
     )
+    data = _datasets.load(dataset)
     jobs = resolve_jobs(n_jobs)
     chunk_list = chunks(specs, data, max_memory, jobs)
     index = {s: i for i, s in enumerate(specs)}  # specs are unique and hashable
@@ -697,7 +411,7 @@ def sweep(
             raise RuntimeError(f"a population failed: {result.error}")
         for m, (spec, row) in enumerate(zip(result.specs, result.rows(), strict=True)):
             i = index[spec]  # by value: specs may come back from a worker process
-            rows[i] = {"dataset": data.name, **row}
+            rows[i] = {"dataset": data.label, **row}
             if curves:
                 n_ep = result.curves["train_loss"].shape[0]
                 frame = {"run": np.full(n_ep, i), "epoch": np.arange(n_ep)}

@@ -22,11 +22,13 @@ from typing import Any
 from .. import activations as _activations
 from .. import initializers as _initializers
 from .. import optim as _optim
+from .. import runs as _runs
+from ..errors import ConfigError as _BaseConfigError
 
 __all__ = [
     "AXES",
     "DATASETS",
-    "HYPERPARAMETERS",
+    "OPENING",
     "ConfigError",
     "Limits",
     "PlaygroundConfig",
@@ -49,23 +51,32 @@ DATASETS: dict[str, tuple[str, dict[str, Any]]] = {
 #: The blog sets are fixed (1000 points, no noise option).
 _FIXED_DATA = {"blog", "blog_mod2"}
 
-#: Optimizer hyperparameters the page can set (each optimizer accepts a subset).
-HYPERPARAMETERS = ("momentum", "rho", "beta1", "beta2", "eps", "weight_decay")
+#: The network the page opens on; every other run field starts at its default.
+OPENING: dict[str, Any] = {
+    "hidden": (8, 8),
+    "activation": "tanh",
+    "init": "xavier_normal",
+    "epochs": 500,
+}
 
-#: What compare mode can put on its rows and columns.
-AXES = ("activation", "init", "bias_init", "optimizer", "learning_rate", "seed")
+#: What compare mode can put on its rows and columns: the run fields a population's
+#: models may differ in, plus the activation and the optimizer (a population each).
+AXES = tuple(
+    f.name
+    for f in _runs.fields()
+    if not f.conditional and (not f.shared or f.name in ("activation", "optimizer"))
+)
 
 _MODES = ("single", "compare")
 _SEED_MAX = 2**31 - 1
+_MAX_LEARNING_RATE = 10.0  # a server limit: beyond it every network diverges at once
 
 
-class ConfigError(ValueError):
+class ConfigError(_BaseConfigError):
     """A bad configuration value: ``field`` names it, the message says what is allowed."""
 
     def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
+        super().__init__(message, field)
 
 
 @dataclass(frozen=True)
@@ -126,9 +137,25 @@ class Axis:
     values: tuple[Any, ...]
 
 
+def _opening() -> dict[str, Any]:
+    out = {}
+    for f in _runs.fields():
+        if f.owner == "optimizer":
+            out[f.name] = None  # the optimizer's default
+        else:
+            out[f.name] = OPENING.get(f.name, f.default)
+    return out
+
+
 @dataclass(frozen=True)
 class PlaygroundConfig:
-    """A validated playground configuration (all names canonical)."""
+    """A validated playground configuration.
+
+    ``run`` holds every run field of the run schema (:mod:`initlab.runs`), names
+    canonical; they read as attributes (``config.activation``).  Conditional
+    fields keep the page's value even where they do not apply (switching the
+    optimizer keeps the momentum typed in); each network uses those that apply.
+    """
 
     mode: str = "single"
     dataset: str = "moons"
@@ -136,27 +163,36 @@ class PlaygroundConfig:
     n_samples: int = 500
     val_size: float = 0.25
     data_seed: int = 0
-    hidden: tuple[int, ...] = (8, 8)
-    activation: str = "tanh"
-    leaky_slope: float = 0.1
-    init: str = "xavier_normal"
-    bias_init: str = "zeros"
-    optimizer: str = "adam"
-    learning_rate: float = 0.01
-    hyperparameters: Mapping[str, float] = field(default_factory=dict)
-    batch_size: int = 0
-    shuffle: bool = False
-    rng_kind: str = "generator"
-    seed: int = 0
-    epochs: int = 500
+    run: Mapping[str, Any] = field(default_factory=_opening)
     rows: Axis | None = None
     cols: Axis | None = None
 
+    def __getattr__(self, name: str):
+        run = self.__dict__.get("run")
+        if run is not None and name in run:
+            return run[name]
+        raise AttributeError(f"PlaygroundConfig has no setting {name!r}")
+
+    @property
+    def hyperparameters(self) -> dict[str, float]:
+        """The optimizer hyperparameters set on the page (None: the optimizer's default)."""
+        return {
+            k: v
+            for k, v in self.run.items()
+            if v is not None and _runs.get_field(k).owner == "optimizer"
+        }
+
     def to_json(self) -> dict[str, Any]:
         """Plain JSON (what :func:`parse_config` accepts back)."""
-        out = asdict(self)
-        out["hidden"] = list(self.hidden)
-        out["hyperparameters"] = dict(self.hyperparameters)
+        out: dict[str, Any] = {
+            k: getattr(self, k) for k in ("mode", "dataset", "noise", "n_samples", "val_size")
+        }
+        out["data_seed"] = self.data_seed
+        for k, v in self.run.items():
+            if _runs.get_field(k).owner != "optimizer":
+                out[k] = list(v) if isinstance(v, tuple) else v
+        out["batch_size"] = out["batch_size"] or 0
+        out["hyperparameters"] = self.hyperparameters
         for key in ("rows", "cols"):
             axis = getattr(self, key)
             out[key] = None if axis is None else {"axis": axis.name, "values": list(axis.values)}
@@ -178,24 +214,16 @@ class PlaygroundConfig:
 
     def optimizer_hyper(self, optimizer: str | None = None) -> dict[str, float]:
         """The hyperparameters that ``optimizer`` (default: the configured one) accepts."""
-        spec = _optim.get(optimizer or self.optimizer)
+        spec = _optim.get(optimizer or self.run["optimizer"])
         return {k: v for k, v in self.hyperparameters.items() if k in spec.defaults}
 
     def models(self) -> list[dict[str, Any]]:
         """One dict of settings per network: 1 in single mode, rows x cols in compare mode.
 
-        Each has ``activation, init, bias_init, optimizer, learning_rate, seed,
-        row, col, label``; in compare mode the rows' and columns' settings
-        override the configuration's.
+        Each has every run field plus ``row, col, label``; in compare mode the
+        rows' and columns' settings override the configuration's.
         """
-        base = {
-            "activation": self.activation,
-            "init": self.init,
-            "bias_init": self.bias_init,
-            "optimizer": self.optimizer,
-            "learning_rate": self.learning_rate,
-            "seed": self.seed,
-        }
+        base = dict(self.run)
         if self.mode == "single" or self.rows is None or self.cols is None:
             return [{**base, "row": 0, "col": 0, "label": ""}]
         out = []
@@ -205,6 +233,25 @@ class PlaygroundConfig:
                 m["label"] = f"{_short(rv)} · {_short(cv)}"
                 out.append(m)
         return out
+
+    def specs(self) -> list[_runs.RunSpec]:
+        """Each network as a :class:`initlab.runs.RunSpec` (what a study would run)."""
+        return [_spec(m) for m in self.models()]
+
+
+def _applying(model: Mapping[str, Any]) -> dict[str, Any]:
+    """A network's run fields: the conditional ones only where they apply."""
+    out = {}
+    for f in _runs.fields():
+        v = model.get(f.name)
+        if f.conditional and (v is None or not f.applies(model[f.owner])):
+            continue
+        out[f.name] = v
+    return out
+
+
+def _spec(model: Mapping[str, Any]) -> _runs.RunSpec:
+    return _runs.RunSpec.make(**_applying(model))
 
 
 def _short(value: Any) -> str:
@@ -233,45 +280,44 @@ def _integer(fld: str, value: Any, low: int, high: int, hint: str = "") -> int:
     return int(value)
 
 
-def _name(fld: str, value: Any, lookup) -> str:
-    if not isinstance(value, str):
-        raise ConfigError(fld, f"{fld} must be a name (a string), got {value!r}")
+def _run_value(fld: str, name: str, value: Any, limits: Limits) -> Any:
+    """One run field's value: the run schema's check, then the server's limits."""
+    f = _runs.get_field(name)
+    if f.kind == "int" and isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON numbers from the page
+    if f.kind == "sizes" and isinstance(value, str):
+        value = [t for t in value.replace(" ", "").split(",") if t]
+        value = [int(t) if t.lstrip("-").isdigit() else t for t in value]
+    if f.kind == "sizes" and isinstance(value, (list, tuple)):
+        value = [int(v) if isinstance(v, float) and v.is_integer() else v for v in value]
+    if f.kind == "sizes" and not isinstance(value, (list, tuple)):
+        raise ConfigError(fld, f"{fld} must be a list of layer widths, got {value!r}")
     try:
-        return lookup(value)
-    except (ValueError, TypeError) as exc:
+        value = _runs.check(f, value, fld)
+    except _BaseConfigError as exc:
         raise ConfigError(fld, str(exc)) from None
-
-
-def _activation_name(v: str) -> str:
-    return _activations.REGISTRY.canonical(v)
-
-
-def _init_name(v: str) -> str:
-    return _initializers.REGISTRY.canonical(v)
-
-
-def _bias_name(v: str) -> str:
-    if v.strip().lower() == "blog":  # the blog's recipe: N(0, 1), zeros with zero init
-        return "blog"
-    return _initializers.BIAS_REGISTRY.canonical(v)
-
-
-def _optimizer_name(v: str) -> str:
-    return _optim.REGISTRY.canonical(v)
-
-
-def _check_axis_value(fld: str, axis: str, value: Any, limits: Limits) -> Any:
-    if axis == "activation":
-        return _name(fld, value, _activation_name)
-    if axis == "init":
-        return _name(fld, value, _init_name)
-    if axis == "bias_init":
-        return _name(fld, value, _bias_name)
-    if axis == "optimizer":
-        return _name(fld, value, _optimizer_name)
-    if axis == "learning_rate":
-        return _number(fld, value, 0.0, 10.0, low_open=True)
-    return _integer(fld, value, 0, _SEED_MAX)
+    if f.name == "hidden":
+        if len(value) > limits.max_depth:
+            raise ConfigError(
+                fld,
+                f"{fld} has {len(value)} layers; at most {limits.max_depth} allowed (server limit)",
+            )
+        for w in value:
+            if w > limits.max_width:
+                raise ConfigError(
+                    fld, f"{fld} must be between 1 and {limits.max_width} (server limit on width)"
+                )
+    elif f.name == "epochs" and value > limits.max_epochs:
+        raise ConfigError(fld, f"{fld} must be at most {limits.max_epochs} (server limit)")
+    elif f.name == "batch_size" and value is not None and value > limits.max_points:
+        raise ConfigError(fld, f"{fld} must be at most {limits.max_points} (0 = full batch)")
+    elif f.name == "learning_rate" and value > _MAX_LEARNING_RATE:
+        raise ConfigError(
+            fld, f"{fld} must be in (0, {_MAX_LEARNING_RATE:g}] (server limit), got {value!r}"
+        )
+    elif f.name == "seed" and value > _SEED_MAX:
+        raise ConfigError(fld, f"{fld} must be between 0 and {_SEED_MAX}, got {value}")
+    return value
 
 
 def _parse_axis(key: str, raw: Any, limits: Limits) -> Axis:
@@ -293,13 +339,20 @@ def _parse_axis(key: str, raw: Any, limits: Limits) -> Axis:
             f"{key}.values",
             f"{key}.values has {len(values)} entries; at most {limits.max_axis_values} allowed",
         )
-    checked = tuple(_check_axis_value(f"{key}.values", axis, v, limits) for v in values)
+    checked = tuple(_run_value(f"{key}.values", axis, v, limits) for v in values)
     if len(set(checked)) != len(checked):
         raise ConfigError(f"{key}.values", f"{key}.values repeats a value: {list(values)}")
     return Axis(axis, checked)
 
 
-_FIELDS = set(PlaygroundConfig.__dataclass_fields__)
+_SETTINGS = ("mode", "dataset", "noise", "n_samples", "val_size", "data_seed", "rows", "cols")
+
+
+def _fields() -> list[str]:
+    """Every key of the page's configuration: its own settings and the run fields
+    (optimizer hyperparameters inside ``hyperparameters``)."""
+    run = [f.name for f in _runs.fields() if f.owner != "optimizer"]
+    return [*_SETTINGS, *run, "hyperparameters"]
 
 
 def parse_config(raw: Any, limits: Limits | None = None) -> PlaygroundConfig:
@@ -308,9 +361,11 @@ def parse_config(raw: Any, limits: Limits | None = None) -> PlaygroundConfig:
     Parameters
     ----------
     raw : dict
-        Fields of :class:`PlaygroundConfig` (``hidden`` a list of widths,
-        ``hyperparameters`` a dict of optimizer hyperparameters, ``rows`` and
-        ``cols`` objects ``{"axis": ..., "values": [...]}`` in compare mode).
+        The page's settings (``mode``, ``dataset``, ``noise``, ...), any run
+        field (``hidden`` a list of widths, ``activation``, ``leaky_slope``,
+        ...), ``hyperparameters`` (the optimizer hyperparameters, an object),
+        and in compare mode ``rows`` and ``cols`` objects ``{"axis": ...,
+        "values": [...]}``.
     limits : Limits, optional
 
     Returns
@@ -325,11 +380,12 @@ def parse_config(raw: Any, limits: Limits | None = None) -> PlaygroundConfig:
     limits = limits or Limits()
     if not isinstance(raw, Mapping):
         raise ConfigError("config", f"the configuration must be a JSON object, got {raw!r}")
-    unknown = sorted(set(raw) - _FIELDS)
+    known = _fields()
+    unknown = sorted(set(raw) - set(known))
     if unknown:
         raise ConfigError(
             unknown[0],
-            f"unknown setting {unknown[0]!r}; the settings are: {', '.join(sorted(_FIELDS))}",
+            f"unknown setting {unknown[0]!r}; the settings are: {', '.join(sorted(known))}",
         )
     d = PlaygroundConfig()
     get = raw.get
@@ -338,7 +394,7 @@ def parse_config(raw: Any, limits: Limits | None = None) -> PlaygroundConfig:
     if mode not in _MODES:
         raise ConfigError("mode", f"mode must be one of {', '.join(_MODES)}, got {mode!r}")
     dataset = get("dataset", d.dataset)
-    if dataset not in DATASETS:
+    if not isinstance(dataset, str) or dataset not in DATASETS:
         raise ConfigError(
             "dataset", f"unknown data set {dataset!r}; choose one of: {', '.join(DATASETS)}"
         )
@@ -349,33 +405,10 @@ def parse_config(raw: Any, limits: Limits | None = None) -> PlaygroundConfig:
     val_size = _number("val_size", get("val_size", d.val_size), 0.1, 0.9)
     data_seed = _integer("data_seed", get("data_seed", d.data_seed), 0, _SEED_MAX)
 
-    hidden = get("hidden", list(d.hidden))
-    if isinstance(hidden, str):
-        try:
-            hidden = [int(t) for t in hidden.replace(" ", "").split(",") if t]
-        except ValueError:
-            raise ConfigError(
-                "hidden", f"hidden must be widths like [8, 8], got {hidden!r}"
-            ) from None
-    if not isinstance(hidden, (list, tuple)):
-        raise ConfigError("hidden", f"hidden must be a list of layer widths, got {hidden!r}")
-    if len(hidden) > limits.max_depth:
-        raise ConfigError(
-            "hidden",
-            f"hidden has {len(hidden)} layers; at most {limits.max_depth} allowed (server limit)",
-        )
-    hidden = tuple(
-        _integer("hidden", w, 1, limits.max_width, " (server limit on width)") for w in hidden
-    )
-
-    activation = _name("activation", get("activation", d.activation), _activation_name)
-    leaky_slope = _number("leaky_slope", get("leaky_slope", d.leaky_slope), 0.0, 1.0)
-    init = _name("init", get("init", d.init), _init_name)
-    bias_init = _name("bias_init", get("bias_init", d.bias_init), _bias_name)
-    optimizer = _name("optimizer", get("optimizer", d.optimizer), _optimizer_name)
-    learning_rate = _number(
-        "learning_rate", get("learning_rate", d.learning_rate), 0.0, 10.0, low_open=True
-    )
+    run = dict(d.run)
+    for f in _runs.fields():
+        if f.owner != "optimizer" and f.name in raw:
+            run[f.name] = _run_value(f.name, f.name, raw[f.name], limits)
     hyper_raw = get("hyperparameters", {})
     if hyper_raw is None:
         hyper_raw = {}
@@ -383,39 +416,15 @@ def parse_config(raw: Any, limits: Limits | None = None) -> PlaygroundConfig:
         raise ConfigError(
             "hyperparameters", f"hyperparameters must be an object, got {hyper_raw!r}"
         )
-    hyper: dict[str, float] = {}
+    allowed = [f.name for f in _runs.fields() if f.owner == "optimizer"]
     for key, value in hyper_raw.items():
-        if key not in HYPERPARAMETERS:
+        if key not in allowed:
             raise ConfigError(
                 "hyperparameters",
-                f"unknown hyperparameter {key!r}; choose from: {', '.join(HYPERPARAMETERS)}",
+                f"unknown hyperparameter {key!r}; choose from: {', '.join(allowed)}",
             )
-        if value is None:
-            continue
-        hyper[key] = _number(key, value, 0.0, 1e6)
-    # the optimizer's own range checks (momentum in [0, 1), eps > 0, ...)
-    for opt in {optimizer}:
-        try:
-            _optim.get(opt).resolve(
-                {k: v for k, v in hyper.items() if k in _optim.get(opt).defaults}
-            )
-        except ValueError as exc:
-            raise ConfigError("hyperparameters", str(exc)) from None
-
-    batch_size = _integer(
-        "batch_size", get("batch_size", d.batch_size), 0, limits.max_points, " (0 = full batch)"
-    )
-    shuffle = get("shuffle", d.shuffle)
-    if not isinstance(shuffle, bool):
-        raise ConfigError("shuffle", f"shuffle must be true or false, got {shuffle!r}")
-    rng_kind = get("rng_kind", d.rng_kind)
-    if rng_kind not in _initializers.RNG_KINDS:
-        raise ConfigError(
-            "rng_kind",
-            f"rng_kind must be one of {', '.join(_initializers.RNG_KINDS)}, got {rng_kind!r}",
-        )
-    seed = _integer("seed", get("seed", d.seed), 0, _SEED_MAX)
-    epochs = _integer("epochs", get("epochs", d.epochs), 1, limits.max_epochs, " (server limit)")
+        if value is not None:
+            run[key] = _run_value(key, key, value, limits)
 
     rows = cols = None
     if mode == "compare":
@@ -429,50 +438,39 @@ def parse_config(raw: Any, limits: Limits | None = None) -> PlaygroundConfig:
                 "cols.values",
                 f"compare mode would train {n} networks; at most {limits.max_models} allowed",
             )
-        for axis in (rows, cols):
-            if axis.name == "optimizer":
-                for opt in axis.values:
-                    spec = _optim.get(opt)
-                    try:
-                        spec.resolve({k: v for k, v in hyper.items() if k in spec.defaults})
-                    except ValueError as exc:
-                        raise ConfigError("hyperparameters", str(exc)) from None
-
-    return PlaygroundConfig(
+    config = PlaygroundConfig(
         mode=mode,
         dataset=dataset,
         noise=noise,
         n_samples=n_samples,
         val_size=val_size,
         data_seed=data_seed,
-        hidden=hidden,
-        activation=activation,
-        leaky_slope=leaky_slope,
-        init=init,
-        bias_init=bias_init,
-        optimizer=optimizer,
-        learning_rate=learning_rate,
-        hyperparameters=hyper,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        rng_kind=rng_kind,
-        seed=seed,
-        epochs=epochs,
+        run=run,
         rows=rows,
         cols=cols,
     )
+    try:  # every network's combination, as a study would check it
+        config.specs()
+    except _BaseConfigError as exc:
+        f = exc.field or "config"
+        owner = _runs.get_field(f).owner if f in _runs.names() else ""
+        raise ConfigError("hyperparameters" if owner == "optimizer" else f, str(exc)) from None
+    return config
 
 
 def with_seed(config: PlaygroundConfig, seed: int) -> PlaygroundConfig:
     """The same configuration with a new weight seed (validated)."""
-    return replace(config, seed=_integer("seed", seed, 0, _SEED_MAX))
+    seed = _integer("seed", seed, 0, _SEED_MAX)
+    return replace(config, run={**config.run, "seed": seed})
 
 
 def options(limits: Limits | None = None) -> dict[str, Any]:
-    """What the page may choose: names from the registries, defaults, bounds and limits."""
+    """What the page may choose: the run schema's fields, names from the registries,
+    defaults, bounds and limits."""
     limits = limits or Limits()
     return {
         "datasets": list(DATASETS),
+        "fields": [_describe_field(f) for f in _runs.fields()],
         "activations": [
             {
                 "name": n,
@@ -506,6 +504,28 @@ def options(limits: Limits | None = None) -> dict[str, Any]:
     }
 
 
+def _describe_field(f: _runs.Field) -> dict[str, Any]:
+    def bound(x):
+        return None if math.isinf(x) else x
+
+    return {
+        "name": f.name,
+        "kind": f.kind,
+        "default": list(f.default) if isinstance(f.default, tuple) else f.default,
+        "help": f.help,
+        "allowed": f.allowed(),
+        "low": bound(f.low),
+        "high": bound(f.high),
+        "low_open": f.low_open,
+        "high_open": f.high_open,
+        "none_means": f.none_means,
+        "choices": list(f.choices) or (_runs._names(f.registry) if f.registry else []),
+        "owner": f.owner,
+        "owners": list(f.owners),
+        "shared": f.shared,
+    }
+
+
 def _describe(registry, name: str) -> str:
     try:
         return registry.describe(name)
@@ -516,103 +536,82 @@ def _describe(registry, name: str) -> str:
 # --------------------------------------------------------------------------------- export
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return str(value)
-
-
-def _axis_values(config: PlaygroundConfig, name: str, single: Any) -> list[Any]:
+def _axis_values(config: PlaygroundConfig, name: str) -> list[Any]:
     if config.mode == "compare":
         for axis in (config.rows, config.cols):
             if axis is not None and axis.name == name:
                 return list(axis.values)
-    return [single]
+    return [config.run[name]]
 
 
 def export_toml(config: PlaygroundConfig, name: str = "playground") -> str:
     """The configuration as an ``initlab study --config`` TOML file.
 
-    Compare mode's axes become the lists they vary; everything else is a
-    one-element list.  ``batch_sizes = [0]`` means full batch.
+    Compare mode's axes become the lists they vary; everything else is one
+    value.  Conditional fields are written where some network of the grid has them.
     """
-    opts = config.dataset_options()
-    seeds = _axis_values(config, "seed", config.seed)
-    table = ", ".join(f"{k} = {_toml_value(v)}" for k, v in opts.items())
-    lines = [
-        "# initlab playground export: run with `initlab study --config playground.toml`",
-        "[study]",
-        f"name = {_toml_value(name)}",
-        f'datasets = [{{ name = "{config.dataset_name}", {table} }}]',
-        f"hidden = [{_toml_value(list(config.hidden))}]",
-        f"activations = {_toml_value(_axis_values(config, 'activation', config.activation))}",
-        f"inits = {_toml_value(_axis_values(config, 'init', config.init))}",
-        f"bias_inits = {_toml_value(_axis_values(config, 'bias_init', config.bias_init))}",
-        f"optimizers = {_toml_value(_axis_values(config, 'optimizer', config.optimizer))}",
-        "learning_rates = "
-        + _toml_value(
-            [float(v) for v in _axis_values(config, "learning_rate", config.learning_rate)]
-        ),
-        f"batch_sizes = [{config.batch_size}]  # 0 = full batch",
-        f"epochs = {config.epochs}",
-        f"seeds = {_toml_value(seeds)}",
-    ]
-    if config.shuffle:
-        lines.append("shuffle = true")
-    if config.rng_kind != "generator":
-        lines.append(f"rng_kind = {_toml_value(config.rng_kind)}")
-    lines += ["", "[study.hyperparameters]", f"leaky_slope = [{config.leaky_slope!r}]"]
-    accepted = set()
-    for opt in _axis_values(config, "optimizer", config.optimizer):
-        accepted |= set(_optim.get(opt).defaults)
-    lines += [
-        f"{k} = [{float(v)!r}]" for k, v in sorted(config.hyperparameters.items()) if k in accepted
-    ]
-    return "\n".join(lines) + "\n"
+    from ..study import Study
+
+    grid = {}
+    for f in _runs.fields():
+        if f.conditional:
+            continue
+        values = _axis_values(config, f.name)
+        grid[f.key] = [list(v) if isinstance(v, tuple) else v for v in values]
+    specs = config.specs()
+    hyper = {}
+    for f in _runs.fields():
+        if f.conditional and config.run.get(f.name) is not None:
+            if any(f.applies(getattr(s, f.owner)) for s in specs):
+                hyper[f.name] = [config.run[f.name]]
+    study = Study(
+        name,
+        datasets=[{"name": config.dataset_name, **config.dataset_options()}],
+        hyperparameters=hyper,
+        description="exported from the initlab playground",
+        **grid,
+    )
+    head = "# initlab playground export: run with `initlab study --config playground.toml`\n"
+    return head + study.to_toml()
 
 
 def export_python(config: PlaygroundConfig) -> str:
     """A short script that trains the same network(s) with :class:`initlab.FFNetwork`."""
     opts = ", ".join(f"{k}={v!r}" for k, v in config.dataset_options().items())
-    batch = None if config.batch_size == 0 else config.batch_size
-    leaky = "leaky_relu" in _axis_values(config, "activation", config.activation)
+    compare = config.mode == "compare" and config.rows is not None and config.cols is not None
+    names = {f.name: f.estimator for f in _runs.fields()}
 
-    def kwargs(model: dict[str, Any], indent: str, exprs: Mapping[str, str]) -> str:
-        items = [
-            ("hidden_layer_sizes", tuple(config.hidden)),
-            ("activation", model["activation"]),
-            ("init", model["init"]),
-            ("bias_init", model["bias_init"]),
-            ("optimizer", model["optimizer"]),
-            ("learning_rate", float(model["learning_rate"])),
-            ("batch_size", batch),
-            ("epochs", config.epochs),
-            ("random_state", model["seed"]),
-        ]
-        if leaky:
-            items.append(("leaky_slope", config.leaky_slope))
-        if "optimizer" in exprs:  # each optimizer takes the hyperparameters it knows
-            items += sorted(config.hyperparameters.items())
-        else:
-            items += sorted(config.optimizer_hyper(model["optimizer"]).items())
-        if config.shuffle:
-            items.append(("shuffle", True))
-        if config.rng_kind != "generator":
-            items.append(("rng_kind", config.rng_kind))
-        exprs = dict(exprs)
-        if model["bias_init"] == "blog" and "bias_init" not in exprs:
-            # the blog's biases: N(0, 1), but zeros with the zero initializer
-            init = exprs.get("init", repr(model["init"]))
-            exprs["bias_init"] = f'"zeros" if {init} == "zeros" else "normal"'
-            if "init" not in exprs:
-                exprs["bias_init"] = repr("zeros" if model["init"] == "zeros" else "normal")
-        return "".join(f"{indent}{k}={exprs.get(k, repr(v))},\n" for k, v in items)
+    def kwargs(indent: str, exprs: Mapping[str, str]) -> str:
+        """Every run field that differs from its default, plus the main ones always."""
+        main = ("hidden", "activation", "init", "optimizer", "learning_rate", "epochs", "seed")
+        model = config.models()[0]
+        values = _applying(model) if not compare else dict(model)
+        lines = []
+        for f in _runs.fields():
+            if f.name in exprs:
+                lines.append(f"{indent}{names[f.name]}={exprs[f.name]},")
+                continue
+            if f.name not in values:
+                continue
+            v = values[f.name]
+            if f.conditional:
+                if v is None or (not compare and not f.applies(model[f.owner])):
+                    continue
+                owners = {getattr(s, f.owner) for s in config.specs()}
+                if not owners & set(f.owners):
+                    continue
+                if f.owner in exprs and not owners <= set(f.owners):
+                    # the axis varies the owner: the value only where it applies
+                    inside = ", ".join(repr(o) for o in f.owners if o in owners)
+                    lines.append(
+                        f"{indent}{names[f.name]}={v!r} if {exprs[f.owner]} in ({inside},) "
+                        f"else {f.default!r},"
+                    )
+                    continue
+            elif f.name not in main and v == f.default:
+                continue
+            lines.append(f"{indent}{names[f.name]}={v!r},")
+        return "\n".join(lines)
 
     head = [
         "import initlab",
@@ -620,26 +619,23 @@ def export_python(config: PlaygroundConfig) -> str:
         "",
         f"data = datasets.load({config.dataset_name!r}, {opts})",
     ]
-    model = config.models()[0]
-    if config.mode == "single" or config.rows is None or config.cols is None:
+    if not compare:
         body = [
             "net = initlab.FFNetwork(",
-            kwargs(model, "    ", {}).rstrip("\n"),
+            kwargs("    ", {}),
             ")",
             "net.fit(data.X_train, data.y_train, data.X_val, data.y_val)",
             'print(f"validation accuracy {net.score(data.X_val, data.y_val):.3f}")',
         ]
         return "\n".join(head + body) + "\n"
     rows, cols = config.rows, config.cols
-    keyword = {"seed": "random_state"}
-    exprs = {keyword.get(rows.name, rows.name): "row", keyword.get(cols.name, cols.name): "col"}
     body = [
         f"rows = {list(rows.values)!r}  # {rows.name}",
         f"cols = {list(cols.values)!r}  # {cols.name}",
         "for row in rows:",
         "    for col in cols:",
         "        net = initlab.FFNetwork(",
-        kwargs(model, "            ", exprs).rstrip("\n"),
+        kwargs("            ", {rows.name: "row", cols.name: "col"}),
         "        )",
         "        net.fit(data.X_train, data.y_train, data.X_val, data.y_val)",
         f'        print(f"{rows.name}={{row}} {cols.name}={{col}}: "',

@@ -144,27 +144,8 @@ class Session:
         self.stat_idx = np.sort(rng.choice(n, size=min(n, _STAT_SAMPLES), replace=False))
 
     def specs(self) -> list[_sweep.RunSpec]:
-        """Each network as an :class:`initlab.sweep.RunSpec` (what a study would run)."""
-        cfg = self.config
-        out = []
-        for m in self.models:
-            (spec,) = _sweep.plan(
-                [tuple(cfg.hidden)],
-                m["activation"],
-                m["init"],
-                m["optimizer"],
-                m["learning_rate"],
-                [m["seed"]],
-                cfg.epochs,
-                batch_size=cfg.batch_size or None,
-                bias_init=m["bias_init"],
-                rng_kind=cfg.rng_kind,
-                shuffle=cfg.shuffle,
-                leaky_slope=cfg.leaky_slope,
-                **cfg.optimizer_hyper(m["optimizer"]),
-            )
-            out.append(spec)
-        return out
+        """Each network as an :class:`initlab.runs.RunSpec` (what a study would run)."""
+        return self.config.specs()
 
     def _build(self) -> None:
         """Plan the runs with the sweep engine, group those that can share a population
