@@ -42,6 +42,7 @@ _SUBMODULES = {
     "experiments",
     "advice",
     "distributed",
+    "torch",
     "cli",
     "web",
 }

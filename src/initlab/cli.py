@@ -503,11 +503,59 @@ def _stats_table(df, title: str) -> Table:
     return table
 
 
+def _diagnose_torch(spec, input_shape, init, sigma_b2, q0, dataset, n_samples, seed, folder):
+    """``initlab diagnose --torch``: load, (re)initialize, diagnose by hooks, print, write."""
+    from . import datasets, diagnostics, plots
+
+    try:
+        from . import torch as itorch
+    except ImportError as exc:
+        _fail(str(exc))
+        return
+    try:
+        model = itorch.load(spec)
+        shape = _parse_sizes(input_shape) if input_shape else None
+        if dataset is None:
+            X = itorch.inputs_for(model, n_samples, shape, seed)
+            y = None
+        else:
+            data = datasets.load(dataset)
+            X, y = data.X_train, data.y_train
+            if shape is not None:
+                X = X.reshape(len(X), *shape)
+        if init is not None:
+            itorch.init_(model, init, sigma_b2=sigma_b2, q0=q0, X=X, seed=seed)
+        n_out = int(itorch.layers(model)[-1].weight.shape[0])
+        if y is None:
+            y = diagnostics.random_labels(len(X), n_out, seed)
+        df = itorch.diagnose(model, X, y)
+    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as exc:
+        _fail(str(exc))
+        return
+    label = f"{spec}" + (f" + {init}" if init else "")
+    console.print(_stats_table(df, f"{label}: {len(df) - 1} hidden layers, {len(X)} inputs"))
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [folder / "propagation.png", folder / "propagation.csv"]
+    plots.propagation(df, title=label).savefig(written[0], dpi=90)
+    df.to_csv(written[1], index=False)
+    console.print("wrote " + ", ".join(str(p) for p in written))
+
+
 @app.command()
 def diagnose(
     activation: str = typer.Option("relu", "--activation", "-a"),
-    init: str = typer.Option(
-        "he_normal", "--init", "-i", help="an initializer name, or 'critical' (edge of chaos)"
+    init: str | None = typer.Option(
+        None,
+        "--init",
+        "-i",
+        help="an initializer name, or 'critical' (edge of chaos); default he_normal "
+        "(a --torch model keeps its own weights unless given)",
+    ),
+    torch_model: str | None = typer.Option(
+        None, "--torch", help="diagnose a PyTorch model: MODULE:FACTORY or FILE.py:FACTORY"
+    ),
+    input_shape: str | None = typer.Option(
+        None, "--input-shape", help="one input's shape for --torch, e.g. 1,28,28"
     ),
     depth: int = typer.Option(10, "--depth", help="number of hidden layers"),
     width: int = typer.Option(256, "--width", help="width of every hidden layer"),
@@ -539,6 +587,12 @@ def diagnose(
 
     from . import datasets, diagnostics, meanfield, plots
 
+    if torch_model is not None:
+        _diagnose_torch(
+            torch_model, input_shape, init, sigma_b2, q0, dataset, n_samples, seed, Path(out)
+        )
+        return
+    init = init or "he_normal"
     try:
         if depth < 1:
             raise ValueError(f"--depth must be at least 1 hidden layer, got {depth}")
