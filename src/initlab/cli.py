@@ -668,6 +668,11 @@ def experiment(
     seed: int = typer.Option(0, "--seed", "-s"),
     out: str = typer.Option(".", "--out", "-o", help="directory for the figure"),
     data: bool = typer.Option(False, "--data", help="also write the measurements as CSV"),
+    executor: str = typer.Option(
+        "local", "--executor", help="local, processes or dask (for trainability)"
+    ),
+    workers: int | None = typer.Option(None, "--workers", help="processes or dask workers"),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="tcp://HOST:PORT"),
 ) -> None:
     """Run a named reproduction of an initialization paper and compare with its claims."""
     from pathlib import Path
@@ -682,9 +687,29 @@ def experiment(
             table.add_row(n, experiments.get(n).title)
         console.print(table)
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from .distributed import ClusterError
+
     try:
-        result = experiments.run(name, quick=quick, random_state=seed)
-    except (ValueError, TypeError) as exc:
+        with Progress(
+            TextColumn("training populations"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=err_console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("train", total=None)
+            result = experiments.run(
+                name,
+                quick=quick,
+                random_state=seed,
+                executor=executor,
+                workers=workers,
+                scheduler=scheduler,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    except (ValueError, TypeError, ClusterError) as exc:
         _fail(str(exc))
         return
     table = Table(

@@ -23,6 +23,7 @@ isometry       Saxe et al. (2013), Pennington et al. (2017): Jacobian spectra
 lsuv           Mishkin & Matas (2016): layer-sequential unit variance
 selu           Klambauer et al. (2017): the self-normalizing fixed point
 meanfield      Poole et al. (2016), Schoenholz et al. (2017): chi_1, depth scales
+trainability   Schoenholz et al. (2017): trainable to ~6 xi_c, widest at criticality
 hanin          Hanin & Rolnick (2018): length preserved, spread grows with sum 1/n
 dying_relu     Lu, Shin, Su & Karniadakis (2019): narrow deep ReLU nets born dead
 blog_symmetry  the blog: zero init keeps hidden units identical / frozen
@@ -71,6 +72,7 @@ ORDER = (
     "lsuv",
     "selu",
     "meanfield",
+    "trainability",
     "hanin",
     "dying_relu",
     "blog_symmetry",
@@ -116,7 +118,15 @@ def _blas_threads(n: int | None):
 
 
 def run(
-    name: str, quick: bool = False, random_state: int = 0, blas_threads: int | None = 1
+    name: str,
+    quick: bool = False,
+    random_state: int = 0,
+    blas_threads: int | None = 1,
+    *,
+    executor: str = "local",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress=None,
 ) -> ExperimentResult:
     """Run the experiment called ``name``.
 
@@ -130,13 +140,44 @@ def run(
         Seeds every network and data draw.
     blas_threads : int or None, default 1
         BLAS threads while running (None leaves the setting alone).
+    executor : {"local", "processes", "dask"}
+        Where the trainings of a parallel experiment (``trainability``) run; the
+        numbers do not depend on it.  Other experiments run here only.
+    workers, scheduler
+        Worker processes, and the Dask scheduler's address (see
+        :func:`initlab.distributed.connect`).
+    progress : callable, optional
+        ``progress(done, total)`` as a parallel experiment's trainings finish.
     """
+    from ..errors import ConfigError
+    from ._common import EXECUTORS
+
     exp = get(name)
     if not isinstance(quick, (bool, np.bool_)):
         raise ValueError(f"quick must be True or False, got {quick!r}")
+    if executor not in EXECUTORS:
+        raise ConfigError(
+            f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}", "executor"
+        )
+    parallel = [n for n in names() if get(n).parallel]
+    if executor != "local" and not exp.parallel:
+        raise ConfigError(
+            f"experiment {exp.name!r} runs in one process; executor={executor!r} applies to: "
+            f"{', '.join(parallel)}",
+            "executor",
+        )
+    kwargs = {
+        "executor": executor,
+        "workers": workers,
+        "scheduler": scheduler,
+        "progress": progress,
+    }
     start = time.perf_counter()
     with _blas_threads(blas_threads), np.errstate(over="ignore", under="ignore"):
-        data, claims, extra = exp.fn(bool(quick), int(random_state))
+        if exp.parallel:
+            data, claims, extra = exp.fn(bool(quick), int(random_state), **kwargs)
+        else:
+            data, claims, extra = exp.fn(bool(quick), int(random_state))
     return ExperimentResult(
         name=exp.name,
         title=exp.title,

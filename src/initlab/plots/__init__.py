@@ -25,7 +25,9 @@ Beyond the blog:
   :mod:`initlab.diagnostics`: per-layer statistics at initialization, their
   evolution during training, Jacobian singular values;
 * :func:`phase_diagram` -- the mean-field order-to-chaos diagram with the
-  initializers marked (:mod:`initlab.meanfield`);
+  initializers marked (:mod:`initlab.meanfield`); :func:`edge_of_chaos` -- where
+  ``chi_1`` crosses 1 and where it jumps; :func:`trainability` -- accuracy over
+  ``(sigma_w^2, depth)`` with the ``c xi`` curve (Schoenholz et al. 2017);
 * :func:`panels` -- small multiples of :class:`Lines` and :class:`Hist` from
   tidy tables, the vocabulary the experiments' figures are written in;
 * :func:`animate_training` -- a GIF of the decision boundary and the loss
@@ -52,7 +54,7 @@ from .data import _mesh, boundary_grid, dataset, mistakes  # noqa: F401 (_mesh, 
 from .layers import layer_histograms, propagation, record, spectrum, variance_curves
 from .panels import Hist, Lines, Panel, panels
 from .studies import accuracy_heatmap
-from .theory import phase_diagram
+from .theory import edge_of_chaos, phase_diagram, trainability
 from .training import TrainingAnimation, animate_training, loss_band, loss_curve, update_grid
 
 __all__ = [
@@ -68,6 +70,7 @@ __all__ = [
     "boundary_grid",
     "class_cmap",
     "dataset",
+    "edge_of_chaos",
     "layer_histograms",
     "loss_band",
     "loss_curve",
@@ -77,6 +80,7 @@ __all__ = [
     "propagation",
     "record",
     "spectrum",
+    "trainability",
     "update_grid",
     "variance_curves",
 ]
