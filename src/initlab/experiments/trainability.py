@@ -63,6 +63,21 @@ SIZES = {
 #: The training protocol: SGD with momentum 0.9 (Schoenholz et al. trained with SGD).
 OPTIMIZER, LEARNING_RATE, BATCH_SIZE = "momentum", 0.01, 128
 
+# Peak memory of one population: the engine keeps each layer's pre-activation and
+# activation, a delta and a temporary (4 arrays of width x rows) per model and layer, and
+# the metrics pass runs on every training row at once.  A (part, depth) grid is split into
+# populations below this many bytes (26 tanh networks of 128 x 64 on 1437 rows would
+# need about 10 GB); the numbers do not depend on the split.
+_MAX_MEMORY = 1 << 30
+
+
+def _split(sigma_w2: tuple, seeds: tuple, width: int, depth: int, rows: int) -> list[tuple]:
+    """``sigma_w2`` in groups whose populations (all seeds) fit in :data:`_MAX_MEMORY`."""
+    per_model = 8 * 4 * width * depth * rows
+    size = max(1, _MAX_MEMORY // (per_model * len(seeds)))
+    return [sigma_w2[i : i + size] for i in range(0, len(sigma_w2), size)]
+
+
 # A boundary counts in the fit of c when it is below this fraction of the deepest
 # boundary measured (past it the budget and the width, not xi, limit the depth).
 _CAPPED = 0.8
@@ -161,6 +176,7 @@ def figure(res: ExperimentResult) -> Figure:
     return plots.trainability(
         acc,
         res.extra["boundary"],
+        names=list(PARTS),
         threshold=THRESHOLD,
         title="Schoenholz et al. (2017): networks train to a depth of about 6 xi",
     )
@@ -173,20 +189,25 @@ def measure(
 
     size = "quick" if quick else "full"
     width, depths, seeds, epochs, n_train = SIZES[size]
+    from .. import datasets
+
+    rows_used = n_train or datasets.load("digits", random_state=seed).n_train
+    run_seeds = tuple(seed + s for s in seeds)
     tasks = [
         {
             "activation": name,
             "sigma_b2": part["sigma_b2"],
-            "sigma_w2": part[size],
+            "sigma_w2": group,
             "depth": depth,
             "width": width,
-            "seeds": tuple(seed + s for s in seeds),
+            "seeds": run_seeds,
             "epochs": epochs,
             "n_train": n_train,
             "data_seed": seed,
         }
         for depth in sorted(depths, reverse=True)  # the longest first
         for name, part in PARTS.items()
+        for group in _split(part[size], run_seeds, width, depth, rows_used)
     ]
     rows = [
         r
@@ -288,7 +309,10 @@ def measure(
             r["n"] >= 2 and r["worst"] <= tol,
         )
     )
-    return data, claims, {"boundary": bound, "fits": {k: v["c"] for k, v in fits.items()}}
+    summary = {
+        k: {"c": v["c"], "n": v["n"], "worst": math.exp(v["worst"])} for k, v in fits.items()
+    }
+    return data, claims, {"boundary": bound, "fits": summary, "populations": len(tasks)}
 
 
 EXPERIMENT = Experiment(

@@ -243,6 +243,7 @@ def trainability(
     accuracy,
     boundary,
     *,
+    names: Sequence[str] | None = None,
     metric: str = "val_acc",
     threshold: float | None = None,
     title: str = "",
@@ -261,10 +262,12 @@ def trainability(
     boundary : pandas.DataFrame
         One row per activation and ``sigma_w2``: ``boundary``, ``censored`` (bool),
         ``xi`` (the theory's depth scale), ``c`` (the fitted factor), ``critical``.
+    names : sequence of str, optional
+        The activations, one panel each, in this order (default: as they appear).
     threshold : float, optional
         The accuracy that counts as trained (shown in the colour bar).
     """
-    names = list(dict.fromkeys(accuracy["activation"]))
+    names = list(dict.fromkeys(accuracy["activation"])) if names is None else list(names)
     fig, axes = _figure(1, len(names), (5.2 * len(names), 4.0))
     for ax, name in zip(axes[0], names, strict=True):
         acc = accuracy[accuracy["activation"] == name]
