@@ -185,7 +185,6 @@ def figure(res: ExperimentResult) -> Figure:
 def measure(
     quick: bool, seed: int, executor: str = "local", workers=None, scheduler=None, progress=None
 ):
-    from .. import meanfield
 
     size = "quick" if quick else "full"
     width, depths, seeds, epochs, n_train = SIZES[size]
@@ -215,7 +214,19 @@ def measure(
         for r in chunk
     ]
     data = pd.DataFrame(rows).sort_values(["activation", "sigma_w2", "depth", "seed"])
-    data = data.reset_index(drop=True)
+    data, claims, extra = analyze(data.reset_index(drop=True))
+    return data, claims, {**extra, "populations": len(tasks)}
+
+
+def analyze(data: pd.DataFrame):
+    """The claims from the trainings' table (one row per network): ``(data, claims, extra)``.
+
+    ``data`` gains the theory's depth scale ``xi``; ``extra`` holds the boundaries and the
+    fits.  Separate from the training, so a stored run (``--data`` CSV) can be re-read.
+    """
+    from .. import meanfield
+
+    data = data.copy()
     acc = data.groupby(["activation", "sigma_w2", "depth"], as_index=False)["val_acc"].mean()
     bound = boundaries(acc)
     bound["xi"] = [
@@ -312,7 +323,7 @@ def measure(
     summary = {
         k: {"c": v["c"], "n": v["n"], "worst": math.exp(v["worst"])} for k, v in fits.items()
     }
-    return data, claims, {"boundary": bound, "fits": summary, "populations": len(tasks)}
+    return data, claims, {"boundary": bound, "fits": summary}
 
 
 EXPERIMENT = Experiment(
