@@ -161,3 +161,8 @@ def test_executor_applies_to_parallel_experiments_only():
         experiments.run("selu", quick=True, executor="processes")
     with pytest.raises(ValueError, match="unknown executor 'gpu'"):
         experiments.run("trainability", quick=True, executor="gpu")
+
+
+def test_cli_experiment_executor_is_checked():
+    res = runner.invoke(app, ["experiment", "selu", "--quick", "--executor", "processes"])
+    assert res.exit_code == 2 and "applies to: trainability" in " ".join(res.output.split())
