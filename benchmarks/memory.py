@@ -44,8 +44,8 @@ runs = initlab.sweep(data, (2,), acts, inits, ["gd"], [1.0], seeds=seeds, epochs
                      bias_init="blog", rng_kind="legacy", dtype=cfg["dtype"],
                      max_memory=cfg["max_memory"], n_jobs=cfg["n_jobs"])
 seconds = time.perf_counter() - t0
-specs = _sweep.plan((2,), acts, inits, ["gd"], [1.0], seeds, cfg["epochs"], None, "blog",
-                    "cross_entropy", cfg["dtype"], "legacy")
+specs = _sweep.plan((2,), acts, inits, ["gd"], [1.0], seeds, cfg["epochs"], bias_init="blog",
+                    dtype=cfg["dtype"], rng_kind="legacy")
 chunk_list = _sweep.chunks(specs, data, cfg["max_memory"], _sweep.resolve_jobs(cfg["n_jobs"]))
 print(json.dumps({
     "runs": len(runs),

@@ -2,11 +2,12 @@
 
 Every peer does the same math: the networks of a :class:`Workload`, each
 starting from the same initial weights (drawn once by
-:func:`initlab.engine.init_params` with the blog's recipe and handed to every
-peer), trained by full-batch gradient descent on the mean softmax
-cross-entropy for the same number of epochs, with the training loss computed
-every epoch.  A peer returns the final training loss of every run, so the
-driver (``run.py``) can check that the peers agree.
+:func:`initlab.engine.init_params`, with the blog's recipe for W1 and W2, and
+handed to every peer), trained by full-batch gradient descent (W1, W2) or
+heavy-ball momentum (W3) on the mean softmax cross-entropy for the same
+number of epochs, with the training loss computed every epoch.  A peer
+returns the final training loss of every run, so the driver (``run.py``) can
+check that the peers agree.
 
 Peers (``PEERS``):
 
@@ -27,11 +28,12 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from initlab import datasets, engine
+from initlab import initializers as _initializers
 from initlab.network import BLOG_INITS
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
@@ -44,7 +46,12 @@ TORCH_THREADS = 1
 
 @dataclass
 class Workload:
-    """A grid: activations x the blog's inits x seeds, layers ``(2, *hidden, 4)``, GD."""
+    """A grid: activations x inits x seeds, full batch, GD or momentum.
+
+    ``recipe`` "blog" draws the blog's way (its init names, N(0, 1) biases,
+    ``np.random.seed``-style draws); "plain" uses initlab's initializer names,
+    zero biases and the default generator (as the presets do).
+    """
 
     name: str
     hidden: tuple[int, ...]
@@ -54,6 +61,9 @@ class Workload:
     activations: tuple[str, ...] = ACTIVATIONS
     inits: tuple[str, ...] = BLOG_INIT_NAMES
     dataset: str = "blog"
+    dataset_options: tuple[tuple[str, object], ...] = ()
+    momentum: float = 0.0  # 0: plain gradient descent
+    recipe: str = "blog"
 
     @property
     def n_runs(self) -> int:
@@ -67,13 +77,27 @@ class Workload:
 WORKLOADS = {
     "W1": Workload("W1", (2,), seeds=16, epochs=200),
     "W2": Workload("W2", (64, 64, 64), seeds=2, epochs=50),
+    # the deep preset's hardest group: 24 hidden layers of 16 on moons
+    "W3": Workload(
+        "W3",
+        (16,) * 24,
+        seeds=5,
+        epochs=150,
+        learning_rate=0.05,
+        activations=("tanh", "relu"),
+        inits=("zeros", "random", "xavier_normal", "he_normal", "orthogonal"),
+        dataset="moons",
+        dataset_options=(("noise", 0.2), ("n_samples", 1000)),
+        momentum=0.9,
+        recipe="plain",
+    ),
 }
 
 
 def quick(workload: Workload) -> Workload:
-    """A tiny version of a workload for smoke runs (1 seed, 3 epochs, narrow layers)."""
-    hidden = tuple(min(h, 8) for h in workload.hidden)
-    return Workload(workload.name, hidden, seeds=1, epochs=3)
+    """A tiny version of a workload for smoke runs (1 seed, 3 epochs, at most 3 narrow layers)."""
+    hidden = tuple(min(h, 8) for h in workload.hidden[:3])
+    return replace(workload, hidden=hidden, seeds=1, epochs=3)
 
 
 @dataclass
@@ -135,16 +159,28 @@ def subset(problem: Problem, seeds: int) -> tuple[Problem, list[int]]:
 
 def shorten(problem: Problem, seeds: int, epochs: int) -> Problem:
     """The first ``seeds`` seeds of every activation x init, trained for ``epochs`` only."""
-    wl = problem.workload
-    short = Workload(wl.name, wl.hidden, seeds, epochs, wl.learning_rate, wl.activations, wl.inits)
+    short = replace(problem.workload, seeds=seeds, epochs=epochs)
     sub, _ = subset(problem, seeds)
     sub.workload = short
     return sub
 
 
+def init_names(workload: Workload, init: str) -> tuple[str, str]:
+    """``(weight init, bias init)`` of one of the workload's inits, as initlab names."""
+    if workload.recipe == "blog":
+        return BLOG_INITS[init]
+    return _initializers.REGISTRY.canonical(init), "zeros"
+
+
+def load_data(workload: Workload) -> datasets.Dataset:
+    if workload.dataset_options:
+        return datasets.load(workload.dataset, **dict(workload.dataset_options))
+    return datasets.load(workload.dataset)
+
+
 def make_problem(workload: Workload, dtype: str = "float64") -> Problem:
-    """Load the data and draw every run's initial weights (the blog's recipe, legacy RNG)."""
-    data = datasets.load(workload.dataset)
+    """Load the data and draw every run's initial weights (the workload's recipe)."""
+    data = load_data(workload)
     sizes = (data.n_features, *workload.hidden, data.n_classes)
     runs = []
     for act in workload.activations:
@@ -153,9 +189,9 @@ def make_problem(workload: Workload, dtype: str = "float64") -> Problem:
         params = engine.init_params(
             pop,
             [s for _, s in specs],
-            [BLOG_INITS[i][0] for i, _ in specs],
-            [BLOG_INITS[i][1] for i, _ in specs],
-            rng_kind="legacy",
+            [init_names(workload, i)[0] for i, _ in specs],
+            [init_names(workload, i)[1] for i, _ in specs],
+            rng_kind="legacy" if workload.recipe == "blog" else "generator",
         )
         for m, (init, s) in enumerate(specs):
             runs.append(Run(act, init, s, [p[m] for p in params]))
@@ -196,26 +232,30 @@ def initlab_peer(problem: Problem, n_jobs: int = 2) -> np.ndarray:
     import initlab
 
     wl = problem.workload
-    inits = [BLOG_INITS[i][0] for i in wl.inits]
+    inits = [init_names(wl, i)[0] for i in wl.inits]
+    blog = wl.recipe == "blog"
+    extra = {"momentum": [wl.momentum]} if wl.momentum else {}
+    if "leaky_relu" in wl.activations:
+        extra["leaky_slope"] = LEAKY_SLOPE
     runs = initlab.sweep(
         problem.data,
         wl.hidden,
         list(wl.activations),
         inits,
-        ["gd"],
+        ["momentum" if wl.momentum else "gd"],
         [wl.learning_rate],
         seeds=range(wl.seeds),
         epochs=wl.epochs,
-        bias_init="blog",
+        bias_init="blog" if blog else "zeros",
         dtype=problem.dtype,
-        rng_kind="legacy",
-        leaky_slope=LEAKY_SLOPE,
+        rng_kind="legacy" if blog else "generator",
         n_jobs=n_jobs,
+        **extra,
     )
     by_key = {(r.activation, r.init, r.seed): r.train_loss for r in runs.itertuples(index=False)}
     out = np.full(len(problem.runs), np.nan)
     for i, run in enumerate(problem.runs):
-        out[i] = by_key[(run.activation, BLOG_INITS[run.init][0], run.seed)]
+        out[i] = by_key[(run.activation, init_names(wl, run.init)[0], run.seed)]
     return out
 
 
@@ -293,16 +333,23 @@ class BlogFFNetwork:
                     dH, self.grad_activation(self.H[i - 1])
                 )
 
-    def fit(self, X, Y, epochs=1, eta=1):
+    def fit(self, X, Y, epochs=1, eta=1, gamma=0.0):
+        """GD, or the blog's Momentum with ``gamma``: ``v = gamma v + eta g; p -= v``."""
         m = X.shape[0]
         self.loss = []
+        v = {k: np.zeros_like(p) for k, p in self.params.items()}
         for _ in range(epochs):
             self.grad(X, Y)
             p = self.H[self.num_layers]
             self.loss.append(-np.mean(np.log(np.sum(p * Y, axis=1))))
             for i in range(1, self.num_layers + 1):
-                self.params["W" + str(i)] -= eta * (self.gradients["dW" + str(i)] / m)
-                self.params["B" + str(i)] -= eta * (self.gradients["dB" + str(i)] / m)
+                for key in ("W" + str(i), "B" + str(i)):
+                    g = self.gradients["d" + key] / m
+                    if gamma:
+                        v[key] = gamma * v[key] + eta * g
+                        self.params[key] -= v[key]
+                    else:
+                        self.params[key] -= eta * g
 
     def param_list(self):
         out = []
@@ -320,7 +367,13 @@ def numpy_loop_peer(problem: Problem) -> list[list[np.ndarray]]:
         for run in problem.runs:
             params = [p.astype(problem.dtype) for p in run.params]
             net = BlogFFNetwork(params, run.activation, problem.dtype_type(LEAKY_SLOPE))
-            net.fit(X, Y, epochs=wl.epochs, eta=problem.dtype_type(wl.learning_rate))
+            net.fit(
+                X,
+                Y,
+                epochs=wl.epochs,
+                eta=problem.dtype_type(wl.learning_rate),
+                gamma=problem.dtype_type(wl.momentum),
+            )
             out.append(net.param_list())
     return out
 
@@ -346,11 +399,12 @@ def torch_loop_peer(problem: Problem) -> list[list[np.ndarray]]:
     tdtype = getattr(torch, problem.dtype)
     X = torch.tensor(problem.X, dtype=tdtype)
     y = torch.tensor(problem.y, dtype=torch.long)
-    lr = problem.workload.learning_rate
+    lr, mu = problem.workload.learning_rate, problem.workload.momentum
     out = []
     for run in problem.runs:
         act = _torch_act(run.activation)
         params = [torch.tensor(p, dtype=tdtype, requires_grad=True) for p in run.params]
+        vel = [torch.zeros_like(p) for p in params]
         n_layers = len(params) // 2
         for _ in range(problem.workload.epochs):
             h = X
@@ -360,10 +414,19 @@ def torch_loop_peer(problem: Problem) -> list[list[np.ndarray]]:
             loss = F.cross_entropy(h, y)
             grads = torch.autograd.grad(loss, params)
             with torch.no_grad():
-                for p, g in zip(params, grads, strict=True):
-                    p.sub_(lr * g)
+                _torch_step(params, grads, vel, lr, mu)
         out.append([p.detach().numpy() for p in params])
     return out
+
+
+def _torch_step(params, grads, vel, lr, mu):
+    """``p -= lr g``, or momentum ``v = mu v + g; p -= lr v`` (torch.optim.SGD's rule)."""
+    for p, g, v in zip(params, grads, vel, strict=True):
+        if mu:
+            v.mul_(mu).add_(g)
+            p.sub_(lr * v)
+        else:
+            p.sub_(lr * g)
 
 
 def torch_batched_peer(problem: Problem) -> list[list[np.ndarray]]:
@@ -375,11 +438,12 @@ def torch_batched_peer(problem: Problem) -> list[list[np.ndarray]]:
     tdtype = getattr(torch, problem.dtype)
     X = torch.tensor(problem.X, dtype=tdtype)
     y = torch.tensor(problem.y, dtype=torch.long)
-    lr = problem.workload.learning_rate
+    lr, mu = problem.workload.learning_rate, problem.workload.momentum
     out: list = [None] * len(problem.runs)
     for act_name, idx in problem.groups().items():
         act = _torch_act(act_name)
         params = [torch.tensor(p, requires_grad=True) for p in problem.stacked(idx)]
+        vel = [torch.zeros_like(p) for p in params]
         M, n_layers = len(idx), len(params) // 2
         xb = X.expand(M, *X.shape)
         yb = y.repeat(M)
@@ -392,8 +456,7 @@ def torch_batched_peer(problem: Problem) -> list[list[np.ndarray]]:
             loss = F.cross_entropy(h.reshape(-1, h.shape[-1]), yb, reduction="sum") / X.shape[0]
             grads = torch.autograd.grad(loss, params)
             with torch.no_grad():
-                for p, g in zip(params, grads, strict=True):
-                    p.sub_(lr * g)
+                _torch_step(params, grads, vel, lr, mu)
         for m, i in enumerate(idx):
             out[i] = [p[m].detach().numpy() for p in params]
     return out
@@ -420,7 +483,7 @@ def jax_peer(problem: Problem) -> list[list[np.ndarray]]:
     Y = jnp.asarray(problem.onehot())
     out: list = [None] * len(problem.runs)
     for act_name, idx in problem.groups().items():
-        key = (act_name, problem.dtype, wl.hidden, wl.epochs, len(idx), X.shape)
+        key = (act_name, problem.dtype, wl.hidden, wl.epochs, wl.momentum, len(idx), X.shape)
         fn = _JAX_CACHE.get(key)
         if fn is None:
             act = acts[act_name]
@@ -436,11 +499,20 @@ def jax_peer(problem: Problem) -> list[list[np.ndarray]]:
             grad_fn = jax.value_and_grad(loss_fn)
 
             def train_one(params, grad_fn=grad_fn):
-                def step(p, _):
-                    loss, g = grad_fn(p)
-                    return [pi - wl.learning_rate * gi for pi, gi in zip(p, g, strict=True)], loss
+                lr, mu = wl.learning_rate, wl.momentum
 
-                p, losses = jax.lax.scan(step, params, None, length=wl.epochs)
+                def step(carry, _):
+                    p, v = carry
+                    loss, g = grad_fn(p)
+                    if mu:  # v = mu v + g; p -= lr v
+                        v = [mu * vi + gi for vi, gi in zip(v, g, strict=True)]
+                        p = [pi - lr * vi for pi, vi in zip(p, v, strict=True)]
+                    else:
+                        p = [pi - lr * gi for pi, gi in zip(p, g, strict=True)]
+                    return (p, v), loss
+
+                vel = [jnp.zeros_like(q) for q in params]
+                (p, _), losses = jax.lax.scan(step, (params, vel), None, length=wl.epochs)
                 return p, losses
 
             fn = _JAX_CACHE[key] = jax.jit(jax.vmap(train_one))
@@ -469,6 +541,11 @@ def sklearn_prepare(problem: Problem) -> list:
 
     X = problem.X.astype(problem.dtype)
     wl = problem.workload
+    if problem.layer_sizes[-1] == 2:
+        raise ValueError(
+            "not comparable: MLPClassifier gives two classes one logistic output unit, "
+            "the other peers a softmax over two"
+        )
     models = []
     for run in problem.runs:
         if run.activation not in SKLEARN_ACTIVATIONS:
@@ -482,7 +559,7 @@ def sklearn_prepare(problem: Problem) -> list:
             batch_size=len(X),
             learning_rate="constant",
             learning_rate_init=wl.learning_rate,
-            momentum=0.0,
+            momentum=wl.momentum,  # v = mu v - lr g; p += v: the same trajectory
             nesterovs_momentum=False,
             shuffle=False,
             tol=0.0,

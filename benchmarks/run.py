@@ -4,7 +4,15 @@ Usage::
 
     python benchmarks/run.py --workload W1 --dtype float64 --repeats 3
     python benchmarks/run.py --workload W2 --dtype float32 --peers initlab,jax
+    python benchmarks/run.py --workload W3 --emulate avx2          # as on an AVX2-only CPU
     python benchmarks/run.py --workload W1 --quick --peers initlab,numpy-loop   # smoke run
+
+``--emulate avx2`` runs the benchmark in a child process that every library
+treats as an AVX2 machine (no AVX-512): NumPy's dispatch
+(``NPY_DISABLE_CPU_FEATURES``), OpenBLAS's kernels (``OPENBLAS_CORETYPE``),
+numba's code generation (``NUMBA_CPU_NAME``), XLA (``--xla_cpu_max_isa``) and
+PyTorch (``ATEN_CPU_CAPABILITY``).  Every result records the SIMD level the
+libraries saw (``machine.simd``).
 
 One invocation runs one workload in one dtype, every peer in turn (initlab
 first, before PyTorch or JAX are imported), each ``--repeats`` times after an
@@ -42,6 +50,17 @@ RESULTS = Path(__file__).resolve().parent / "results"
 TARGETS = {
     "W1": [("jax", 1.5), ("torch-loop", 20.0)],
     "W2": [("jax", 1.0), ("torch-loop", 20.0)],
+    "W3": [("jax", 1.0)],
+}
+# What --emulate avx2 sets: each library's switch for "this CPU has AVX2 but no AVX-512".
+EMULATIONS = {
+    "avx2": {
+        "NPY_DISABLE_CPU_FEATURES": "X86_V4,AVX512_ICL,AVX512_SPR",
+        "OPENBLAS_CORETYPE": "Haswell",
+        "NUMBA_CPU_NAME": "haswell",
+        "XLA_FLAGS": "--xla_cpu_max_isa=AVX2",
+        "ATEN_CPU_CAPABILITY": "avx2",
+    }
 }
 # agreement of final losses with initlab: |difference| <= tol * (1 + |loss|).  The sanity
 # check trains every peer on one seed of every activation x init for SANITY_EPOCHS epochs,
@@ -74,6 +93,7 @@ def machine_info() -> dict:
                 info[mod] = version({"sklearn": "scikit-learn"}.get(mod, mod))
             except Exception:  # pragma: no cover - a source checkout without metadata
                 info[mod] = "unknown"
+    info["simd"] = simd_info()
     try:
         from threadpoolctl import threadpool_info
 
@@ -84,6 +104,54 @@ def machine_info() -> dict:
     except ImportError:  # pragma: no cover
         pass
     return info
+
+
+def simd_info() -> dict:
+    """The SIMD level each library uses here (after any emulation switches).
+
+    NumPy: its baseline and the dispatch targets it enables (``X86_V4`` is
+    AVX-512, ``X86_V3`` AVX2; ``numpy.show_runtime`` prints the same); numba:
+    the CPU it compiles for; OpenBLAS: its kernel core type.
+    """
+    out: dict = {"emulated": os.environ.get("INITLAB_BENCH_EMULATE")}
+    try:
+        from numpy._core._multiarray_umath import (
+            __cpu_baseline__,
+            __cpu_dispatch__,
+            __cpu_features__,
+        )
+
+        out["numpy_baseline"] = list(__cpu_baseline__)
+        out["numpy_dispatch"] = [f for f in __cpu_dispatch__ if __cpu_features__.get(f)]
+        out["cpu_has"] = [f for f in ("AVX2", "FMA3", "AVX512F") if __cpu_features__.get(f)]
+    except ImportError:  # pragma: no cover - NumPy < 2
+        pass
+    for key in EMULATIONS["avx2"]:
+        if os.environ.get(key):
+            out[key] = os.environ[key]
+    if importlib.util.find_spec("numba") is not None:
+        import llvmlite.binding as llvm
+
+        out["numba_cpu"] = os.environ.get("NUMBA_CPU_NAME") or llvm.get_host_cpu_name()
+    return out
+
+
+def emulate(kind: str, argv: list[str]) -> int:
+    """Run this script again in a child process with the emulation switches of ``kind``."""
+    import subprocess
+
+    env = {**os.environ, **EMULATIONS[kind], "INITLAB_BENCH_EMULATE": kind}
+    args = [a for a in argv if a != "--emulate" and a != kind]
+    return subprocess.call([sys.executable, str(Path(__file__).resolve()), *args], env=env)
+
+
+def _emulated(args, argv: list[str]) -> dict:
+    """Run in an emulating child process; its result, read back from its JSON."""
+    code = emulate(args.emulate, argv)
+    if code:
+        raise SystemExit(code)
+    suffix = ("-quick" if args.quick else "") + f"-{args.emulate}"
+    return json.loads((args.out / f"{args.workload}-{args.dtype}{suffix}.json").read_text())
 
 
 def _cpu_model() -> str:
@@ -221,7 +289,15 @@ def main(argv=None) -> dict:
         help="torch.set_num_threads for the torch peers (default 1; 0: torch's default)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
+    parser.add_argument(
+        "--emulate",
+        choices=sorted(EMULATIONS),
+        default=None,
+        help="run as on a CPU without AVX-512 (see the module docstring)",
+    )
     args = parser.parse_args(argv)
+    if args.emulate and os.environ.get("INITLAB_BENCH_EMULATE") != args.emulate:
+        return _emulated(args, list(sys.argv[1:] if argv is None else argv))
     if args.repeats < 1:
         parser.error(f"--repeats must be >= 1, got {args.repeats}")
 
@@ -259,7 +335,11 @@ def main(argv=None) -> dict:
             "seeds": workload.seeds,
             "epochs": workload.epochs,
             "learning_rate": workload.learning_rate,
-            "optimizer": "full-batch gradient descent",
+            "optimizer": (
+                f"full-batch momentum {workload.momentum}"
+                if workload.momentum
+                else "full-batch gradient descent"
+            ),
             "loss": "softmax cross-entropy (mean)",
             "n_train": int(len(problem.y)),
             "runs": len(problem.runs),
@@ -319,7 +399,8 @@ def main(argv=None) -> dict:
         if peer in ratios
     ]
     args.out.mkdir(parents=True, exist_ok=True)
-    suffix = "-quick" if args.quick else ""
+    emulated = os.environ.get("INITLAB_BENCH_EMULATE")
+    suffix = ("-quick" if args.quick else "") + (f"-{emulated}" if emulated else "")
     path = args.out / f"{args.workload}-{args.dtype}{suffix}.json"
     path.write_text(json.dumps(result, indent=1) + "\n")
     (args.out / "summary.md").write_text(summary(args.out))
@@ -334,6 +415,15 @@ def main(argv=None) -> dict:
             f"{check['full_length'].get('compared')}"
         )
     return result
+
+
+def _simd_level(simd: dict) -> str:
+    dispatch = simd.get("numpy_dispatch", [])
+    if "X86_V4" in dispatch:
+        return "AVX-512"
+    if "X86_V3" in dispatch or "AVX2" in simd.get("cpu_has", []):
+        return "AVX2"
+    return "SIMD level unknown"
 
 
 def _agree_cell(check: dict) -> str:
@@ -355,13 +445,21 @@ def summary(directory: Path) -> str:
     for path in sorted(directory.glob("W*.json")):
         r = json.loads(path.read_text())
         c = r["config"]
-        title = f"## {r['workload']} {r['dtype']}" + (" (quick)" if r.get("quick") else "")
+        simd = r["machine"].get("simd", {})
+        level = _simd_level(simd)
+        title = (
+            f"## {r['workload']} {r['dtype']}, {level}"
+            + (" (emulated)" if simd.get("emulated") else "")
+            + (" (quick)" if r.get("quick") else "")
+        )
         lines += [
             title,
             "",
             f"{c['runs']} runs, layers {c['layer_sizes']}, {c['epochs']} epochs, "
-            f"N={c['n_train']}, {c['repeats']} repeats; {r['machine']['cpu']}, "
-            f"{r['machine']['cpu_count']} cores; {r['date']}",
+            f"{c['optimizer']}, N={c['n_train']}, {c['repeats']} repeats; "
+            f"{r['machine']['cpu']}, {r['machine']['cpu_count']} cores; {r['date']}; "
+            f"NumPy dispatch {simd.get('numpy_dispatch', '?')}, numba CPU "
+            f"{simd.get('numba_cpu', '?')}, OpenBLAS core {simd.get('OPENBLAS_CORETYPE', 'auto')}",
             "",
             "| peer | median s | model-epochs/s | initlab ÷ peer | CPU s | initlab ÷ peer "
             "per CPU s | first call s | runs timed | sanity: 5-epoch losses agree "

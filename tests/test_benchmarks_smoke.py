@@ -62,7 +62,37 @@ def test_quick_run_writes_json_and_summary(run, tmp_path):
     assert check["compared"] == 16 and check["max_rel_diff"] < 1e-10
     assert result["ratios"]["numpy-loop"] > 0
     summary = (tmp_path / "summary.md").read_text()
-    assert "## W1 float64 (quick)" in summary and "| numpy-loop |" in summary
+    assert "## W1 float64, " in summary and "(quick)" in summary and "| numpy-loop |" in summary
+    simd = data["machine"]["simd"]
+    assert simd["numpy_baseline"] and "numba_cpu" in simd and simd["emulated"] is None
+
+
+def test_quick_w3_trains_the_deep_recipe_with_momentum(run, tmp_path):
+    """W3's peers (momentum, initlab's initializers, zero biases) train the same networks."""
+    argv = ["--workload", "W3", "--quick", "--repeats", "1", "--out", str(tmp_path)]
+    result = run.main([*argv, "--peers", "numpy-loop,initlab-1core"])
+    assert result["config"]["optimizer"] == "full-batch momentum 0.9"
+    assert result["config"]["runs"] == 10  # tanh, relu x 5 initializers x 1 seed
+    check = result["agreement"]["numpy-loop"]
+    assert check["compared"] == 10 and check["max_rel_diff"] < 1e-10
+    assert check["full_length"]["compared"] == 10
+
+
+def test_quick_w2_runs_the_wide_grid_on_numpy(run, tmp_path):
+    argv = ["--workload", "W2", "--quick", "--repeats", "1", "--out", str(tmp_path)]
+    result = run.main([*argv, "--peers", "numpy-loop,initlab-1core"])
+    assert result["config"]["layer_sizes"] == [2, 8, 8, 8, 4]
+    assert result["agreement"]["numpy-loop"]["max_rel_diff"] < 1e-10
+
+
+def test_avx2_emulation_reaches_every_library(run, tmp_path):
+    argv = ["--workload", "W1", "--quick", "--repeats", "1", "--out", str(tmp_path)]
+    result = run.main([*argv, "--peers", "numpy-loop,initlab-1core", "--emulate", "avx2"])
+    simd = result["machine"]["simd"]
+    assert simd["emulated"] == "avx2" and simd["numba_cpu"] == "haswell"
+    assert "X86_V4" not in simd["numpy_dispatch"] and simd["OPENBLAS_CORETYPE"] == "Haswell"
+    assert (tmp_path / "W1-float64-quick-avx2.json").exists()
+    assert result["agreement"]["numpy-loop"]["max_rel_diff"] < 1e-10
 
 
 def test_reference_loss_matches_the_engine(peers):
@@ -101,3 +131,16 @@ def test_memory_script_measures_a_small_sweep(tmp_path):
     assert json.loads((tmp_path / "memory.json").read_text())["met"] is True
     with pytest.raises(SystemExit):
         memory.main(["--max-memory", "lots"])
+
+
+def test_scaling_benchmark_builds_a_store_that_both_lookups_and_the_summary_read(tmp_path):
+    scaling = _load("scaling")
+    study = scaling.study_for(400)  # 4 activations x 10 initializers x 1 rate x 10 seeds
+    path = tmp_path / "scale.db"
+    scaling.build_store(path, study)
+    ((_, specs, hashes),) = study.plan()
+    assert len(specs) == 400
+    by_key, by_status = scaling.time_lookup(path, hashes)  # both find every run
+    assert by_key >= 0 and by_status >= 0
+    load, summary, n_configs = scaling.time_summary(path, study)
+    assert n_configs == 40

@@ -56,7 +56,7 @@ def test_train_prints_accuracy():
         (["-a", "relux"], "did you mean 'relu'"),
         (["--lr", "-1"], "learning_rate must be a finite number > 0"),
         (["--epochs", "0"], "epochs must be an integer >= 1"),
-        (["--hidden", "4,x"], "comma-separated integers"),
+        (["--hidden", "4,x"], "comma-separated like"),
         (["-d", "nosuchset"], "unknown data set"),
     ],
 )

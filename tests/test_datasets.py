@@ -28,11 +28,12 @@ EXPECTED = {
     "digits": (1797, 10, 64),
 }
 FILES = {"csv", "npz"}
+REGRESSION = {"plane", "multigauss"}  # tests/test_regression.py
 SYNTHETIC = ["blobs", "moons", "circles", "xor", "spiral", "gauss"]
 
 
 def test_table_covers_every_registered_set():
-    assert set(datasets.names()) == set(EXPECTED) | FILES
+    assert set(datasets.names()) == set(EXPECTED) | FILES | REGRESSION
     for name in datasets.names():
         assert datasets.describe(name)  # every set has a one-line description
         assert "\n" not in datasets.describe(name)

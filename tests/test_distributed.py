@@ -5,6 +5,7 @@ started from the command line -- serves most tests; one test lets ``Study.run``
 start its own ``LocalCluster``.
 """
 
+import math
 import os
 import shutil
 import signal
@@ -23,7 +24,7 @@ distributed = pytest.importorskip("distributed")
 from initlab import __version__  # noqa: E402
 from initlab import datasets as _datasets  # noqa: E402
 from initlab import distributed as idist  # noqa: E402
-from initlab.store import Store  # noqa: E402
+from initlab.store import Store, StoreError  # noqa: E402
 from initlab.study import Study  # noqa: E402
 from initlab.sweep import Chunk, RunSpec, chunks, plan  # noqa: E402
 
@@ -426,3 +427,310 @@ def test_without_dask_the_error_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(ImportError, match=r"pip install 'initlab\[dask\]'"):
         idist.connect()
+
+
+# --- scale and cluster faults ---------------------------------------------------------------------
+def _initlab_tasks(client) -> list[str]:
+    return client.run_on_scheduler(
+        lambda dask_scheduler: [
+            str(k) for k in dask_scheduler.tasks if str(k).startswith("initlab-chunk")
+        ]
+    )
+
+
+def test_in_flight_chunks_are_bounded_and_released_once_consumed(cluster, client):
+    data = _datasets.load("moons", n_samples=200, random_state=0)
+    specs = plan((6,), ["tanh"], ["xavier", "he"], ["gd"], [0.5], range(6), epochs=5)
+    chunk_list = [Chunk(i, [s]) for i, s in enumerate(specs)]  # 12 chunks
+    held = []
+    results = idist.execute_dask(chunk_list, data, client=client, max_in_flight=3)
+    for r in results:
+        held.append(len(_initlab_tasks(client)))
+        time.sleep(0.05)  # a slow writer: the cluster must not run ahead of it
+        assert r.error is None
+    assert len(held) == 12
+    assert max(held) <= 3, held  # never more than max_in_flight submitted and not consumed
+    assert not _wait_for_no_tasks(client)
+    with pytest.raises(ValueError, match="max_in_flight must be a positive integer"):
+        next(idist.execute_dask(chunk_list, data, client=client, max_in_flight=0))
+
+
+def _modified_checkout(tmp_path, marker) -> Path:
+    """A copy of initlab with the same version but other code: its run_chunk leaves a mark."""
+    root = tmp_path / "modified"
+    shutil.copytree(Path(SRC) / "initlab", root / "initlab")
+    sweep = root / "initlab" / "sweep.py"
+    text = sweep.read_text().replace(
+        "    with one_blas_thread():\n        return _run_chunk(",
+        f"    open({str(marker)!r}, 'a').close()\n    with one_blas_thread():\n"
+        "        return _run_chunk(",
+    )
+    assert "open(" in text
+    sweep.write_text(text)
+    return root
+
+
+def _start_worker(address, pythonpath, workdir, name):
+    log = open(workdir / f"{name}.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            *_dask_command(),
+            "worker",
+            address,
+            "--nworkers",
+            "1",
+            "--nthreads",
+            "1",
+            "--no-dashboard",
+            "--host",
+            "127.0.0.1",
+            "--name",
+            name,
+            "--local-directory",
+            str(workdir),
+        ],
+        cwd=workdir,
+        env={**os.environ, "PYTHONPATH": str(pythonpath)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return proc, log
+
+
+def _stop(proc, log=None):
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    if log is not None:
+        log.close()
+
+
+def _wait_for_worker(client, name, patience=120.0) -> str:
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        for address, info in client.scheduler_info()["workers"].items():
+            if info.get("name") == name:
+                return address
+        time.sleep(0.2)
+    raise AssertionError(f"worker {name} did not join")
+
+
+def test_a_worker_with_other_code_of_the_same_version_is_refused_even_late(
+    tmp_path, cluster, client, local_dbs
+):
+    marker = tmp_path / "ran-modified-code"
+    checkout = _modified_checkout(tmp_path, marker)
+    proc, log = _start_worker(cluster, checkout, tmp_path, "modified-early")
+    try:
+        early = _wait_for_worker(client, "modified-early")
+        with pytest.raises(idist.VersionMismatch, match="other initlab") as info:
+            small().run(tmp_path / "early.db", executor="dask", scheduler=cluster)
+        assert early in str(info.value) and "source hash" in str(info.value)
+        assert not (tmp_path / "early.db").exists()
+    finally:
+        _stop(proc, log)
+    # a worker that joins once the study runs gets no work, and the user is told which
+    late = {}
+
+    def progress(done, total):
+        if done and not late:  # after the first chunk: start the modified worker
+            late["proc"], late["log"] = _start_worker(cluster, checkout, tmp_path, "modified-late")
+            late["address"] = _wait_for_worker(client, "modified-late")
+            time.sleep(2 * idist._POLL)  # the client's next look at the cluster
+
+    db = tmp_path / "late.db"
+    try:
+        with pytest.warns(idist.ClusterWarning, match="other initlab") as caught:
+            report = small(epochs=60).run(
+                db, executor="dask", scheduler=cluster, max_memory=MAX_MEMORY, progress=progress
+            )
+    finally:
+        if late:
+            _stop(late["proc"], late["log"])
+    assert any(late["address"] in str(w.message) for w in caught)
+    assert "gets no initlab work" in str(caught[0].message)
+    assert (report.trained, report.failed) == (18, 0)
+    assert not marker.exists(), "a refused worker ran a chunk"
+
+
+def test_a_worker_with_another_numpy_is_refused(client):
+    worker = sorted(client.scheduler_info()["workers"])[0]
+    code = "import numpy\nnumpy._initlab_saved = numpy.__version__\nnumpy.__version__ = '0.0.1'\n"
+    client.run(exec, code, {}, workers=[worker])
+    try:
+        with pytest.raises(idist.VersionMismatch, match="NumPy 0.0.1") as info:
+            idist.check_workers(client)
+        assert worker in str(info.value)
+    finally:
+        client.run(
+            exec, "import numpy\nnumpy.__version__ = numpy._initlab_saved\n", {}, workers=[worker]
+        )
+    assert idist.check_workers(client)
+    assert idist.code_fingerprint()[1] == np.__version__
+
+
+# A plugin that SIGKILLs its worker every time it starts one given chunk.
+_ALWAYS_KILL_SOURCE = _KILLER_SOURCE.replace(
+    """        try:
+            os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return
+""",
+    """        with open(self.marker, "a") as f:
+            f.write("x")
+""",
+).replace("initlab-test-killer", "initlab-test-always-killer")
+
+
+def test_repeated_worker_deaths_fail_the_chunk_with_its_cause(tmp_path):
+    import dask
+
+    namespace = {"__name__": "initlab_test_always_killer"}
+    exec(_ALWAYS_KILL_SOURCE, namespace)
+    marker = tmp_path / "deaths"
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        with idist.connect(workers=2) as session:
+            session.client.register_plugin(namespace["KillWhileExecuting"](str(marker), 2))
+            report = small().run(
+                tmp_path / "f.db",
+                executor="dask",
+                scheduler=session.address,
+                max_memory=MAX_MEMORY,
+            )
+    assert len(marker.read_text()) == 2  # allowed-failures=1: two deaths, then failed
+    # the chunk that kills its workers fails; so may a chunk queued on a dying worker
+    assert report.failed >= 2 and report.trained + report.failed == 18 and not report.ok
+    (reason,) = report.failures
+    assert reason.startswith("KilledWorker: the worker running this chunk died 2 times")
+    assert report.failure_lines() == [f"{report.failed} runs: {reason}"]
+    with Store(tmp_path / "f.db", readonly=True) as st:
+        assert st.failure_reasons("dask") == {reason: report.failed}
+        assert len(st.runs("dask", status="done")) == report.trained
+
+
+@pytest.fixture
+def own_cluster(tmp_path):
+    """A scheduler and one worker of this test's own (the test may kill them)."""
+    env = {**os.environ, "PYTHONPATH": SRC}
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    log = open(tmp_path / "own-scheduler.log", "w")  # noqa: SIM115
+    scheduler = subprocess.Popen(
+        [
+            *_dask_command(),
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-dashboard",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    worker, wlog = _start_worker(address, SRC, tmp_path, "own")
+    try:
+        with distributed.Client(address, timeout=60) as c:
+            c.wait_for_workers(1, timeout=120)
+        yield {"address": address, "scheduler": scheduler, "worker": worker}
+    finally:
+        _stop(worker, wlog)
+        _stop(scheduler, log)
+
+
+def test_scheduler_loss_stops_stores_nothing_as_failed_and_exits_non_zero(
+    tmp_path, own_cluster, local_dbs
+):
+    # long chunks: the kill lands mid-study
+    toml = tmp_path / "slow.toml"
+    toml.write_text(small(epochs=3000, seeds=6).to_toml())
+    db = tmp_path / "lost.db"
+    cmd = [
+        sys.executable,
+        "-m",
+        "initlab.cli",
+        "study",
+        "--config",
+        str(toml),
+        "--executor",
+        "dask",
+        "--scheduler",
+        own_cluster["address"],
+        "--store",
+        str(db),
+        "--no-report",
+    ]
+    env = {**os.environ, "PYTHONPATH": SRC}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if db.exists():
+            try:
+                with Store(db, readonly=True) as st:
+                    if st.study_names() and len(st.runs("dask", status=None)) > 0:
+                        break
+            except StoreError:  # the file is being created
+                pass
+        time.sleep(0.1)
+    os.killpg(own_cluster["scheduler"].pid, signal.SIGKILL)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode not in (0, None), out + err
+    text = " ".join(err.split())
+    assert "lost the connection to the Dask scheduler" in text and "rerun" in text, err
+    assert "initlab/" not in err.split("error:")[0]  # no traceback through initlab's code
+    with Store(db, readonly=True) as st:
+        every = st.runs("dask", status=None)
+        assert 0 < len(every) < 36 and set(every.status) == {"done"}
+
+
+def test_no_workers_for_too_long_is_explained(tmp_path, own_cluster):
+    def progress(done, total):
+        if done:  # the first chunk is stored: the only worker (and its nanny) goes away
+            _stop(own_cluster["worker"])
+
+    db = tmp_path / "alone.db"
+    with pytest.raises(idist.NoWorkers, match="for [0-9]+ s") as info:
+        small(epochs=200).run(
+            db,
+            executor="dask",
+            scheduler=own_cluster["address"],
+            max_memory=MAX_MEMORY,
+            progress=progress,
+            no_workers_timeout=3,
+        )
+    assert "dask worker" in str(info.value) and "stored" in str(info.value)
+    with Store(db, readonly=True) as st:
+        every = st.runs("dask", status=None)
+        assert len(every) >= 2 and set(every.status) == {"done"}
+    # waiting for workers instead: a worker that comes later finishes the study
+    joiner = {}
+
+    def late_worker():
+        time.sleep(3)
+        joiner["proc"], joiner["log"] = _start_worker(own_cluster["address"], SRC, tmp_path, "w2")
+
+    import threading
+
+    thread = threading.Thread(target=late_worker)
+    thread.start()
+    try:
+        with pytest.warns(idist.ClusterWarning, match="waiting for 1 as long as it takes"):
+            report = small(epochs=200).run(
+                db,
+                executor="dask",
+                scheduler=own_cluster["address"],
+                max_memory=MAX_MEMORY,
+                no_workers_timeout=math.inf,
+            )
+    finally:
+        thread.join()
+        _stop(joiner["proc"], joiner["log"])
+    assert report.skipped + report.trained == 18 and report.failed == 0

@@ -24,14 +24,15 @@ def test_backprop_matches_central_differences(act, hidden, rng):
     X, y = _problem(rng)
     pop = Population((3, *hidden, 3), act, "cross_entropy", n_models=2)
     params = init_params(pop, [1, 2], "xavier_normal", "normal")
-    loss, grads = pop.loss_and_grads(params, X, y)
+    pen = dict(l1=np.array([0.0, 0.01]), l2=np.array([0.05, 0.0])) if len(hidden) == 1 else {}
+    loss, grads = pop.loss_and_grads(params, X, y, **pen)
     for k in range(len(params)):
         for m in range(2):
 
             def f(pm, k=k, m=m):
                 ps = [q.copy() for q in params]
                 ps[k][m] = pm
-                return pop.loss_and_grads(ps, X, y)[0][m]
+                return pop.loss_and_grads(ps, X, y, **pen)[0][m]
 
             num = numeric_grad(f, params[k][m])
             np.testing.assert_allclose(grads[k][m], num, rtol=1e-5, atol=1e-8)
@@ -71,9 +72,20 @@ def test_small_and_blas_kernels_agree(rng, monkeypatch):
 OPTS = optim.names()
 
 
-@pytest.mark.parametrize("opt_name", OPTS)
+def _compiled(name):
+    recipe = optim.get(name).build(0.1).recipe
+    return recipe is not None and recipe[0] in engine.FAST_PATH["optimizers"]
+
+
+# every optimizer on NumPy; those with a compiled kernel on the kernels too
+ENGINE_OPTS = [(o, "numpy") for o in OPTS] + [(o, "numba") for o in OPTS if _compiled(o)]
+
+
+@pytest.mark.parametrize("opt_name, eng", ENGINE_OPTS)
 @pytest.mark.parametrize("act", ["tanh", "relu", "leaky_relu", "sigmoid", "selu"])
-def test_population_equals_loop(opt_name, act, rng):
+def test_population_equals_loop(opt_name, act, eng, rng):
+    if eng == "numba":
+        pytest.importorskip("numba")
     X, y = _problem(rng, n=60, d=2, k=4)
     Xv, yv = _problem(rng, n=20, d=2, k=4)
     seeds = [3, 4, 5]
@@ -82,6 +94,7 @@ def test_population_equals_loop(opt_name, act, rng):
     slopes = np.array([0.1, 0.2, 0.01])
     batch = 16 if opt_name == "minibatch" else None
     hyper = {"weight_decay": np.array([0.0, 0.01, 0.1])} if opt_name == "adamw" else {}
+    l1, l2 = np.array([0.0, 1e-3, 1e-2]), np.array([1e-2, 0.0, 1e-3])
     a = activations.get(act, slope=slopes) if act == "leaky_relu" else act
     pop = Population((2, 8, 5, 4), a, n_models=3)
     params = init_params(pop, seeds, inits, "normal")
@@ -97,7 +110,11 @@ def test_population_equals_loop(opt_name, act, rng):
         batch_size=batch,
         shuffle=True,
         shuffle_seed=9,
+        l1=l1,
+        l2=l2,
+        engine=eng,
     )
+    assert res.engine == eng
     for m in range(3):
         a1 = activations.get(act, slope=slopes[m]) if act == "leaky_relu" else act
         one = Population((2, 8, 5, 4), a1, n_models=1)
@@ -115,6 +132,9 @@ def test_population_equals_loop(opt_name, act, rng):
             batch_size=batch,
             shuffle=True,
             shuffle_seed=9,
+            l1=l1[m],
+            l2=l2[m],
+            engine=eng,
         )
         for pa, pb in zip(res.params, r1.params, strict=True):
             np.testing.assert_allclose(pa[m], pb[0], rtol=1e-12, atol=1e-13)

@@ -94,3 +94,25 @@ def test_registry_errors_and_aliases():
         I.variance_scaling(1.0, "fan_in", "cauchy")
     with pytest.raises(TypeError, match="seed must be an integer"):
         I.make_rng(1.5)
+
+
+@pytest.mark.parametrize("name", I.names())
+def test_variance_is_what_the_initializer_draws(name):
+    # every registered initializer states its variance; diagnostics and theory read it
+    init = I.get(name)
+    fan_in, fan_out = 120, 80
+    variance = init.variance(fan_in, fan_out)
+    if init.data_dependent:  # LSUV: set from the data, so not known from the fans
+        assert math.isnan(variance)
+        return
+    W = init(np.random.default_rng(3), (30, fan_in, fan_out))
+    assert W.var() == pytest.approx(variance, rel=0.02, abs=1e-15)
+
+
+def test_he_takes_the_leaky_slope_as_torch_does():
+    torch_like = 2 / (1 + 0.2**2) / 100  # kaiming_normal_(a=0.2): gain^2 / fan_in
+    he = I.get("he_normal", a=0.2)
+    assert he.variance(100, 50) == pytest.approx(torch_like)
+    assert he(np.random.default_rng(0), (200, 100, 50)).var() == pytest.approx(torch_like, rel=0.01)
+    with pytest.raises(ValueError, match="has no parameter"):
+        I.get("he_normal", slope=0.2)

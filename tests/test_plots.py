@@ -480,3 +480,22 @@ def test_edge_of_chaos_figure_marks_the_jumps():
     labels = [line.get_label() for line in right.lines]
     assert "gelu: jump (none)" in labels and "tanh: edge of chaos" in labels
     assert "tanh: jump (none)" not in labels
+
+
+def test_every_figure_function_is_exported():
+    # a figure added to a subject module is public once it is in that module's __all__
+    import importlib
+    import inspect
+
+    for name in ("data", "layers", "panels", "studies", "theory", "training"):
+        module = importlib.import_module(f"initlab.plots.{name}")
+        public = {
+            n
+            for n, obj in vars(module).items()
+            if not n.startswith("_")
+            and (inspect.isfunction(obj) or inspect.isclass(obj))
+            and obj.__module__ == module.__name__
+        }
+        assert public == set(module.__all__), (name, public ^ set(module.__all__))
+        assert set(module.__all__) <= set(plots.__all__)
+        assert all(getattr(plots, n) is getattr(module, n) for n in module.__all__)

@@ -141,7 +141,7 @@ def test_names_are_canonical_so_hashes_are_stable():
         ({"seeds": [2**32]}, r"seeds must be an integer in \[0, 2\*\*32\), got 4294967296"),
         ({"learning_rates": [-1]}, "learning_rates must be a finite number > 0, got -1"),
         ({"epochs": 0}, "epochs must be an integer >= 1"),
-        ({"gamma": [0.9]}, "gamma applies to the optimizers momentum, nag; none of this grid's"),
+        ({"gamma": [0.9]}, "gamma applies to the optimizers momentum, nag; none of this run's"),
         ({"hidden_layer_sizes": (4, 0)}, "positive integers"),
     ],
 )

@@ -1,6 +1,7 @@
 """initlab: how activation functions, weight initialization and optimizers shape training.
 
-The public API: the estimator :class:`FFNetwork` and :func:`blog_network`,
+The public API: the estimators :class:`FFNetwork` (a classifier) and
+:class:`FFRegressor`, :func:`blog_network`,
 :func:`sweep` for whole grids, :class:`Study` for stored studies with
 statistics, the population engine, and the registries of activations,
 initializers, losses, optimizers and data sets.
@@ -29,6 +30,8 @@ _SUBMODULES = {
     "losses",
     "optim",
     "engine",
+    "runs",
+    "errors",
     "network",
     "datasets",
     "sweep",
@@ -43,11 +46,13 @@ _SUBMODULES = {
     "advice",
     "distributed",
     "torch",
+    "plugins",
     "cli",
     "web",
 }
 _ATTRIBUTES = {
     "FFNetwork": "network",
+    "FFRegressor": "network",
     "blog_network": "network",
     "Study": "study",
     "advise": "advice",
@@ -55,6 +60,7 @@ _ATTRIBUTES = {
 
 __all__ = [
     "FFNetwork",
+    "FFRegressor",
     "blog_network",
     "sweep",
     "Study",

@@ -1,9 +1,13 @@
 """A tiny name registry with helpful errors, shared by every pluggable concept.
 
-Activations, initializers, optimizers, losses and data sets are looked up by
-name.  Names are case-insensitive and ``-``/``_``/space-insensitive, aliases
-are allowed, and an unknown name raises a :class:`ValueError` that suggests
-the closest valid name and lists all of them.
+Activations, initializers, optimizers, losses, data sets and experiments are
+looked up by name.  Names are case-insensitive and ``-``/``_``/space-insensitive,
+aliases are allowed, and an unknown name raises a :class:`ValueError` that
+suggests the closest valid name and lists all of them.
+
+A registry with an entry-point ``group`` loads the components of other
+packages and of the ``INITLAB_PLUGINS`` modules the first time it looks a name
+up (see :mod:`initlab.plugins`), in the main process and in every worker alike.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+from .errors import ConfigError
 
 T = TypeVar("T")
 
@@ -29,20 +35,37 @@ class Registry(Generic[T]):
     ----------
     kind : str
         What the entries are, for error messages ("activation", "optimizer").
+    group : str, optional
+        The entry-point group of its plugins (``"initlab.activations"``).
     """
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, group: str | None = None):
         self.kind = kind
+        self.group = group
         self._entries: dict[str, T] = {}
         self._aliases: dict[str, str] = {}
         self._descriptions: dict[str, str] = {}
+        self._plugins_loaded = group is None
+
+    def _load_plugins(self) -> None:
+        """Import the group's entry points and the INITLAB_PLUGINS modules, once."""
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True  # first: the plugins' own registrations must not recurse
+        from . import plugins
+
+        try:
+            plugins.load(self.group)
+        except BaseException:
+            self._plugins_loaded = False  # fail again, as loudly, at the next lookup
+            raise
 
     def register(
         self, name: str, entry: T, *, aliases: tuple[str, ...] = (), description: str = ""
     ) -> T:
         key = normalize(name)
         if key in self._entries or key in self._aliases:
-            raise ValueError(f"{self.kind} {name!r} is already registered")
+            raise ConfigError(f"{self.kind} {name!r} is already registered")
         self._entries[key] = entry
         self._descriptions[key] = description
         for alias in aliases:
@@ -56,6 +79,7 @@ class Registry(Generic[T]):
                 f"{self.kind} must be given by name (a str), got {type(name).__name__} {name!r}; "
                 f"choose one of: {', '.join(self.names())}"
             )
+        self._load_plugins()
         key = normalize(name)
         if key in self._entries:
             return key
@@ -64,7 +88,7 @@ class Registry(Generic[T]):
         candidates = list(self._entries) + list(self._aliases)
         close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
         hint = f"; did you mean {self._aliases.get(close[0], close[0])!r}?" if close else ""
-        raise ValueError(
+        raise ConfigError(
             f"unknown {self.kind} {name!r}{hint} Choose one of: {', '.join(self.names())}"
         )
 
@@ -72,6 +96,7 @@ class Registry(Generic[T]):
         return self._entries[self.canonical(name)]
 
     def names(self) -> list[str]:
+        self._load_plugins()
         return list(self._entries)
 
     def aliases(self, name: str) -> list[str]:
@@ -89,24 +114,61 @@ class Registry(Generic[T]):
         return True
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._entries)
+        return iter(self.names())
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self.names())
 
 
 def check_params(kind: str, name: str, given, allowed) -> None:
     """Raise a ``ValueError`` naming the parameters of ``given`` that ``allowed`` lacks."""
     unknown = set(given) - set(allowed)
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"{kind} {name!r} has no parameter(s) {', '.join(sorted(unknown))}; "
             f"its parameters are: {', '.join(allowed) or 'none'}"
         )
 
 
+def describe_range(low: float, high: float, low_open: bool, high_open: bool = False) -> str:
+    """``"> 0"``, ``">= 1"``, ``"in [0, 1)"``: an allowed range, as error messages say it."""
+
+    def num(x: float) -> str:
+        for k in (32, 63):  # seeds and SQLite integers
+            if x == 2**k:
+                return f"2**{k}"
+        return f"{x:g}"
+
+    if math.isinf(high):
+        if math.isinf(low):
+            return ""
+        return f"> {num(low)}" if low_open else f">= {num(low)}"
+    if math.isinf(low):
+        return f"< {num(high)}" if high_open else f"<= {num(high)}"
+    return f"in {'(' if low_open else '['}{num(low)}, {num(high)}{')' if high_open else ']'}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Range:
+    """An allowed range of numbers, ``[low, high]``, either end possibly open."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+
+    def contains(self, value: float) -> bool:
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+    def describe_range(self) -> str:
+        """The range in words (``"in [0, 1)"``), see :func:`describe_range`."""
+        return describe_range(self.low, self.high, self.low_open, self.high_open)
+
+
 @dataclass(frozen=True)
-class Param:
+class Param(Range):
     """A numeric hyperparameter of a registered component, declared where the component is.
 
     The run schema (:mod:`initlab.runs`) turns each into a run field, so a new
@@ -120,8 +182,8 @@ class Param:
     default : float
     help : str
         One line: what it does.
-    low, high : float
-        Allowed range; ``low_open``/``high_open`` exclude the ends.
+    low, high, low_open, high_open : keywords
+        Allowed range (:class:`Range`).
     key : str, optional
         The run field's name (default ``"<component>_<name>"``, e.g. ``elu_alpha``).
     since : int
@@ -133,9 +195,5 @@ class Param:
     name: str
     default: float
     help: str
-    low: float = -math.inf
-    high: float = math.inf
-    low_open: bool = False
-    high_open: bool = False
     key: str | None = None
     since: int = 2

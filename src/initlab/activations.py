@@ -36,8 +36,9 @@ import numpy as np
 from scipy import special
 
 from ._registry import Param, Registry, check_params
+from .errors import ConfigError
 
-__all__ = ["Activation", "get", "names", "REGISTRY", "SELU_ALPHA", "SELU_SCALE"]
+__all__ = ["Activation", "get", "names", "register", "REGISTRY", "SELU_ALPHA", "SELU_SCALE"]
 
 # Klambauer et al. (2017), eq. (14): the constants that make N(0, 1) a fixed point.
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -128,7 +129,7 @@ class Activation:
         check_params("activation", self.name, params, self.params)
         for key, value in params.items():
             if np.ndim(value) == 0 and not np.isfinite(float(value)):
-                raise ValueError(f"{self.name} {key} must be finite, got {value!r}")
+                raise ConfigError(f"{self.name} {key} must be finite, got {value!r}")
         return replace(self, params={**self.params, **params})
 
     @cached_property
@@ -169,10 +170,15 @@ def second_moment_gain(act: Activation, order: int = 101) -> float:
     return 1.0 / math.sqrt(moment)
 
 
-REGISTRY: Registry[Activation] = Registry("activation")
+REGISTRY: Registry[Activation] = Registry("activation", "initlab.activations")
 
 
-def _register(act: Activation, aliases: tuple[str, ...] = ()) -> Activation:
+def register(act: Activation, aliases: tuple[str, ...] = ()) -> Activation:
+    """Make ``act`` known by its name (and ``aliases``) everywhere: networks, sweeps, studies.
+
+    Every registered activation is tested the moment it is registered (values,
+    gradient by central differences, stability).  See CONTRIBUTING.md.
+    """
     REGISTRY.register(act.name, act, aliases=aliases, description=act.description)
     return act
 
@@ -197,7 +203,7 @@ def _sigmoid_df(z, a, out=None):
     return g
 
 
-_register(
+register(
     Activation(
         "sigmoid",
         _sigmoid,
@@ -225,7 +231,7 @@ def _tanh_df(z, a, out=None):
     return np.subtract(a.dtype.type(1), g, out=g)  # 1 - a^2
 
 
-_register(
+register(
     Activation(
         "tanh",
         _tanh,
@@ -249,7 +255,7 @@ def _relu_df(z, a, out=None):
     return np.greater(z, 0, out=out)
 
 
-_register(
+register(
     Activation(
         "relu",
         _relu,
@@ -283,7 +289,7 @@ def _leaky_df(z, a, slope, out=None):
     return g
 
 
-_register(
+register(
     Activation(
         "leaky_relu",
         _leaky,
@@ -316,7 +322,7 @@ def _elu_df(z, a, alpha):
     return np.where(z > 0, z.dtype.type(1), _like(alpha, z) * np.exp(np.minimum(z, 0)))
 
 
-_register(
+register(
     Activation(
         "elu",
         _elu,
@@ -347,7 +353,7 @@ def _selu_df(z, a):
     return _like(SELU_SCALE, z) * np.where(z > 0, z.dtype.type(1), _like(neg, z))
 
 
-_register(
+register(
     Activation(
         "selu",
         _selu,
@@ -370,7 +376,7 @@ def _gelu_df(z, a):
     return cdf + z * pdf
 
 
-_register(
+register(
     Activation(
         "gelu",
         _gelu,
@@ -391,7 +397,7 @@ def _silu_df(z, a):
     return s * (1 + z * (1 - s))
 
 
-_register(
+register(
     Activation(
         "silu",
         _silu,
@@ -412,7 +418,7 @@ def _softplus_df(z, a):
     return special.expit(z)
 
 
-_register(
+register(
     Activation(
         "softplus",
         _softplus,
@@ -433,7 +439,7 @@ def _mish_df(z, a):
     return t + z * (1 - t * t) * special.expit(z)
 
 
-_register(
+register(
     Activation(
         "mish",
         _mish,
@@ -454,7 +460,7 @@ def _linear_df(z, a):
     return np.ones_like(z)
 
 
-_register(
+register(
     Activation(
         "linear",
         _linear,

@@ -7,6 +7,8 @@ layer over the library: parse, call, print.
 
 from __future__ import annotations
 
+import inspect
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -23,7 +25,9 @@ err_console = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {message}")
+    from rich.markup import escape
+
+    err_console.print(f"[bold red]error:[/] {escape(str(message))}")
     raise typer.Exit(code)
 
 
@@ -36,6 +40,15 @@ def _parse_sizes(text: str) -> tuple[int, ...]:
     except ValueError:
         _fail(f"layer sizes must be comma-separated integers like '16,16', got {text!r}")
         raise
+
+
+def _print_named(title: str, entries: dict[str, str]) -> None:
+    table = Table(title=title, show_header=True, header_style="bold", title_justify="left")
+    table.add_column("name")
+    table.add_column("description")
+    for name, text in entries.items():
+        table.add_row(name, text)
+    console.print(table)
 
 
 @app.command("list")
@@ -55,6 +68,13 @@ def list_cmd(
         "losses": losses.REGISTRY,
         "datasets": datasets.REGISTRY,
     }
+    from .runs import RECIPES
+
+    recipes = {name: r.description for name, r in RECIPES.items()}
+    if what is None or "recipes".startswith(what.lower().rstrip("s")):
+        _print_named("recipes", recipes)
+        if what is not None:
+            return
     if what is not None:
         keys = [k for k in groups if k.replace(" ", "_").startswith(what.lower().rstrip("s"))]
         if not keys:
@@ -70,68 +90,59 @@ def list_cmd(
         console.print(table)
 
 
-@app.command()
-def train(
-    dataset: str = typer.Option("blog", "--dataset", "-d", help="data set name or CSV/NPZ path"),
-    hidden: str = typer.Option("16", "--hidden", help="hidden layer sizes, e.g. '16,16'"),
-    activation: str = typer.Option("relu", "--activation", "-a"),
-    init: str = typer.Option("he_normal", "--init", "-i"),
-    bias_init: str = typer.Option("zeros", "--bias-init"),
-    optimizer: str = typer.Option("adam", "--optimizer", "-o"),
-    learning_rate: float = typer.Option(0.01, "--learning-rate", "--lr"),
-    epochs: int = typer.Option(200, "--epochs", "-e"),
-    batch_size: int | None = typer.Option(None, "--batch-size"),
-    loss: str = typer.Option("cross_entropy", "--loss"),
-    leaky_slope: float = typer.Option(0.1, "--leaky-slope"),
-    momentum: float | None = typer.Option(None, "--momentum"),
-    rho: float | None = typer.Option(None, "--rho"),
-    beta1: float | None = typer.Option(None, "--beta1"),
-    beta2: float | None = typer.Option(None, "--beta2"),
-    eps: float | None = typer.Option(None, "--eps"),
-    weight_decay: float | None = typer.Option(None, "--weight-decay"),
-    shuffle: bool = typer.Option(False, "--shuffle/--no-shuffle"),
-    seed: int = typer.Option(0, "--seed", "-s"),
-    rng_kind: str = typer.Option("generator", "--rng-kind"),
-    dtype: str = typer.Option("float64", "--dtype"),
-    target: str | None = typer.Option(None, "--target", help="label column of a CSV"),
-) -> None:
-    """Train one network on a data set and print its accuracy and loss."""
-    from . import datasets
-    from .network import FFNetwork
+_TRAIN_OWN = ("dataset", "target", "recipe")  # train's options that are not run fields
 
+
+def _run_options() -> list[inspect.Parameter]:
+    """One command-line option per run field (:mod:`initlab.runs`), all "not given" by
+    default so that a recipe's values and the schema's defaults apply."""
+    from . import runs
+
+    kinds = {"int": int, "float": float, "bool": bool}
+    out = []
+    for f in runs.fields():
+        flag = "--" + f.name.replace("_", "-")
+        flags = [f"{flag}/--no-{flag[2:]}"] if f.kind == "bool" else [flag, *f.flags]
+        default = f.default if not isinstance(f.default, tuple) else ",".join(map(str, f.default))
+        shown = "" if f.owner == "optimizer" else f" (default {default})"
+        help_ = f"{f.help}: {f.allowed()}{shown}"
+        option = typer.Option(None, *flags, help=help_, show_default=False)
+        annotation = kinds.get(f.kind, str) | None
+        out.append(inspect.Parameter(f.name, _KEYWORD, default=option, annotation=annotation))
+    return out
+
+
+_KEYWORD = inspect.Parameter.KEYWORD_ONLY
+
+
+def train(
+    dataset: str = "blog", target: str | None = None, recipe: str | None = None, **fields
+) -> None:
+    """Train one network on a data set and print its accuracy and loss.
+
+    Every run field is an option (``initlab train --help``); ``--recipe blog``
+    sets the blog's whole protocol, and reads its names ("xavier" = lecun_normal).
+    """
+    from . import datasets, runs
+
+    given = {k: v for k, v in fields.items() if v is not None}
     try:
-        options = {"target": target} if target else {}
-        data = datasets.load(dataset, **options)
-        net = FFNetwork(
-            hidden_layer_sizes=_parse_sizes(hidden),
-            activation=activation,
-            init=init,
-            bias_init=bias_init,
-            optimizer=optimizer,
-            learning_rate=learning_rate,
-            epochs=epochs,
-            batch_size=batch_size,
-            loss=loss,
-            leaky_slope=leaky_slope,
-            momentum=momentum,
-            rho=rho,
-            beta1=beta1,
-            beta2=beta2,
-            eps=eps,
-            weight_decay=weight_decay,
-            shuffle=shuffle,
-            random_state=seed,
-            rng_kind=rng_kind,
-            dtype=dtype,
-        )
+        spec = runs.RunSpec.make(recipe=recipe, **given)
+        data = datasets.load(dataset, **({"target": target} if target else {}))
+        net = spec.network()
         net.fit(data.X_train, data.y_train, data.X_val, data.y_val)
     except (ValueError, TypeError, FileNotFoundError) as exc:
         _fail(str(exc))
         return
     h = net.history_
+    init = runs.label("init", spec.init, recipe)
     table = Table(
-        title=f"{activation} + {init}, {optimizer} lr={learning_rate}, "
-        f"{net.n_iter_} epochs on {dataset}"
+        title=f"{spec.activation} + {init}, {spec.optimizer} lr={spec.learning_rate:g}, "
+        f"{net.n_iter_} epochs on {data.label}",
+        caption=f"{data.n_train} training and {data.n_val} validation samples, "
+        f"{data.n_classes} classes, {data.n_features} features",
+        title_justify="left",
+        caption_justify="left",
     )
     table.add_column("")
     table.add_column("loss", justify="right")
@@ -140,7 +151,57 @@ def train(
     table.add_row("validation", f"{h['val_loss'][-1]:.4f}", f"{h['val_acc'][-1]:.2%}")
     console.print(table)
     if net.diverged_:
-        console.print(f"[yellow]diverged at epoch {net.diverged_epoch_}[/]")
+        console.print(
+            f"[yellow]diverged at epoch {net.diverged_epoch_}: the loss or the weights "
+            "became non-finite; try a smaller --learning-rate[/]"
+        )
+
+
+class _TrainCommand:
+    """``initlab train``: its options are the run schema's fields, read when the command
+    line is built, so a field registered later (a plugin's activation parameter) is an
+    option too."""
+
+    __name__ = "train"
+    __doc__ = train.__doc__
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        own = [
+            inspect.Parameter(
+                "dataset",
+                _KEYWORD,
+                default=typer.Option(
+                    "blog", "--dataset", "-d", help="data set name or CSV/NPZ path"
+                ),
+                annotation=str,
+            ),
+            inspect.Parameter(
+                "target",
+                _KEYWORD,
+                default=typer.Option(None, "--target", help="label column of a CSV"),
+                annotation=str | None,
+            ),
+            inspect.Parameter(
+                "recipe",
+                _KEYWORD,
+                default=typer.Option(
+                    None, "--recipe", help="a published protocol that sets the defaults: blog"
+                ),
+                annotation=str | None,
+            ),
+        ]
+        return inspect.Signature(own + _run_options(), return_annotation=None)
+
+    @property
+    def __annotations__(self) -> dict:
+        return {p.name: p.annotation for p in self.__signature__.parameters.values()}
+
+    def __call__(self, **kwargs) -> None:
+        train(**kwargs)
+
+
+app.command("train")(_TrainCommand())
 
 
 # --- studies ---------------------------------------------------------------------------------
@@ -160,23 +221,12 @@ def _summary_tables(study, summary, metric: str) -> list[Table]:
         if summary.groupby(kept)[c].nunique().max() > 1:
             kept.append(c)
     row_cols = kept
-    skip = {
-        col,
-        "leaky_slope",
-        *study.compare,
-        "n",
-        "mean",
-        "std",
-        "ci_low",
-        "ci_high",
-        "diverged",
-        "rank",
-        "best",
-        "tied",
-        "p_value",
-        "block",
-    }
-    table_cols = [c for c in summary.columns if c not in skip and summary[c].nunique() > 1]
+    from . import runs as _runs
+    from .stats import compared_columns, config_columns
+
+    config = config_columns(summary)
+    along = set(compared_columns(summary, config, [*study.compare, col]))
+    table_cols = [c for c in config if c not in along and summary[c].nunique() > 1]
     groups = summary.groupby(table_cols, sort=False) if table_cols else [((), summary)]
     pct = metric.endswith("acc")
     tables = []
@@ -192,10 +242,10 @@ def _summary_tables(study, summary, metric: str) -> list[Table]:
             title_justify="left",
             caption_justify="left",
         )
-        table.add_column(" / ".join(row_cols) or "")
+        table.add_column(" / ".join(row_cols) or "", no_wrap=True)
         columns = list(dict.fromkeys(frame[col]))
         for c in columns:
-            table.add_column(str(c), justify="right")
+            table.add_column(str(c), justify="right", no_wrap=True)
         for rkey, rows in frame.groupby(row_cols, sort=False) if row_cols else [((), frame)]:
             rkey = rkey if isinstance(rkey, tuple) else (rkey,)
             cells = []
@@ -217,7 +267,8 @@ def _summary_tables(study, summary, metric: str) -> list[Table]:
                 if r.diverged > 0:
                     text += f" [yellow]({r.diverged:.0%} div)[/]"
                 cells.append(text)
-            table.add_row(" / ".join(str(k) for k in rkey), *cells)
+            names = [_runs.label(c, k, study.recipe) for c, k in zip(row_cols, rkey, strict=False)]
+            table.add_row(" / ".join(names), *cells)
         tables.append(table)
     return tables
 
@@ -231,19 +282,42 @@ def study(
     name: str | None = typer.Option(None, "--name", help="store the study under this name"),
     store: str = typer.Option("initlab.db", "--store", help="SQLite file of studies"),
     fresh: bool = typer.Option(False, "--fresh", help="retrain runs already stored"),
+    replace: bool = typer.Option(
+        False,
+        "--replace",
+        help="redefine a stored study of this name with this grid (its old runs stay in "
+        "the store for reuse); without it a changed grid is refused",
+    ),
     executor: str = typer.Option("local", "--executor", help="local, processes or dask"),
     workers: int | None = typer.Option(None, "--workers", help="processes or dask workers"),
     scheduler: str | None = typer.Option(None, "--scheduler", help="tcp://HOST:PORT"),
-    metric: str = typer.Option("val_acc", "--metric"),
+    metric: str | None = typer.Option(
+        None, "--metric", help="what ranks the runs: val_acc (default; val_loss for regression)"
+    ),
     report: str | None = typer.Option(
         None, "--report", "-o", help="report path (default: <study>-report.html)"
     ),
     no_report: bool = typer.Option(False, "--no-report", help="skip the HTML report"),
+    force_workers: bool = typer.Option(
+        False, "--force-workers", help="allow more local --workers than CPUs"
+    ),
+    wait_for_workers: float = typer.Option(
+        60.0,
+        "--wait-for-workers",
+        min=0.0,
+        help="dask: seconds to wait while no worker is connected (0: wait indefinitely)",
+    ),
 ) -> None:
-    """Run a study (default: the blog's 16 combinations x 10 seeds), print and store it."""
+    """Run a study (default: the blog's 16 combinations x 10 seeds), print and store it.
+
+    Exits 1 when some runs failed (the reasons are listed at the end, and
+    `initlab results --failed` lists the runs), 2 on bad input or a cluster or
+    store that cannot be used.
+    """
     import sys
     import time
 
+    from rich.markup import escape
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -269,7 +343,9 @@ def study(
         else:
             s = Study.preset(preset, **overrides)
         n_runs = s.n_runs()
-    except (StudyConfigError, ValueError, FileNotFoundError) as exc:
+        s.check(store, replace)
+        metric = _check_metric(metric or s.default_metric())
+    except (StudyConfigError, StoreError, ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
         return
     console.print(f"[bold]{s.name}[/]: {s.description or ''} — {n_runs} runs -> {store}")
@@ -289,31 +365,86 @@ def study(
             def progress(done, total):
                 bar.update(task, completed=done, total=total)
 
-            result = s.run(
-                store,
-                fresh=fresh,
-                executor=executor,
-                workers=workers,
-                scheduler=scheduler,
-                progress=progress,
-                command=" ".join(["initlab", *sys.argv[1:]]),
-            )
+            with _warnings_to(err_console):
+                result = s.run(
+                    store,
+                    fresh=fresh,
+                    executor=executor,
+                    workers=workers,
+                    scheduler=scheduler,
+                    progress=progress,
+                    command=" ".join(["initlab", *sys.argv[1:]]),
+                    replace=replace,
+                    no_workers_timeout=wait_for_workers or float("inf"),
+                    force_workers=force_workers,
+                )
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted: finished runs are stored; rerun to resume[/]")
         raise typer.Exit(130) from None
     except (StoreError, StudyConfigError, ValueError, OSError, ClusterError) as exc:
         _fail(str(exc))
         return
+    for note in result.notes:
+        console.print(f"[dim]{escape(note)}[/]")
     console.print(str(result))
-    summary = s.summary(metric)
-    for table in _summary_tables(s, summary, metric):
-        console.print(table)
-    if not no_report:
-        _write_report(s, store, report)
+    if result.skipped + result.trained:  # some runs finished: statistics and report
+        try:
+            summary = s.summary(metric)
+        except (StudyConfigError, ValueError) as exc:
+            _fail(str(exc), code=1)
+            return
+        for table in _summary_tables(s, summary, metric):
+            console.print(table)
+        if not no_report:
+            _write_report(s, store, report, metric)
     console.print(f"[dim]done in {time.perf_counter() - start:.1f} s[/]")
+    if not result.ok:
+        err_console.print(
+            f"[bold red]{result.failed} run(s) failed[/] (stored as failed; a rerun retries them):"
+        )
+        for line in result.failure_lines():
+            err_console.print(f"  {escape(line)}")
+        err_console.print(
+            f"  list them with: initlab results --failed --study {s.name} --store {store}"
+        )
+        raise typer.Exit(1)
 
 
-def _write_report(s, store: str, path: str | None) -> None:
+def _check_metric(metric: str) -> str:
+    from .runs import METRICS
+
+    if metric not in METRICS:
+        import difflib
+
+        close = difflib.get_close_matches(metric, METRICS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown metric {metric!r}{hint} Choose one of: {', '.join(METRICS)}")
+    return metric
+
+
+class _warnings_to:
+    """Show initlab's warnings (a capped --workers, a refused Dask worker) as one line."""
+
+    def __init__(self, where: Console):
+        self.where = where
+
+    def __enter__(self):
+        import warnings
+
+        self._saved = warnings.showwarning
+        warnings.showwarning = self._show
+        return self
+
+    def _show(self, message, category, filename, lineno, file=None, line=None):
+        self.where.print(f"[yellow]warning:[/] {message}")
+
+    def __exit__(self, *exc):
+        import warnings
+
+        warnings.showwarning = self._saved
+
+
+def _write_report(s, store: str, path: str | None, metric: str | None = None) -> None:
     from pathlib import Path
 
     try:
@@ -326,7 +457,7 @@ def _write_report(s, store: str, path: str | None) -> None:
         console.print(f"results written to [bold]{out}[/]")
         return
     out = Path(path or f"{s.name}-report.html")
-    _report.build(s.name, store, out)
+    _report.build(s.name, store, out, metric=metric)
     console.print(f"report written to [bold]{out}[/]")
 
 
@@ -338,15 +469,38 @@ def results(
     fmt: str | None = typer.Option(None, "--format", "-f", help="csv, json or parquet"),
     output: str | None = typer.Option(None, "--output", "-o", help="file (default stdout)"),
     summary: bool = typer.Option(False, "--summary", help="seeds collapsed, with statistics"),
-    metric: str = typer.Option("val_acc", "--metric"),
-    limit: int = typer.Option(40, "--limit", help="rows shown in the terminal"),
+    metric: str | None = typer.Option(
+        None, "--metric", help="what ranks the runs: val_acc (default; val_loss for regression)"
+    ),
+    limit: int = typer.Option(40, "--limit", min=0, help="rows shown in the terminal"),
+    failed: bool = typer.Option(False, "--failed", help="the failed runs, with their reason"),
 ) -> None:
     """List the studies in a store, or query a study's runs (filter, export)."""
     from .store import Store, StoreError
     from .study import Study
 
     try:
-        if study_name is None:
+        if failed:
+            with Store(store, readonly=True) as st:
+                frame = st.failed_runs(study_name)
+                reasons = st.failure_reasons(study_name)
+            what = f"study {study_name}" if study_name else store
+            if frame.empty:
+                console.print(f"no failed runs in {what}")
+                return
+            if fmt is None and output is None:
+                shown = [c for c in frame.columns if frame[c].astype(str).nunique() > 1]
+                _print_frame(
+                    frame[
+                        ["run_hash", "error", *[c for c in shown if c not in ("run_hash", "error")]]
+                    ],
+                    f"{what}: {len(frame)} failed runs",
+                    limit,
+                )
+                for reason, n in reasons.items():
+                    console.print(f"  {n} run{'s' * (n != 1)}: {reason}")
+                return
+        elif study_name is None:
             with Store(store, readonly=True) as st:
                 frame = st.studies()
             if frame.empty:
@@ -354,22 +508,31 @@ def results(
                 return
             _print_frame(frame, f"studies in {store}", limit)
             return
-        s = Study.load(study_name, store)
-        frame = s.summary(metric) if summary else s.results()
+        else:
+            s = Study.load(study_name, store)
+            frame = s.summary(metric) if summary else s.results()
     except (StoreError, KeyError) as exc:
         _fail(str(exc).strip('"'))
         return
-    for cond in where:
-        if "=" not in cond:
-            _fail(f"--where expects COLUMN=VALUE, got {cond!r}")
-        col, value = cond.split("=", 1)
-        if col not in frame.columns:
-            import difflib
+    from . import runs as _runs
 
-            close = difflib.get_close_matches(col, list(frame.columns), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            _fail(f"unknown column {col!r}{hint} Columns: {', '.join(frame.columns)}")
-        frame = frame[frame[col].astype(str) == value]
+    for cond in where:
+        try:
+            column, op, value = _runs.parse_condition(cond, list(frame.columns), s.recipe)
+        except ValueError as exc:
+            _fail(str(exc))
+            return
+        before = frame
+        frame = _runs.select(frame, column, op, value)
+        if frame.empty:
+            present = sorted({_runs.label(column, v, s.recipe) for v in before[column].dropna()})
+            shown = ", ".join(present[:12]) + (", ..." if len(present) > 12 else "")
+            _fail(
+                f"no rows match {column}{op}{_runs.label(column, value, s.recipe)} "
+                f"(as given: {cond!r}); {column} here is: {shown or 'always empty'}",
+                code=1,
+            )
+            return
     if fmt is None and output is None:
         _print_frame(frame, f"{study_name}: {len(frame)} rows", limit)
         return
@@ -378,14 +541,20 @@ def results(
         _fail(f"unknown format {fmt!r}; choose csv, json or parquet")
     if fmt == "parquet" and output is None:
         _fail("parquet is binary: give --output FILE")
+    from contextlib import nullcontext
+
+    from .files import replacing
+
     try:
-        if fmt == "csv":
-            text = frame.to_csv(output, index=False)
-        elif fmt == "json":
-            text = frame.to_json(output, orient="records", indent=1)
-        else:
-            frame.to_parquet(output, index=False)
-            text = None
+        # written whole or not at all: a full disk leaves no truncated export
+        with replacing(output) if output else nullcontext(None) as target:
+            if fmt == "csv":
+                text = frame.to_csv(target, index=False)
+            elif fmt == "json":
+                text = frame.to_json(target, orient="records", indent=1)
+            else:
+                frame.to_parquet(target, index=False)
+                text = None
     except ImportError as exc:
         _fail(f"{exc} (pip install initlab[parquet])")
         return
@@ -396,6 +565,53 @@ def results(
         typer.echo(text)
     elif output:
         err_console.print(f"{len(frame)} rows written to {output}")
+
+
+# --- store ------------------------------------------------------------------------------------
+store_app = typer.Typer(help="Check a store file, or recover what is readable of a damaged one.")
+app.add_typer(store_app, name="store")
+
+
+@store_app.command("check")
+def store_check(
+    path: str = typer.Argument("initlab.db", help="the store file"),
+    full: bool = typer.Option(False, "--full", help="PRAGMA integrity_check (slower)"),
+) -> None:
+    """Check a store file for damage (exit 1 if damaged)."""
+    from .store import Store, StoreError, _repair_hint
+
+    try:
+        with Store(path, readonly=True) as st:
+            problems = st.check(full=full)
+    except StoreError as exc:
+        _fail(str(exc))
+        return
+    if not problems:
+        console.print(f"{path}: ok")
+        return
+    err_console.print(f"[bold red]{path} is damaged[/] ({len(problems)} problem(s)):")
+    for line in problems[:20]:
+        err_console.print(f"  {line}")
+    err_console.print(_repair_hint(path))
+    raise typer.Exit(1)
+
+
+@store_app.command("recover")
+def store_recover(
+    path: str = typer.Argument(..., help="the damaged store (never modified)"),
+    target: str = typer.Argument(..., help="the new store to create"),
+) -> None:
+    """Copy what is readable of a damaged store into a new file (rerun studies for the rest)."""
+    from .store import StoreError, recover
+
+    try:
+        report = recover(path, target)
+    except StoreError as exc:
+        _fail(str(exc))
+        return
+    console.print(str(report))
+    for line in report.problems[:10]:
+        err_console.print(f"  [dim]unreadable: {line}[/]")
 
 
 def _print_frame(frame, title: str, limit: int) -> None:
@@ -409,7 +625,7 @@ def _print_frame(frame, title: str, limit: int) -> None:
         console.print(f"[dim]... {len(frame) - limit} more rows (use --format/--output)[/]")
 
 
-# --- report (issue 5: plots and report) -----------------------------------------------------
+# --- report ----------------------------------------------------------------------------------
 
 
 @app.command("report")
@@ -419,7 +635,9 @@ def report_cmd(
     output: str | None = typer.Option(
         None, "--output", "-o", help="HTML file to write (default: <study>-report.html)"
     ),
-    metric: str = typer.Option("val_acc", "--metric", help="metric the winners are chosen by"),
+    metric: str | None = typer.Option(
+        None, "--metric", help="what ranks the runs: val_acc (default; val_loss for regression)"
+    ),
 ) -> None:
     """Regenerate a study's self-contained HTML report from the store alone."""
     import shlex
@@ -444,7 +662,7 @@ def report_cmd(
     )
 
 
-# --------------------------------------------------------------------------- serve (issue 8: web)
+# --- serve -----------------------------------------------------------------------------------
 @app.command()
 def serve(
     host: str = typer.Option(
@@ -460,7 +678,7 @@ def serve(
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError:
-        _fail("the playground needs Starlette and uvicorn: pip install initlab\\[web]")
+        _fail("the playground needs Starlette and uvicorn: pip install initlab[web]")
     from .web import serve as run_server
 
     if host not in ("127.0.0.1", "localhost", "::1"):
@@ -474,10 +692,7 @@ def serve(
         _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
-# --------------------------------------------------------------------------- end serve
-
-
-# ------------------------------------------------- diagnose / experiment (issue 6: diagnostics)
+# --- diagnose / experiment -------------------------------------------------------------------
 def _stats_table(df, title: str) -> Table:
     from rich import box
 
@@ -849,9 +1064,6 @@ def advise(
                 str(int(row["predicted_rank"])),
             )
         console.print(check_table)
-
-
-# ------------------------------------------------------------------ end diagnose / experiment
 
 
 def main() -> None:  # console-script entry point

@@ -48,10 +48,12 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._registry import Registry
+from .errors import ConfigError
 
 __all__ = [
     "Dataset",
     "REGISTRY",
+    "register",
     "check_finite",
     "defaults",
     "describe",
@@ -104,6 +106,8 @@ class Dataset:
     source : {"registry", "file", "arrays"}
         Where the data came from: a generated or bundled set (its options
         re-create it), a file, or arrays handed over (both identified by content).
+    task : {"classification", "regression"}
+        Regression sets have real-valued ``y`` (float64) and no ``classes``.
     """
 
     X_train: np.ndarray
@@ -117,6 +121,7 @@ class Dataset:
     options: dict[str, Any] = field(default_factory=dict)
     scaler: dict[str, list[float]] | None = None
     source: str = "registry"
+    task: str = "classification"
 
     def __post_init__(self) -> None:
         for attr in ("X_train", "X_val", "y_train", "y_val", "classes"):
@@ -124,8 +129,12 @@ class Dataset:
 
     @property
     def n_classes(self) -> int:
-        """Number of classes ``K``."""
+        """Number of classes ``K`` (0 for a regression set)."""
         return len(self.classes)
+
+    @property
+    def regression(self) -> bool:
+        return self.task == "regression"
 
     @property
     def n_features(self) -> int:
@@ -168,14 +177,14 @@ class Dataset:
             codes.dtype.kind not in "iu"
             and not (codes.dtype.kind == "f" and np.all(np.mod(codes, 1) == 0))
         ):
-            raise ValueError(
+            raise ConfigError(
                 f"decode expects integer class codes 0..{self.n_classes - 1}, "
                 f"got dtype {codes.dtype}"
             )
         codes = codes.astype(np.int64)
         bad = (codes < 0) | (codes >= self.n_classes)
         if np.any(bad):
-            raise ValueError(
+            raise ConfigError(
                 f"class code(s) {sorted(set(codes[bad].tolist()))[:_SHOW]} out of range; "
                 f"{self.name!r} has {self.n_classes} classes, codes 0..{self.n_classes - 1}"
             )
@@ -261,20 +270,20 @@ def _as_float(X: Any, name: str) -> np.ndarray:
     if arr.dtype.kind in "biuf":
         return arr.astype(np.float64, copy=False)
     if arr.dtype.kind == "c":
-        raise ValueError(f"{name} must be real-valued, got complex dtype {arr.dtype}")
+        raise ConfigError(f"{name} must be real-valued, got complex dtype {arr.dtype}")
     for index in np.ndindex(arr.shape):
         value = arr[index]
         try:
             float(value)
         except (TypeError, ValueError):
             where = f" at index {index}" if index else ""
-            raise ValueError(
+            raise ConfigError(
                 f"{name} must be numeric; found {value!r} ({type(value).__name__}){where}"
             ) from None
     try:
         return arr.astype(np.float64)
     except (TypeError, ValueError) as exc:  # e.g. ragged nested sequences
-        raise ValueError(f"{name} must be a numeric array: {exc}") from None
+        raise ConfigError(f"{name} must be a numeric array: {exc}") from None
 
 
 def _nonfinite_error(
@@ -345,19 +354,19 @@ def validate_x(X: Any, name: str = "X", *, n_features: int | None = None) -> np.
     try:
         arr = np.asarray(X)
     except ValueError as exc:  # ragged nested lists
-        raise ValueError(f"{name} must be a rectangular numeric array: {exc}") from None
+        raise ConfigError(f"{name} must be a rectangular numeric array: {exc}") from None
     if arr.ndim != 2:
         hint = " (use X.reshape(-1, 1) for a single feature)" if arr.ndim == 1 else ""
-        raise ValueError(
+        raise ConfigError(
             f"{name} must be 2-D with shape (n_samples, n_features), "
             f"got {arr.ndim}-D shape {arr.shape}{hint}"
         )
     if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(
+        raise ConfigError(
             f"{name} is empty: shape {arr.shape}; need at least 1 sample and 1 feature"
         )
     if n_features is not None and arr.shape[1] != n_features:
-        raise ValueError(f"{name} has {arr.shape[1]} features, expected {n_features}")
+        raise ConfigError(f"{name} has {arr.shape[1]} features, expected {n_features}")
     return np.ascontiguousarray(check_finite(arr, name))
 
 
@@ -392,13 +401,13 @@ def validate_xy(
     X = validate_x(X, x_name)
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
-        raise ValueError(
+        raise ConfigError(
             f"{y_name} must be 1-D, got shape {y.shape}; use {y_name}.ravel() for a column vector"
         )
     if y.ndim != 1:
-        raise ValueError(f"{y_name} must be 1-D (one label per sample), got shape {y.shape}")
+        raise ConfigError(f"{y_name} must be 1-D (one label per sample), got shape {y.shape}")
     if len(y) != len(X):
-        raise ValueError(
+        raise ConfigError(
             f"{x_name} and {y_name} have different lengths: "
             f"{x_name} has {len(X)} samples, {y_name} has {len(y)}"
         )
@@ -410,11 +419,11 @@ def validate_xy(
         found = np.unique(y)
     except TypeError:
         kinds = sorted({type(v).__name__ for v in y.tolist()})
-        raise ValueError(
+        raise ConfigError(
             f"{y_name} mixes label types ({', '.join(kinds)}); use one type for all labels"
         ) from None
     if len(found) < min_classes:
-        raise ValueError(
+        raise ConfigError(
             f"{y_name} has only {len(found)} class ({found[0].item()!r} found); "
             f"need at least {min_classes} classes to train a classifier"
         )
@@ -426,25 +435,25 @@ def validate_xy(
 
 def _int_option(key: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{key} must be an integer >= {minimum}, got {value!r}")
+        raise ConfigError(f"{key} must be an integer >= {minimum}, got {value!r}")
     if value < minimum:
-        raise ValueError(f"{key} must be >= {minimum}, got {value}")
+        raise ConfigError(f"{key} must be >= {minimum}, got {value}")
     return int(value)
 
 
 def _float_option(key: str, value: Any, low: float, low_open: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{key} must be a number, got {value!r}")
+        raise ConfigError(f"{key} must be a number, got {value!r}")
     value = float(value)
     if not math.isfinite(value) or value < low or (low_open and value == low):
         op = ">" if low_open else ">="
-        raise ValueError(f"{key} must be a finite number {op} {low}, got {value}")
+        raise ConfigError(f"{key} must be a finite number {op} {low}, got {value}")
     return value
 
 
 def _choice_option(key: str, value: Any, allowed: Sequence[str]) -> str:
     if value not in allowed:
-        raise ValueError(f"{key} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+        raise ConfigError(f"{key} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
     return value
 
 
@@ -471,6 +480,7 @@ class _Raw(NamedTuple):
     class_names: Sequence[Any] | None = None  # original names of the codes in y
     description: str | None = None
     rows: Sequence[int] | None = None  # file line numbers, for messages
+    task: str = "classification"  # or "regression": y is real-valued
 
 
 @dataclass(frozen=True)
@@ -479,12 +489,54 @@ class _Source:
     defaults: Mapping[str, Any]  # the set's own options (common ones are added by load)
     standardize: bool = True
     n_classes: Callable[[dict], int] | None = None  # for the n_samples pre-check
+    task: str = "classification"  # or "regression"
 
 
 #: The registry of data sets by name.
-REGISTRY: Registry[_Source] = Registry("data set")
+REGISTRY: Registry[_Source] = Registry("data set", "initlab.datasets")
 
 _COMMON: dict[str, Any] = {"val_size": 0.25, "random_state": 0, "split_seed": None}
+
+
+def register(
+    name: str,
+    make: Callable[..., Any],
+    defaults: Mapping[str, Any] | None = None,
+    *,
+    description: str,
+    standardize: bool = True,
+    aliases: tuple[str, ...] = (),
+) -> None:
+    """Make a data set known to :func:`load` (and to sweeps, studies, the CLI) by ``name``.
+
+    Parameters
+    ----------
+    name : str
+    make : callable
+        ``make(**options, random_state=seed) -> (X, y)`` or ``(X, y, feature_names)``:
+        all the samples; :func:`load` splits and standardizes them.
+    defaults : mapping, optional
+        The set's own options and their defaults (``{"n_samples": 500}``).
+    description : str
+    standardize : bool
+        Whether :func:`load` standardizes the features by default.
+    aliases : names that also find it
+    """
+
+    def raw(**options) -> _Raw:
+        out = make(**options)
+        if isinstance(out, _Raw):
+            return out
+        X, y, *rest = out
+        X = np.asarray(X)
+        return _Raw(X, y, list(rest[0]) if rest else _xy_names(X.shape[1]))
+
+    REGISTRY.register(
+        name,
+        _Source(raw, dict(defaults or {}), standardize=standardize),
+        aliases=aliases,
+        description=description,
+    )
 
 
 def _xy_names(d: int) -> tuple[str, ...]:
@@ -508,7 +560,7 @@ def _n_centers(centers: Any) -> int:
         return _int_option("centers", centers, 2)
     centers = _as_float(centers, "centers")
     if centers.ndim != 2 or len(centers) < 2:
-        raise ValueError(
+        raise ConfigError(
             "centers must be an integer >= 2 or a list of >= 2 points "
             f"(n_centers, n_features), got shape {centers.shape}"
         )
@@ -555,7 +607,7 @@ def _make_circles(n_samples: int, noise: float, factor: float, random_state: int
     noise = _float_option("noise", noise, 0.0)
     factor = _float_option("factor", factor, 0.0)
     if factor >= 1:
-        raise ValueError(f"factor (inner/outer radius) must be in [0, 1), got {factor}")
+        raise ConfigError(f"factor (inner/outer radius) must be in [0, 1), got {factor}")
     X, y = make_circles(n_samples=n_samples, noise=noise, factor=factor, random_state=random_state)
     return _Raw(X, y, _xy_names(2))
 
@@ -603,6 +655,38 @@ def _make_gauss(n_samples: int, noise: float, random_state: int) -> _Raw:
         parts.append(rng.normal(centre, math.sqrt(variance), size=(count, 2)))
         labels.append(np.full(count, label))
     return _Raw(np.concatenate(parts), np.concatenate(labels), _xy_names(2))
+
+
+# TF Playground's regression sets (regressPlane, regressGaussian): points uniform in
+# [-6, 6]^2, noise moves where the target is read, not the point.
+_REGRESSION_RADIUS = 6.0
+
+
+def _regression_points(n_samples: int, noise: float, random_state: int):
+    n, noise, rng = _playground_args(n_samples, noise, random_state)
+    r = _REGRESSION_RADIUS
+    xy = rng.uniform(-r, r, size=(n, 2))
+    return xy, xy + rng.uniform(-r, r, size=(n, 2)) * noise
+
+
+def _make_plane(n_samples: int, noise: float, random_state: int) -> _Raw:
+    xy, read = _regression_points(n_samples, noise, random_state)
+    y = (read[:, 0] + read[:, 1]) / 10.0  # d3 linear scale [-10, 10] -> [-1, 1]
+    return _Raw(xy, y, _xy_names(2), task="regression")
+
+
+# centre x, centre y, sign: six bumps of alternating sign (TF Playground's)
+_BUMPS = np.array([[-4, 2.5, 1], [0, 2.5, -1], [4, 2.5, 1], [-4, -2.5, -1], [0, -2.5, 1],
+                   [4, -2.5, -1]])  # fmt: skip
+
+
+def _make_multigauss(n_samples: int, noise: float, random_state: int) -> _Raw:
+    xy, read = _regression_points(n_samples, noise, random_state)
+    dist = np.hypot(read[:, None, 0] - _BUMPS[:, 0], read[:, None, 1] - _BUMPS[:, 1])
+    height = _BUMPS[:, 2] * np.clip(1 - dist / 2, 0, 1)  # d3 scale [0, 2] -> [1, 0], clamped
+    pick = np.argmax(np.abs(height), axis=1)  # the bump largest in absolute value
+    y = height[np.arange(len(xy)), pick]
+    return _Raw(xy, y, _xy_names(2), task="regression")
 
 
 def _bundled(loader_name: str, named_classes: bool) -> Callable[..., _Raw]:
@@ -660,6 +744,18 @@ REGISTRY.register(
     aliases=("gaussian",),
 )
 REGISTRY.register(
+    "plane",
+    _Source(_make_plane, _PLAYGROUND, task="regression"),
+    description="TF Playground regression plane: y = (x1 + x2) / 10 on [-6, 6]^2",
+    aliases=("reg_plane",),
+)
+REGISTRY.register(
+    "multigauss",
+    _Source(_make_multigauss, _PLAYGROUND, task="regression"),
+    description="TF Playground regression: six Gaussian bumps of alternating sign",
+    aliases=("reg_gauss", "multi_gaussian"),
+)
+REGISTRY.register(
     "iris",
     _Source(_bundled("load_iris", True), {}),
     description="Fisher's iris: 150 flowers, 4 measurements, 3 species (bundled with sklearn)",
@@ -687,12 +783,12 @@ REGISTRY.register(
 
 def _check_path(path: Any, suffix: str) -> Path:
     if path is None:
-        raise ValueError(f"the {suffix.strip('.')} data set needs path=... (a {suffix} file)")
+        raise ConfigError(f"the {suffix.strip('.')} data set needs path=... (a {suffix} file)")
     p = Path(os.fspath(path)).expanduser()
     if not p.exists():
         raise FileNotFoundError(f"data file not found: {str(p)!r} (resolved: {p.resolve()})")
     if p.is_dir():
-        raise ValueError(f"{str(p)!r} is a directory, not a {suffix} file")
+        raise ConfigError(f"{str(p)!r} is a directory, not a {suffix} file")
     return p
 
 
@@ -715,56 +811,69 @@ def _looks_numeric(text: str) -> bool:
     return True
 
 
-def _make_csv(path: Any, target: Any, delimiter: str, random_state: int) -> _Raw:
-    p = _check_path(path, ".csv")
+def _read_csv_rows(p: Path, delimiter: str) -> list[tuple[int, list[str]]]:
+    """The non-blank rows of a CSV file with their line numbers; read errors named."""
     try:
         with open(p, newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle, delimiter=delimiter)
-            rows = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
+            return [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
     except UnicodeDecodeError as exc:
-        raise ValueError(f"cannot read {str(p)!r} as UTF-8 text: {exc.reason}") from None
+        raise ConfigError(f"cannot read {str(p)!r} as UTF-8 text: {exc.reason}") from None
     except csv.Error as exc:
-        raise ValueError(f"malformed CSV file {str(p)!r}: {exc}") from None
+        raise ConfigError(f"malformed CSV file {str(p)!r}: {exc}") from None
     except OSError as exc:
-        raise ValueError(f"cannot read CSV file {str(p)!r}: {exc.strerror}") from None
+        raise ConfigError(f"cannot read CSV file {str(p)!r}: {exc.strerror}") from None
+
+
+def _csv_header(p: Path, rows: list[tuple[int, list[str]]], delimiter: str) -> list[str]:
+    """The column names of the first row, checked: two or more, not numbers, distinct."""
     if not rows:
-        raise ValueError(f"CSV file {str(p)!r} is empty; it needs a header row and data rows")
+        raise ConfigError(f"CSV file {str(p)!r} is empty; it needs a header row and data rows")
     header_line, header = rows[0]
     header = [h.strip() for h in header]
     if len(header) < 2:
-        raise ValueError(
+        raise ConfigError(
             f"CSV file {str(p)!r} has {len(header)} column(s) {header}; need at least one "
             f"feature and the target (is the delimiter {delimiter!r} right?)"
         )
     if all(_looks_numeric(h) for h in header):
-        raise ValueError(
+        raise ConfigError(
             f"the first row of {str(p)!r} (line {header_line}) is all numbers: {header[:_SHOW]}; "
             "a header row naming the columns is required"
         )
     duplicates = sorted({h for h in header if header.count(h) > 1})
     if duplicates:
-        raise ValueError(f"CSV file {str(p)!r} repeats column name(s) {duplicates}")
-    data = rows[1:]
-    if not data:
-        raise ValueError(f"CSV file {str(p)!r} has a header but no data rows")
+        raise ConfigError(f"CSV file {str(p)!r} repeats column name(s) {duplicates}")
+    if len(rows) < 2:
+        raise ConfigError(f"CSV file {str(p)!r} has a header but no data rows")
+    return header
 
+
+def _target_column(p: Path, header: list[str], target: Any) -> int:
+    """The index of the target column: the last by default, else by index or by name."""
     if target is None:
-        t = len(header) - 1
-    elif isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+        return len(header) - 1
+    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
         if not -len(header) <= target < len(header):
-            raise ValueError(
+            raise ConfigError(
                 f"target column index {target} out of range for {len(header)} columns: {header}"
             )
-        t = int(target) % len(header)
-    elif isinstance(target, str) and target.strip() in header:
-        t = header.index(target.strip())
-    else:
-        close = difflib.get_close_matches(str(target), header, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(
-            f"target column {target!r} not found in {str(p)!r}{hint} Columns are: "
-            f"{', '.join(header)}"
-        )
+        return int(target) % len(header)
+    if isinstance(target, str) and target.strip() in header:
+        return header.index(target.strip())
+    close = difflib.get_close_matches(str(target), header, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ConfigError(
+        f"target column {target!r} not found in {str(p)!r}{hint} Columns are: {', '.join(header)}"
+    )
+
+
+def _make_csv(path: Any, target: Any, delimiter: str, random_state: int) -> _Raw:
+    p = _check_path(path, ".csv")
+    rows = _read_csv_rows(p, delimiter)
+    header = _csv_header(p, rows, delimiter)
+    data = rows[1:]
+    t = _target_column(p, header, target)
     feature_cols = [j for j in range(len(header)) if j != t]
 
     X = np.empty((len(data), len(feature_cols)))
@@ -772,7 +881,7 @@ def _make_csv(path: Any, target: Any, delimiter: str, random_state: int) -> _Raw
     lines: list[int] = []
     for i, (line, row) in enumerate(data):
         if len(row) != len(header):
-            raise ValueError(
+            raise ConfigError(
                 f"line {line} of {str(p)!r} has {len(row)} field(s) but the header has "
                 f"{len(header)}"
             )
@@ -781,13 +890,13 @@ def _make_csv(path: Any, target: Any, delimiter: str, random_state: int) -> _Raw
             try:
                 X[i, k] = float(cell)
             except ValueError:
-                raise ValueError(
+                raise ConfigError(
                     f"non-numeric value {cell!r} on line {line}, column {header[j]!r} "
                     f"(column {j + 1}) of {str(p)!r}; feature columns must be numbers"
                 ) from None
         label = row[t].strip()
         if not label:
-            raise ValueError(f"missing target value on line {line} of {str(p)!r}")
+            raise ConfigError(f"missing target value on line {line} of {str(p)!r}")
         labels.append(label)
         lines.append(line)
     names = [header[j] for j in feature_cols]
@@ -809,10 +918,10 @@ def _make_npz(path: Any, random_state: int) -> _Raw:
         with np.load(p, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
     except (OSError, ValueError) as exc:
-        raise ValueError(f"cannot read {str(p)!r} as a .npz archive: {exc}") from None
+        raise ConfigError(f"cannot read {str(p)!r} as a .npz archive: {exc}") from None
     missing = [key for key in ("X", "y") if key not in arrays]
     if missing:
-        raise ValueError(
+        raise ConfigError(
             f"{str(p)!r} lacks array(s) {missing}; it must hold 'X' (n, d) and 'y' (n,); "
             f"found: {sorted(arrays) or 'none'}"
         )
@@ -856,14 +965,14 @@ def _split(
     strata, counts = np.unique(stratify, return_counts=True)
     minimum = _min_split_size(len(strata), val_size)
     if len(X) < minimum:
-        raise ValueError(
+        raise ConfigError(
             f"{what} has {len(X)} samples, too few for a stratified split of {len(strata)} "
             f"classes with val_size={val_size}: need at least {minimum}"
         )
     if counts.min() < 2:
         rare = strata[counts < 2]
         shown = classes[rare] if stratify is y_int else rare
-        raise ValueError(
+        raise ConfigError(
             f"{what}: class(es) {list(shown.tolist())[:_SHOW]} have a single sample; a "
             "stratified split needs at least 2 per class"
         )
@@ -895,15 +1004,15 @@ def _jsonable(value: Any) -> Any:
 
 def _check_val_size(val_size: Any) -> float:
     if isinstance(val_size, bool) or not isinstance(val_size, (int, float, np.number)):
-        raise ValueError(f"val_size must be a fraction in (0, 1), got {val_size!r}")
+        raise ConfigError(f"val_size must be a fraction in (0, 1), got {val_size!r}")
     if not 0 < float(val_size) < 1:
-        raise ValueError(f"val_size must be a fraction in (0, 1), got {val_size}")
+        raise ConfigError(f"val_size must be a fraction in (0, 1), got {val_size}")
     return float(val_size)
 
 
 def _check_flag(key: str, value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{key} must be True or False, got {value!r}")
+        raise ConfigError(f"{key} must be True or False, got {value!r}")
     return bool(value)
 
 
@@ -918,6 +1027,11 @@ def names() -> list[str]:
 def describe(name: str) -> str:
     """The one-line description of data set ``name``."""
     return REGISTRY.describe(name)
+
+
+def task(name: str) -> str:
+    """``"classification"`` or ``"regression"``: what data set ``name`` asks of a network."""
+    return REGISTRY.get(name).task
 
 
 def defaults(name: str) -> dict[str, Any]:
@@ -973,7 +1087,7 @@ def load(name: str | os.PathLike | Dataset, **options: Any) -> Dataset:
     """
     if isinstance(name, Dataset):
         if options:
-            raise ValueError(
+            raise ConfigError(
                 f"options {sorted(options)} cannot be applied to an already loaded Dataset "
                 f"{name.name!r}; call load({name.name!r}, ...) instead"
             )
@@ -985,12 +1099,12 @@ def load(name: str | os.PathLike | Dataset, **options: Any) -> Dataset:
     ):
         suffix = Path(os.fspath(name)).suffix.lower()
         if suffix not in _FILE_KINDS:
-            raise ValueError(
+            raise ConfigError(
                 f"unsupported data file type {suffix or '(none)'!r} for {os.fspath(name)!r}; "
                 f"use one of: {', '.join(_FILE_KINDS)}"
             )
         if "path" in options:
-            raise ValueError("give the file either as the first argument or as path=, not both")
+            raise ConfigError("give the file either as the first argument or as path=, not both")
         options = {**options, "path": os.fspath(name)}
         name = _FILE_KINDS[suffix]
 
@@ -1001,7 +1115,7 @@ def load(name: str | os.PathLike | Dataset, **options: Any) -> Dataset:
     if unknown:
         close = difflib.get_close_matches(unknown[0], list(allowed), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(
+        raise ConfigError(
             f"data set {key!r} has no option {unknown[0]!r}{hint} "
             f"Its options are: {', '.join(allowed)}"
         )
@@ -1018,12 +1132,14 @@ def load(name: str | os.PathLike | Dataset, **options: Any) -> Dataset:
         n_classes = source.n_classes(opts)
         minimum = _min_split_size(n_classes, opts["val_size"])
         if n < minimum:
-            raise ValueError(
+            raise ConfigError(
                 f"n_samples={n} is too small for a stratified split of {key!r} "
                 f"({n_classes} classes, val_size={opts['val_size']}): need n_samples >= {minimum}"
             )
 
     raw = source.make(**{k: opts[k] for k in source.defaults}, random_state=opts["random_state"])
+    if raw.task == "regression":
+        return _regression_set(raw, key, opts)
     X, y = validate_xy(raw.X, raw.y, x_name=f"{key} X", y_name=f"{key} labels")
     codes, y_int = np.unique(y, return_inverse=True)
     y_int = y_int.reshape(-1).astype(np.int64)
@@ -1032,6 +1148,23 @@ def load(name: str | os.PathLike | Dataset, **options: Any) -> Dataset:
     train, val = _split(
         X, y_int, stratify, opts["val_size"], opts["split_seed"], f"data set {key!r}", classes
     )
+    return _assemble(
+        X,
+        y_int,
+        train,
+        val,
+        opts,
+        name=key,
+        classes=classes,
+        feature_names=tuple(str(f) for f in raw.feature_names),
+        description=raw.description or REGISTRY.describe(key),
+        source="file" if key in _FILE_KINDS.values() else "registry",
+    )
+
+
+def _assemble(X, y, train, val, opts: dict[str, Any], **fields) -> Dataset:
+    """The Dataset of a split: its parts, standardized with training statistics when
+    ``opts["standardize"]``; ``fields`` are the rest of the Dataset's attributes."""
     X_train, X_val = X[train], X[val]
     scaler = None
     if opts["standardize"]:
@@ -1039,15 +1172,47 @@ def load(name: str | os.PathLike | Dataset, **options: Any) -> Dataset:
     return Dataset(
         X_train=X_train,
         X_val=X_val,
-        y_train=y_int[train],
-        y_val=y_int[val],
-        name=key,
-        classes=classes,
-        feature_names=tuple(str(f) for f in raw.feature_names),
-        description=raw.description or REGISTRY.describe(key),
+        y_train=y[train],
+        y_val=y[val],
         options=opts,
         scaler=scaler,
-        source="file" if key in _FILE_KINDS.values() else "registry",
+        **fields,
+    )
+
+
+def _regression_set(
+    raw: _Raw, key: str, opts: dict[str, Any], n_val: int | None = None, **extra
+) -> Dataset:
+    """A regression set: real targets, a plain seeded split (nothing to stratify); with
+    ``n_val``, the last ``n_val`` rows are the validation part as given."""
+    from sklearn.model_selection import train_test_split
+
+    X = validate_x(raw.X, f"{key} X")
+    y = np.asarray(raw.y, dtype=np.float64)
+    if y.shape != (len(X),):
+        raise ConfigError(f"{key} targets must be 1-D with one per sample, got shape {y.shape}")
+    error = _nonfinite_error(y, f"{key} targets")
+    if error is not None:
+        raise error
+    index = np.arange(len(X))
+    if n_val is None:
+        train, val = train_test_split(
+            index, test_size=opts["val_size"], random_state=opts["split_seed"]
+        )
+    else:
+        train, val = index[: len(X) - n_val], index[len(X) - n_val :]
+    return _assemble(
+        X,
+        y,
+        train,
+        val,
+        opts,
+        name=key,
+        classes=np.array([]),
+        feature_names=tuple(str(f) for f in raw.feature_names),
+        description=raw.description if raw.description is not None else REGISTRY.describe(key),
+        task="regression",
+        **extra,
     )
 
 
@@ -1063,6 +1228,7 @@ def from_arrays(
     standardize: bool = False,
     feature_names: Sequence[str] | None = None,
     description: str = "",
+    task: str = "classification",
 ) -> Dataset:
     """Build a :class:`Dataset` from your own arrays.
 
@@ -1096,20 +1262,35 @@ def from_arrays(
         ``options`` records ``val_size``, ``split_seed`` and ``standardize``.
     """
     if (X_val is None) != (y_val is None):
-        raise ValueError("give both X_val and y_val, or neither (to split X, y)")
+        raise ConfigError("give both X_val and y_val, or neither (to split X, y)")
+    if task not in ("classification", "regression"):
+        raise ConfigError(f"task must be 'classification' or 'regression', got {task!r}")
+    if task == "regression":
+        n_val = None
+        opts: dict[str, Any] = {"val_size": None, "split_seed": None}
+        if X_val is not None:
+            n_val = len(validate_x(X_val, "X_val"))
+            X = np.concatenate([validate_x(X), validate_x(X_val, "X_val")])
+            y = np.concatenate([np.asarray(y, float).ravel(), np.asarray(y_val, float).ravel()])
+        else:
+            opts = {"val_size": _check_val_size(val_size), "split_seed": split_seed}
+        opts["standardize"] = _check_flag("standardize", standardize)
+        names_ = feature_names or _xy_names(np.asarray(X).shape[1])
+        raw = _Raw(X, y, names_, description=description, task="regression")
+        return _regression_set(raw, name, opts, n_val, source="arrays")
     standardize = _check_flag("standardize", standardize)
     split_seed = _int_option("split_seed", split_seed, 0)
     X, y = validate_xy(X, y)
     if X_val is not None:
         X_val, y_val = validate_xy(X_val, y_val, x_name="X_val", y_name="y_val", min_classes=1)
         if X_val.shape[1] != X.shape[1]:
-            raise ValueError(
+            raise ConfigError(
                 f"X has {X.shape[1]} features but X_val has {X_val.shape[1]}; they must match"
             )
         try:
             classes, codes = np.unique(np.concatenate([y, y_val]), return_inverse=True)
         except TypeError:
-            raise ValueError("y and y_val hold labels of different types") from None
+            raise ConfigError("y and y_val hold labels of different types") from None
         codes = codes.reshape(-1).astype(np.int64)
         X_train, y_train, y_val_int = X, codes[: len(y)], codes[len(y) :]
         options: dict[str, Any] = {"val_size": None, "split_seed": None}
@@ -1123,7 +1304,7 @@ def from_arrays(
     options["standardize"] = standardize
     names_ = tuple(feature_names) if feature_names is not None else _xy_names(X.shape[1])
     if len(names_) != X.shape[1]:
-        raise ValueError(f"{len(names_)} feature_names given for {X.shape[1]} features")
+        raise ConfigError(f"{len(names_)} feature_names given for {X.shape[1]} features")
     scaler = None
     if standardize:
         X_train, X_val, scaler = _standardize(X_train, X_val)

@@ -65,6 +65,7 @@ from . import activations as _activations
 from . import engine, runs
 from . import losses as _losses
 from .engine import Population, init_params
+from .errors import ConfigError
 from .network import FFNetwork, check_finite
 
 __all__ = [
@@ -124,18 +125,18 @@ def _check_sizes(hidden_layer_sizes) -> tuple[int, ...]:
     try:
         sizes = tuple(hidden_layer_sizes)
     except TypeError:
-        raise ValueError(
+        raise ConfigError(
             "hidden_layer_sizes must be a sequence of positive integers, "
             f"got {hidden_layer_sizes!r}"
         ) from None
     if len(sizes) == 0:
-        raise ValueError(
+        raise ConfigError(
             "hidden_layer_sizes is empty (depth 0): signal propagation needs at least one "
             "hidden layer, e.g. (64,) * 10"
         )
     for s in sizes:
         if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"hidden layer widths must be positive integers, got {list(sizes)} "
                 f"(bad width {s!r})"
             )
@@ -145,14 +146,16 @@ def _check_sizes(hidden_layer_sizes) -> tuple[int, ...]:
 def _check_X(X, name: str = "X") -> np.ndarray:
     X = np.asarray(X, dtype=float)
     if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
-        raise ValueError(f"{name} must be a 2-D array (n_samples, n_features), got shape {X.shape}")
+        raise ConfigError(
+            f"{name} must be a 2-D array (n_samples, n_features), got shape {X.shape}"
+        )
     check_finite(X, name)
     return X
 
 
 def _check_positive_int(name: str, value, low: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
     return int(value)
 
 
@@ -385,18 +388,18 @@ def layer_stats(
         with the columns of :data:`COLUMNS` (see the module docstring).
     """
     if not 0 < saturation < 1:
-        raise ValueError(f"saturation must be in (0, 1), got {saturation!r}")
+        raise ConfigError(f"saturation must be in (0, 1), got {saturation!r}")
     X = _check_X(X)
     d = population.layer_sizes[0]
     if X.shape[1] != d:
-        raise ValueError(f"X has {X.shape[1]} features; the network expects {d}")
+        raise ConfigError(f"X has {X.shape[1]} features; the network expects {d}")
     if y is not None:
         y = np.asarray(y)
         if y.shape != (X.shape[0],):
-            raise ValueError(f"y has shape {y.shape}; expected ({X.shape[0]},) labels for X")
+            raise ConfigError(f"y has shape {y.shape}; expected ({X.shape[0]},) labels for X")
         K = population.n_classes
         if y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= K:
-            raise ValueError(
+            raise ConfigError(
                 f"y must hold integer labels 0..{K - 1}, got values {np.unique(y)[:5]}"
             )
     trace = population.trace(params, X, y)
@@ -513,20 +516,11 @@ def diagnose(
     ``y`` holds the network's original class labels (as given to ``fit``).
     """
     if not hasattr(net, "coefs_"):
-        raise ValueError("the network is not fitted yet: call fit first (or use propagation)")
+        raise ConfigError("the network is not fitted yet: call fit first (or use propagation)")
     X = _check_X(X)
     if X.shape[1] != net.n_features_in_:
-        raise ValueError(f"X has {X.shape[1]} features; the network expects {net.n_features_in_}")
-    yy = None
-    if y is not None:
-        y = np.asarray(y)
-        unknown = np.setdiff1d(y, net.classes_)
-        if len(unknown):
-            raise ValueError(
-                f"y has labels the network was not trained on: {unknown[:5].tolist()}; "
-                f"its classes are {net.classes_.tolist()}"
-            )
-        yy = np.searchsorted(net.classes_, y)
+        raise ConfigError(f"X has {X.shape[1]} features; the network expects {net.n_features_in_}")
+    yy = None if y is None else net.encode(y)
     return layer_stats(net.population_, net._params(), X, yy, saturation=saturation)
 
 
@@ -576,15 +570,15 @@ def record(
     X = _check_X(X)
     classes, y_enc = np.unique(np.asarray(y), return_inverse=True)
     if len(y_enc) != X.shape[0]:
-        raise ValueError(f"X has {X.shape[0]} rows but y has {len(y_enc)} labels")
+        raise ConfigError(f"X has {X.shape[0]} rows but y has {len(y_enc)} labels")
     if len(classes) < 2:
-        raise ValueError(f"y has a single class ({classes[0]!r}); a classifier needs at least 2")
+        raise ConfigError(f"y has a single class ({classes[0]!r}); a classifier needs at least 2")
     kwargs = {}
     if X_val is not None and y_val is not None:
         y_val = np.asarray(y_val)
         unknown = np.setdiff1d(y_val, classes)
         if len(unknown):
-            raise ValueError(f"y_val has labels not seen in y: {unknown[:5].tolist()}")
+            raise ConfigError(f"y_val has labels not seen in y: {unknown[:5].tolist()}")
         kwargs = {"X_val": _check_X(X_val, "X_val"), "y_val": np.searchsorted(classes, y_val)}
     pop, params0, optimizer = runs.populate([spec], X.shape[1], len(classes), X)
     frames = []
@@ -651,7 +645,7 @@ def jacobian(
     X = _check_X(X)
     d = population.layer_sizes[0]
     if X.shape[1] != d:
-        raise ValueError(f"X has {X.shape[1]} features; the network expects {d}")
+        raise ConfigError(f"X has {X.shape[1]} features; the network expects {d}")
     with np.errstate(**_ERRSTATE):
         zs = population.forward(params, X).zs  # feature-major (F, M, N)
         act = population.activation

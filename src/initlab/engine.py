@@ -22,10 +22,25 @@ strided views.  :meth:`Population.trace` returns the public ``(M, N, F)``
 layout.
 
 Backpropagation is a visible loop over layers (see :meth:`Population.backward`).
+
+Engines
+-------
+This module is the reference implementation.  :class:`Trainer` can also
+train with the compiled kernels of :mod:`initlab.kernels` (numba), the same
+math fused into one call per block of models: ``engine="auto"`` (the
+default) uses them where they are measured to be faster (:func:`choose_engine`),
+``engine="numpy"`` never, ``engine="numba"`` always (or a clear error); the
+environment variable ``INITLAB_ENGINE`` replaces ``"auto"``.  Both engines
+agree to rounding (about 1e-15 relative after one epoch in float64); the
+choice depends only on the configuration, so a run's numbers are the same on
+every executor.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -34,7 +49,8 @@ import numpy as np
 from . import activations as _activations
 from . import initializers as _initializers
 from . import losses as _losses
-from .optim import GradientTransformation
+from .errors import ConfigError
+from .optim import GradientTransformation, check_hyperparameter
 
 __all__ = [
     "Population",
@@ -43,6 +59,16 @@ __all__ = [
     "init_params",
     "lsuv",
     "SMALL_LAYER",
+    "ENGINES",
+    "FAST_PATH",
+    "DIVERGENCE_FACTOR",
+    "DIVERGENCE_FLOOR",
+    "choose_engine",
+    "engine_for",
+    "compiled_wins",
+    "population_size",
+    "prepare",
+    "weight_penalty",
 ]
 
 # A layer with n_in * n_out at most this many weights is computed as explicit
@@ -54,6 +80,40 @@ __all__ = [
 # trajectories (GD with eta 1 from N(0, 1) weights) then drift apart by ~1e-9 in 30
 # epochs: the blog's [2, 2, 4] numbers would no longer be bit-for-bit the same.
 SMALL_LAYER = 16
+
+ENGINES = ("auto", "numpy", "numba")
+#: What the compiled kernels (:mod:`initlab.kernels`) implement; anything else is
+#: trained by this module.  Optimizers are named by their ``recipe``.
+FAST_PATH = {
+    "activations": (
+        "sigmoid",
+        "tanh",
+        "relu",
+        "leaky_relu",
+        "elu",
+        "selu",
+        "gelu",
+        "silu",
+        "softplus",
+        "mish",
+        "linear",
+    ),
+    "losses": ("cross_entropy", "binary_cross_entropy", "mse"),
+    "optimizers": ("gd", "momentum", "nag", "adagrad", "rmsprop", "adam"),
+}
+
+# A run has diverged when its loss or parameters are inf/NaN, or when its training loss
+# exceeds max(DIVERGENCE_FACTOR * initial loss, DIVERGENCE_FLOOR).  Measured on every
+# preset (docs/benchmarks.md): runs that recover spike to at most 494 (68x their initial
+# loss: NAG at eta = 1, back to 0.30 and 91% accuracy), while runs that blow up pass 1e4
+# and stay there for many epochs before they overflow, if they ever do: momentum and NAG
+# at eta = 1 on leaky ReLU reach 7.6e4 to 2.4e9 and end at 26-72% accuracy; 24-layer
+# ReLU nets from N(0, 1) weights jump from 1e4 to 1e178 in two epochs.  A cross-entropy of
+# 1e4 means the true class's logit is ten thousand below the winner's.  The factor keeps
+# networks that start with a huge loss (N(0, 1) weights in deep ReLU nets: 1e4 to 4e9)
+# from being flagged at once.
+DIVERGENCE_FACTOR = 1e3
+DIVERGENCE_FLOOR = 1e4
 
 _CONTROLLER = None
 
@@ -109,6 +169,38 @@ class Buffers:
 
 
 _FRESH = Buffers(enabled=False)
+
+
+def weight_penalty(params, l1=0.0, l2=0.0, grads=None) -> np.ndarray:
+    """``l1 * sum|W| + (l2 / 2) * sum W^2`` per model, over the weights (not the biases).
+
+    The elastic-net penalty of TF Playground and of torch's ``weight_decay``
+    (for ``l2``): its gradient ``l1 * sign(W) + l2 * W`` is added to ``grads``
+    (the weight entries ``grads[0::2]``, in place) when given.  ``l1`` and
+    ``l2`` are scalars or per-model ``(M,)`` arrays.
+    """
+    M = params[0].shape[0]
+    total = np.zeros(M, dtype=params[0].dtype)
+    for k in range(0, len(params), 2):
+        W = params[k]
+        lw1 = _per_model_hyper(l1, W)
+        lw2 = _per_model_hyper(l2, W)
+        flat = W.reshape(M, -1)
+        if np.any(lw1 != 0):
+            total += lw1.reshape(-1) * np.abs(flat).sum(axis=1)
+            if grads is not None:
+                grads[k] += lw1 * np.sign(W)
+        if np.any(lw2 != 0):
+            total += (lw2.reshape(-1) / 2) * (flat * flat).sum(axis=1)
+            if grads is not None:
+                grads[k] += lw2 * W
+    return total
+
+
+def _per_model_hyper(value, W: np.ndarray) -> np.ndarray:
+    """A scalar or ``(M,)`` hyperparameter shaped to broadcast over ``W`` ``(M, ...)``."""
+    v = np.asarray(value, dtype=W.dtype)
+    return v.reshape((-1,) + (1,) * (W.ndim - 1)) if v.ndim else v
 
 
 @dataclass
@@ -324,12 +416,26 @@ class Population:
         return out
 
     # -- user-facing helpers ------------------------------------------------------------------
-    def loss_and_grads(self, params, X, y):
-        """Mean loss per model ``(M,)`` and gradients, for gradient checks and diagnostics."""
+    def loss_and_grads(self, params, X, y, l1=0.0, l2=0.0):
+        """Mean loss per model ``(M,)`` and its gradients, for gradient checks and diagnostics.
+
+        With ``l1``/``l2`` the objective is the mean loss plus
+        :func:`weight_penalty`, and the gradients are those of that sum.
+        """
         t = self.targets(y)
         with np.errstate(**_ERRSTATE):
             cache = self.forward(params, X, t)
-            return cache.loss.mean(axis=-1), self.backward(params, cache, t)
+            grads = self.backward(params, cache, t)
+            loss = cache.loss.mean(axis=-1)
+            if np.any(np.asarray(l1) != 0) or np.any(np.asarray(l2) != 0):
+                loss = loss + weight_penalty(params, l1, l2, grads)
+            return loss, grads
+
+    def predict(self, params, X) -> np.ndarray:
+        """The outputs themselves, ``(M, N, n_outputs)`` (a regression's predictions)."""
+        with np.errstate(**_ERRSTATE):
+            z = self.forward(params, X).zs[-1]
+            return np.moveaxis(self.loss.output(z, 0), 0, -1)
 
     def predict_proba(self, params, X) -> np.ndarray:
         """Class probabilities, ``(M, N, n_classes)``."""
@@ -480,7 +586,10 @@ class TrainResult:
     ``history`` maps metric names (``train_loss``, ``train_acc``, ``val_loss``,
     ``val_acc``) to arrays of shape ``(epochs + 1, M)``: row ``e`` is the
     state after ``e`` epochs (row 0 is the initial network).  ``diverged_epoch``
-    is -1 for models that never diverged.
+    is -1 for models that never diverged, else the first epoch ``e`` whose
+    state had an inf/NaN loss or parameter, or a training loss above the
+    divergence limit (see :class:`Trainer`).  ``engine`` is the engine that
+    trained it (``"numpy"`` or ``"numba"``).
     """
 
     params: list[np.ndarray]
@@ -491,6 +600,139 @@ class TrainResult:
     epochs: int
     snapshots: np.ndarray | None = None
     extra: dict = field(default_factory=dict)
+    engine: str = "numpy"
+
+
+def _numba_available() -> bool:
+    return importlib.util.find_spec("numba") is not None
+
+
+def _fast_path_gaps(activation: str, loss: str, optimizer: str | None) -> list[str]:
+    """Why the compiled kernels cannot train such a population (empty if they can)."""
+    gaps = []
+    if not _numba_available():
+        gaps.append("numba is not installed (pip install numba)")
+    if activation not in FAST_PATH["activations"]:
+        gaps.append(f"activation {activation!r} has no compiled kernel")
+    if loss not in FAST_PATH["losses"]:
+        gaps.append(f"loss {loss!r} has no compiled kernel")
+    if optimizer is None or optimizer not in FAST_PATH["optimizers"]:
+        gaps.append("the optimizer is not one of initlab.optim's (it has no recipe)")
+    return gaps
+
+
+def choose_engine(
+    population: Population, optimizer: GradientTransformation, engine: str = "auto"
+) -> str:
+    """The engine that trains ``population``: ``"numpy"`` or ``"numba"``.
+
+    ``"auto"`` (replaced by ``$INITLAB_ENGINE`` when that is set) picks the
+    compiled kernels when they can train the population and are measured to
+    be faster for its layer sizes (:func:`compiled_wins`), else NumPy.
+    ``"numba"`` raises a :class:`~initlab.errors.ConfigError` saying why when
+    the kernels cannot train it.  The choice depends only on the
+    configuration, never on the machine's state, so every executor trains a
+    run with the same engine and gets the same bits.
+    """
+    recipe = getattr(optimizer, "recipe", None)
+    return engine_for(
+        population.layer_sizes,
+        population.activation.name,
+        population.loss.name,
+        None if recipe is None else recipe[0],
+        engine,
+    )
+
+
+def engine_for(layer_sizes, activation: str, loss: str, optimizer: str | None, engine="auto"):
+    """:func:`choose_engine` by names; ``optimizer`` is the name in an optimizer's ``recipe``
+    (``"gd"`` for minibatch, ``"adam"`` for adamw; None for other transformations)."""
+    if optimizer == "adamw":
+        optimizer = "adam"
+    if engine == "auto":
+        engine = os.environ.get("INITLAB_ENGINE", "auto").strip().lower() or "auto"
+        source = "INITLAB_ENGINE"
+    else:
+        source = "engine"
+    if engine not in ENGINES:
+        raise ConfigError(
+            f"{source} must be one of {', '.join(ENGINES)}, got {engine!r}", field="engine"
+        )
+    if engine == "numpy":
+        return "numpy"
+    gaps = _fast_path_gaps(activation, loss, optimizer)
+    if engine == "numba":
+        if gaps:
+            raise ConfigError(
+                f"engine 'numba' cannot train this population: {'; '.join(gaps)}; "
+                "use engine='auto' or 'numpy'",
+                field="engine",
+            )
+        return "numba"
+    if gaps:
+        return "numpy"
+    return "numba" if compiled_wins(layer_sizes) else "numpy"
+
+
+# The largest networks (weights per model) that the compiled kernels train faster than
+# the NumPy engine.  Measured with 64 models, N = 750, one core (docs/benchmarks.md):
+# [2, 4, 2] 3.1x, [2, 8, 2] 3.5x, [2, 8, 8, 2] 1.8x, [2, 32, 2] 2.0x, but [2, 16, 16, 2]
+# 0.6x and 24 layers of 16 0.5x.  The kernels load every weight once per sample and model
+# (a multiply-add per load), while BLAS keeps a tile of weights in registers for many
+# samples; once hidden-to-hidden products appear, BLAS wins.
+FAST_MAX_WEIGHTS = 160
+
+
+def compiled_wins(layer_sizes: Sequence[int]) -> bool:
+    """Whether the compiled kernels are measured faster than NumPy for these layer sizes."""
+    sizes = [int(s) for s in layer_sizes]
+    return sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True)) <= FAST_MAX_WEIGHTS
+
+
+def prepare(layer_sizes, activation: str, loss: str, optimizer: str | None, dtype="float64"):
+    """Compile (or load from the cache) what the compiled engine needs for such populations.
+
+    A no-op when they train with NumPy.  Called before forking worker
+    processes, so that they inherit the compiled code instead of each loading
+    numba and its cache.
+    """
+    if engine_for(layer_sizes, activation, loss, optimizer) != "numba":
+        return
+    from . import kernels
+
+    kernels.warm("adam" if optimizer == "adamw" else optimizer, activation, loss, dtype)
+
+
+# The NumPy engine works on planes of (models x samples) per unit; once one layer's plane
+# outgrows the caches, every ufunc pass streams from memory and the cost per model-epoch
+# grows with the population (blog shape, N = 750: 64 us per model-epoch at 64 models, 97
+# at 256, 122 at 4,096; 16-wide layers: 381 us at 4 models, 628 at 256;
+# docs/benchmarks.md).  A population is therefore sized so that one layer's plane stays
+# within this budget.  The compiled kernels keep each block of models in cache whatever
+# the population, so their cost per model-epoch is flat (24 us at 64 and at 4,096 models).
+NUMPY_PLANE_BYTES = 1 << 20
+MAX_POPULATION = 4096
+
+
+def population_size(layer_sizes, n_samples: int, dtype="float64", engine: str = "numpy") -> int:
+    """How many models one population should hold to train fastest (before memory limits).
+
+    ``n_samples`` is the number of samples the forward pass sees at once;
+    ``engine`` is the one that will train the population (:func:`engine_for`).
+    """
+    if engine == "numba":
+        return MAX_POPULATION
+    widest = max(int(s) for s in layer_sizes[1:])
+    plane = max(1, int(n_samples)) * widest * np.dtype(dtype).itemsize
+    return int(min(MAX_POPULATION, max(1, NUMPY_PLANE_BYTES // plane)))
+
+
+def _check_penalty(name: str, value, M: int) -> np.ndarray | float:
+    check_hyperparameter(name, value, 0.0, math.inf, False)
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim == 1 and arr.shape[0] != M:
+        raise ConfigError(f"{name} has {arr.shape[0]} values for {M} models", field=name)
+    return arr if arr.ndim else float(arr)
 
 
 class Trainer:
@@ -521,6 +763,22 @@ class Trainer:
     snapshots : bool
         Keep a flat copy of every parameter after every epoch
         (``(epochs + 1, M, n_params)``), for the per-parameter update plots.
+    l1, l2 : float or (M,) array
+        Weight penalties (:func:`weight_penalty`): ``l1 * sign(W) + l2 * W``
+        is added to the weights' gradients before the optimizer (as torch's
+        ``weight_decay`` for ``l2``; biases are not penalized).  Reported
+        losses stay the data loss.
+    divergence_factor : float or None
+        A model has diverged when its training loss exceeds
+        ``max(divergence_factor * initial loss, DIVERGENCE_FLOOR)`` (1e4), or
+        its loss or parameters become inf/NaN.  None: only inf/NaN.  The loss
+        checked is the full-batch loss of each epoch's state with full
+        batches, else the mean of an epoch's batch losses.
+    engine : {"auto", "numpy", "numba"}
+        See :func:`choose_engine`; :attr:`engine` is the one chosen.
+    threads : int, optional
+        Threads for the compiled engine (default: the free cores; one inside
+        worker processes).  Results do not depend on it.
     """
 
     def __init__(
@@ -537,16 +795,28 @@ class Trainer:
         shuffle_seed: int = 0,
         record: bool = True,
         snapshots: bool = False,
+        l1=0.0,
+        l2=0.0,
+        divergence_factor: float | None = DIVERGENCE_FACTOR,
+        engine: str = "auto",
+        threads: int | None = None,
     ):
         self.pop = population
         dtype = population.dtype
+        M = population.n_models
         self.params = [np.array(p, dtype=dtype, copy=True) for p in params]
         expected = population.param_shapes()
         got = [p.shape for p in self.params]
         if got != expected:
             raise ValueError(f"parameter shapes {got} do not match the population's {expected}")
+        self.l1 = _check_penalty("l1", l1, M)
+        self.l2 = _check_penalty("l2", l2, M)
+        self._penalized = bool(np.any(np.asarray(self.l1) != 0) or np.any(np.asarray(self.l2) != 0))
+        if divergence_factor is not None:
+            check_hyperparameter("divergence_factor", divergence_factor, 1.0, math.inf, False)
+            divergence_factor = float(divergence_factor)
+        self.divergence_factor = divergence_factor
         self.optimizer = optimizer
-        self.opt_state = optimizer.init(self.params)
         self.x = population._as_inputs(X)  # (d, N)
         self.y = np.asarray(y)
         self.t = population.targets(self.y)
@@ -563,18 +833,61 @@ class Trainer:
         self.shuffle_rng = np.random.default_rng(shuffle_seed)
         self.record = record
         self.keep_snapshots = snapshots
+        self.engine = choose_engine(population, optimizer, engine)
         self.epoch = 0
-        self._buffers, self._val_buffers = Buffers(), Buffers()
-        M = population.n_models
         self.diverged_epoch = np.full(M, -1, dtype=np.int64)
+        self._limit: np.ndarray | None = None  # divergence limit on the loss, per model
         self._rows: list[dict[str, np.ndarray]] = []
         self._snaps: list[np.ndarray] = []
+        if self.engine == "numba":
+            self._fast = self._compiled(threads)
+        else:
+            self.opt_state = optimizer.init(self.params)
+            self._buffers, self._val_buffers = Buffers(), Buffers()
         if snapshots:
             self._snaps.append(self._flat())
+
+    def _compiled(self, threads):
+        from . import kernels
+
+        pop = self.pop
+        name, hyper = self.optimizer.recipe
+        act_params = list(pop.activation.params.values())
+        values = dict(hyper)
+        values.update(
+            momentum=hyper.get("momentum", hyper.get("rho", hyper.get("beta1", 0.0))),
+            l1=self.l1,
+            l2=self.l2,
+            act_param=np.asarray(act_params[0]).reshape(-1) if act_params else 0.0,
+        )
+        lanes, block = kernels.block_shape(pop.layer_sizes, pop.dtype)
+        fast = kernels.Population(
+            pop.layer_sizes,
+            pop.activation.name,
+            pop.loss.name,
+            "adam" if name == "adamw" else name,
+            values,
+            pop.n_models,
+            pop.dtype,
+            lanes,
+            block,
+            threads,
+        )
+        self._X = np.ascontiguousarray(self.x.T)
+        self._y = self.y.astype(np.int64)
+        if self.has_val:
+            self._Xv = np.ascontiguousarray(self.x_val.T)
+            self._yv = self.y_val.astype(np.int64)
+        else:
+            self._Xv = np.zeros((0, self.x.shape[0]), pop.dtype)
+            self._yv = np.zeros(0, np.int64)
+        return fast
 
     # -- metrics ------------------------------------------------------------------------------
     def _metrics_from(self, cache: Cache, y: np.ndarray, prefix: str) -> dict[str, np.ndarray]:
         loss = cache.loss.mean(axis=-1)
+        if self.pop.loss.regression:  # no classes, no accuracy: the loss is the measure
+            return {f"{prefix}_loss": loss, f"{prefix}_acc": np.full(loss.shape, np.nan)}
         if self.pop.loss.binary:
             pred = (cache.proba[0] > 0.5).astype(np.int64)
         elif np.isfinite(loss).all():
@@ -585,6 +898,8 @@ class Trainer:
         return {f"{prefix}_loss": loss, f"{prefix}_acc": acc}
 
     def _evaluate(self, train_cache: Cache | None = None) -> dict[str, np.ndarray]:
+        if self.engine == "numba":
+            return self._row(self._run_compiled(0, record=False, final=True)[2][0])
         if train_cache is None:
             train_cache = self.pop.forward(self.params, self.x, self.t, self._buffers)
         row = self._metrics_from(train_cache, self.y, "train")
@@ -593,41 +908,116 @@ class Trainer:
             row.update(self._metrics_from(val_cache, self.y_val, "val"))
         return row
 
-    def _mark_divergence(self, loss: np.ndarray | None = None) -> None:
+    def _row(self, h: np.ndarray) -> dict[str, np.ndarray]:
+        """A compiled history row ``(4, M)`` as a metrics dict."""
+        row = {"train_loss": h[0].copy(), "train_acc": h[1].copy()}
+        if self.has_val:
+            row.update(val_loss=h[2].copy(), val_acc=h[3].copy())
+        return row
+
+    def _mark_divergence(self, epoch: int, loss=None, params_bad=None) -> None:
+        """Flag models diverged at ``epoch``: from a training loss and the parameters.
+
+        ``params_bad`` (per model) replaces looking at :attr:`params` when given.
+        """
         bad = np.zeros(self.pop.n_models, bool)
         if loss is not None:
+            loss = np.asarray(loss, dtype=float)
+            if self._limit is None and epoch == 0 and self.divergence_factor is not None:
+                self._limit = np.maximum(self.divergence_factor * loss, DIVERGENCE_FLOOR)
             bad |= ~np.isfinite(loss)
-        for p in self.params:
-            bad |= ~np.isfinite(p.reshape(p.shape[0], -1).sum(axis=1))
+            if self._limit is not None:
+                with np.errstate(invalid="ignore"):
+                    bad |= loss > self._limit
+        if params_bad is None:
+            for p in self.params:
+                bad |= ~np.isfinite(p.reshape(p.shape[0], -1).sum(axis=1))
+        else:
+            bad |= params_bad
         new = bad & (self.diverged_epoch < 0)
-        self.diverged_epoch[new] = self.epoch
+        self.diverged_epoch[new] = epoch
+
+    def _start_divergence_rule(self) -> None:
+        """With mini-batches, the limit comes from the initial full training loss."""
+        if self.epoch == 0 and self._limit is None and self.divergence_factor is not None:
+            self._mark_divergence(0, self.metrics()["train_loss"])
 
     def _flat(self) -> np.ndarray:
         return np.concatenate([p.reshape(p.shape[0], -1) for p in self.params], axis=1)
 
     # -- training -----------------------------------------------------------------------------
     def _apply(self, grads) -> None:
+        if self._penalized:
+            weight_penalty(self.params, self.l1, self.l2, grads)
         updates, self.opt_state = self.optimizer.update(grads, self.opt_state, self.params)
         for p, u in zip(self.params, updates, strict=True):
             p += u
 
     def step(self, n_epochs: int = 1) -> None:
         """Train ``n_epochs`` more epochs."""
+        n_epochs = int(n_epochs)
         with np.errstate(**_ERRSTATE), one_blas_thread():
-            for _ in range(int(n_epochs)):
+            if self.batch_size is not None:
+                self._start_divergence_rule()
+            if self.engine == "numba":
+                per_call = 1 if self.keep_snapshots else max(1, (1 << 22) // max(self.n, 1))
+                while n_epochs > 0:
+                    todo = min(n_epochs, per_call)
+                    self._compiled_epochs(todo)
+                    n_epochs -= todo
+                return
+            for _ in range(n_epochs):
                 self._one_epoch()
+
+    def _orders(self, n_epochs: int) -> np.ndarray:
+        if not self.shuffle or n_epochs == 0:
+            return np.arange(self.n, dtype=np.int64)[None, :]
+        return np.stack([self.shuffle_rng.permutation(self.n) for _ in range(n_epochs)])
+
+    def _run_compiled(self, n_epochs: int, record: bool, final: bool):
+        fast = self._fast
+        fast.load(self.params)
+        batch = self.n if self.batch_size is None else self.batch_size
+        out = fast.train(
+            self._X, self._y, self._Xv, self._yv, self._orders(n_epochs), n_epochs, batch,
+            record, final,
+        )  # fmt: skip
+        if n_epochs:
+            for p, new in zip(self.params, fast.params(), strict=True):
+                p[...] = new
+        return out
+
+    def _compiled_epochs(self, n_epochs: int) -> None:
+        first = self.epoch
+        bad = np.zeros(self.pop.n_models, bool)  # parameters of the state before the call
+        for p in self.params:
+            bad |= ~np.isfinite(p.reshape(p.shape[0], -1).sum(axis=1))
+        epoch_loss, params_bad, history = self._run_compiled(n_epochs, self.record, False)
+        for e in range(n_epochs):
+            if self.record and len(self._rows) == first + e:
+                self._rows.append(self._row(history[e]))
+            if self.batch_size is None:  # the loss of state e and its parameters
+                self._mark_divergence(
+                    first + e, epoch_loss[e], bad if e == 0 else params_bad[e - 1]
+                )
+            else:  # the epoch's batch losses, the parameters after it
+                self._mark_divergence(first + e + 1, epoch_loss[e], params_bad[e])
+        self.epoch = first + n_epochs
+        if self.keep_snapshots:
+            self._snaps.append(self._flat())
 
     def _one_epoch(self) -> None:
         if self.batch_size is None:
             cache = self.pop.forward(self.params, self.x, self.t, self._buffers)
             if self.record and len(self._rows) == self.epoch:
                 self._rows.append(self._evaluate(cache))
-            self._mark_divergence(cache.loss.mean(axis=-1))
+            self._mark_divergence(self.epoch, cache.loss.mean(axis=-1))
             self._apply(self.pop.backward(self.params, cache, self.t, self._buffers))
         else:
             if self.record and len(self._rows) == self.epoch:
                 self._rows.append(self._evaluate())
             order = self.shuffle_rng.permutation(self.n) if self.shuffle else None
+            batch_losses = []
             for start in range(0, self.n, self.batch_size):
                 if order is None:
                     sl = slice(start, start + self.batch_size)
@@ -636,10 +1026,10 @@ class Trainer:
                     idx = order[start : start + self.batch_size]
                     xb, tb = self.x[:, idx], self.t[..., idx]
                 cache = self.pop.forward(self.params, xb, tb, self._buffers)
+                batch_losses.append(cache.loss.mean(axis=-1))
                 self._apply(self.pop.backward(self.params, cache, tb, self._buffers))
+            self._mark_divergence(self.epoch + 1, np.mean(batch_losses, axis=0))
         self.epoch += 1
-        if self.batch_size is not None:
-            self._mark_divergence()
         if self.keep_snapshots:
             self._snaps.append(self._flat())
 
@@ -654,7 +1044,7 @@ class Trainer:
 
     def result(self) -> TrainResult:
         final = self.metrics()
-        self._mark_divergence(final["train_loss"])
+        self._mark_divergence(self.epoch, final["train_loss"])
         history = {}
         if self.record:
             history = {k: np.stack([r[k] for r in self._rows]) for k in self._rows[0]}
@@ -668,6 +1058,7 @@ class Trainer:
             diverged_epoch=self.diverged_epoch.copy(),
             epochs=self.epoch,
             snapshots=snaps,
+            engine=self.engine,
         )
 
 

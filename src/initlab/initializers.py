@@ -39,6 +39,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ._registry import Registry, check_params
+from .errors import ConfigError
 
 __all__ = [
     "Initializer",
@@ -46,6 +47,7 @@ __all__ = [
     "get",
     "get_bias",
     "names",
+    "register",
     "bias_names",
     "make_rng",
     "REGISTRY",
@@ -76,17 +78,17 @@ def make_rng(seed: int | Rng, kind: str = "generator") -> Rng:
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an integer, got {type(seed).__name__} {seed!r}")
     if seed < 0 or seed >= 2**32:
-        raise ValueError(f"seed must be in [0, 2**32), got {seed}")
+        raise ConfigError(f"seed must be in [0, 2**32), got {seed}")
     if kind == "generator":
         return np.random.default_rng(int(seed))
     if kind == "legacy":
         return np.random.RandomState(int(seed))
-    raise ValueError(f"unknown rng kind {kind!r}; choose one of: {', '.join(RNG_KINDS)}")
+    raise ConfigError(f"unknown rng kind {kind!r}; choose one of: {', '.join(RNG_KINDS)}")
 
 
 def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
     if len(shape) < 2:
-        raise ValueError(f"weight shape needs at least 2 axes (fan_in, fan_out), got {shape}")
+        raise ConfigError(f"weight shape needs at least 2 axes (fan_in, fan_out), got {shape}")
     return int(shape[-2]), int(shape[-1])
 
 
@@ -210,11 +212,11 @@ def variance_scaling(
     2.0
     """
     if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale >= 0):
-        raise ValueError(f"scale must be a finite number >= 0, got {scale!r}")
+        raise ConfigError(f"scale must be a finite number >= 0, got {scale!r}")
     if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+        raise ConfigError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
     if distribution not in DISTRIBUTIONS:
-        raise ValueError(
+        raise ConfigError(
             f"unknown distribution {distribution!r}; choose one of: {', '.join(DISTRIBUTIONS)}"
         )
 
@@ -276,16 +278,23 @@ def _orthogonal(rng, shape, dtype, gain=1.0):
     return (gain * q).astype(dtype, copy=False)
 
 
-REGISTRY: Registry[Initializer] = Registry("initializer")
+REGISTRY: Registry[Initializer] = Registry("initializer", "initlab.initializers")
 
 
-def _register(init: Initializer, aliases=()):
+def register(init: Initializer, aliases: tuple[str, ...] = ()) -> Initializer:
+    """Make the weight initializer ``init`` known by its name (and ``aliases``) everywhere.
+
+    It must say its variance (``variance_fn``), which diagnostics and the
+    mean-field theory read; every registered initializer is tested against
+    the variance of what it draws.
+    """
     if init.variance_fn is None:
-        raise ValueError(f"initializer {init.name!r} needs a variance_fn(fan_in, fan_out)")
+        raise ConfigError(f"initializer {init.name!r} needs a variance_fn(fan_in, fan_out)")
     REGISTRY.register(init.name, init, aliases=aliases, description=init.description)
+    return init
 
 
-_register(
+register(
     Initializer(
         "zeros",
         _zeros,
@@ -293,7 +302,7 @@ _register(
         variance_fn=lambda fan_in, fan_out: 0.0,
     )
 )
-_register(
+register(
     Initializer(
         "random",
         _random,
@@ -331,7 +340,7 @@ for _name, _scale, _mode, _dist, _aliases, _doc in [
     ),
 ]:
     _init = variance_scaling(_scale, _mode, _dist, name=_name)
-    _register(replace(_init, description=_doc), aliases=_aliases)
+    register(replace(_init, description=_doc), aliases=_aliases)
 # He: variance scaling with scale 2 / (1 + a^2) on the fan-in, ``a`` the negative slope of
 # the leaky ReLU that follows (0: ReLU), as torch.nn.init.kaiming_normal_(a=...)
 for _name, _dist, _aliases, _doc in [
@@ -348,12 +357,12 @@ for _name, _dist, _aliases, _doc in [
         "U(+-sqrt(6/((1+a^2) fan_in))) (He et al. 2015), for (leaky) ReLU; a = 0",
     ),
 ]:
-    _register(
+    register(
         Initializer(
             _name,
             _he(_dist),
             _doc,
-            2.0,
+            None,  # the scale is 2 / (1 + a^2): variance_fn gives it
             "fan_in",
             _dist,
             params={"a": 0.0},
@@ -368,7 +377,7 @@ def _orthogonal_variance(fan_in: int, fan_out: int, gain: float) -> float:
     return gain**2 / max(fan_in, fan_out)
 
 
-_register(
+register(
     Initializer(
         "orthogonal",
         _orthogonal,
@@ -378,7 +387,7 @@ _register(
     ),
     aliases=("ortho",),
 )
-_register(
+register(
     Initializer(
         "lsuv",
         _orthogonal,
@@ -409,7 +418,7 @@ class BiasInitializer:
         return replace(self, params={**self.params, **params})
 
 
-BIAS_REGISTRY: Registry[BiasInitializer] = Registry("bias initializer")
+BIAS_REGISTRY: Registry[BiasInitializer] = Registry("bias initializer", "initlab.initializers")
 BIAS_REGISTRY.register(
     "zeros", BiasInitializer("zeros", _zeros, "b = 0 (default)"), description="b = 0 (default)"
 )

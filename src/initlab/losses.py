@@ -9,12 +9,15 @@ name                        output          d(loss)/dz per sample
 ``cross_entropy``           softmax         ``p - y``
 ``binary_cross_entropy``    sigmoid (1 unit) ``p - y``
 ``mse``                     softmax         ``p * (v - sum(p * v))``, ``v = 2 (p - y) / K``
+``squared_error``           identity        ``2 (z - y) / K``  (regression)
 ==========================  ==============  ===============================
 
 Cross-entropy is evaluated as ``logsumexp(z) - sum(y * z)`` (shifted by
 ``max(z)``), never as ``log(softmax)``, so it is finite for any finite ``z``.
 ``mse`` is the mean squared error between the softmax probabilities and the
 one-hot targets (the Brier score, as ``torch.nn.MSELoss`` on probabilities).
+``squared_error`` is regression: real targets, an identity output, the mean
+squared error over the output units (``torch.nn.MSELoss``).
 
 Arrays may have any leading shape; ``axis`` names the class axis (``-1`` by
 default; the engine keeps classes on axis 0).  Per-sample values are
@@ -30,8 +33,9 @@ import numpy as np
 from scipy import special
 
 from ._registry import Registry
+from .errors import ConfigError
 
-__all__ = ["Loss", "get", "names", "REGISTRY"]
+__all__ = ["Loss", "get", "names", "register", "REGISTRY"]
 
 
 def _softmax_parts(z: np.ndarray, axis: int):
@@ -96,6 +100,28 @@ def _mse_delta(z, p, y, axis, out=None):
     return np.multiply(p, v - (p * v).sum(axis=axis, keepdims=True), out=out)
 
 
+def _se_forward(z, y, axis, out=None):
+    if out is None:
+        p = z.copy()
+    else:
+        np.copyto(out, z)
+        p = out
+    k = z.shape[axis]
+    loss = ((p - y) ** 2).sum(axis=axis) / z.dtype.type(k)
+    return p, loss
+
+
+def _se_delta(z, p, y, axis, out=None):
+    k = z.shape[axis]
+    d = np.subtract(p, y, out=out)
+    d *= z.dtype.type(2.0 / k)
+    return d
+
+
+def _identity_output(z, axis):
+    return z
+
+
 def _softmax_output(z, axis):
     _, e, s = _softmax_parts(z, axis)
     return e / s
@@ -119,6 +145,9 @@ class Loss:
         ``output(z, axis) -> p`` alone, for prediction.
     binary : bool
         True when the network has a single sigmoid output unit (two classes).
+    regression : bool
+        True when targets are real numbers and the output is the identity
+        (``output`` returns the prediction itself, not probabilities).
     """
 
     name: str
@@ -127,13 +156,17 @@ class Loss:
     output: Callable
     description: str
     binary: bool = False
+    regression: bool = False
 
     def __reduce__(self):
         return (get, (self.name,))  # pickled by name
 
     def n_outputs(self, n_classes: int) -> int:
+        """Output units for ``n_classes`` classes (one per target for regression)."""
+        if self.regression:
+            return 1
         if self.binary and n_classes != 2:
-            raise ValueError(
+            raise ConfigError(
                 f"loss {self.name!r} needs exactly 2 classes, got {n_classes}; "
                 "use 'cross_entropy' for more"
             )
@@ -142,7 +175,7 @@ class Loss:
     def targets(self, y: np.ndarray, n_classes: int, dtype=np.float64, axis: int = -1):
         """Encode integer labels ``0..K-1`` as the targets this loss compares with."""
         y = np.asarray(y)
-        if self.binary:
+        if self.binary or self.regression:
             t = y.astype(dtype)[..., None]
         else:
             t = (y[..., None] == np.arange(n_classes)).astype(dtype)
@@ -173,7 +206,15 @@ def per_sample_count(z: np.ndarray, axis: int) -> int:
     return shape[-1]
 
 
-REGISTRY: Registry[Loss] = Registry("loss")
+REGISTRY: Registry[Loss] = Registry("loss", "initlab.losses")
+
+
+def register(loss: Loss, aliases: tuple[str, ...] = ()) -> Loss:
+    """Make ``loss`` known by its name (and ``aliases``) everywhere; it is then gradient-checked."""
+    REGISTRY.register(loss.name, loss, aliases=aliases, description=loss.description)
+    return loss
+
+
 REGISTRY.register(
     "cross_entropy",
     Loss(
@@ -198,6 +239,19 @@ REGISTRY.register(
     ),
     aliases=("bce", "logistic"),
     description="one sigmoid output unit, binary cross-entropy (2 classes)",
+)
+REGISTRY.register(
+    "squared_error",
+    Loss(
+        "squared_error",
+        _se_forward,
+        _se_delta,
+        _identity_output,
+        "regression: identity output, mean squared error to real targets",
+        regression=True,
+    ),
+    aliases=("regression", "l2_loss", "mean_squared_error_regression"),
+    description="regression: identity output, mean squared error to real targets",
 )
 REGISTRY.register(
     "mse",

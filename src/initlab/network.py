@@ -16,7 +16,7 @@ import inspect
 import os
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -24,10 +24,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import losses as _losses
 from . import runs as _runs
 from .datasets import check_finite
-from .engine import Population, Trainer
+from .engine import Population
 from .errors import ConfigError
 
-__all__ = ["FFNetwork", "blog_network", "BLOG_INITS"]
+__all__ = ["FFNetwork", "FFRegressor", "blog_network", "BLOG_INITS"]
 
 #: The blog's init names and what its code actually draws (weights, biases), from the
 #: ``blog`` recipe: its "xavier" is N(0, 1) * sqrt(1 / fan_in), i.e. LeCun normal.
@@ -49,17 +49,18 @@ _OWN = (
 )
 
 
-def _parameters() -> list[tuple[str, object, str]]:
-    """FFNetwork's parameters, from the run schema: core fields, conditional ones, its own.
+def _parameters(defaults: dict | None = None) -> list[tuple[str, object, str]]:
+    """An estimator's parameters, from the run schema: core fields, conditional ones, its own.
 
     ``random_state`` defaults to None (scikit-learn's "a fresh seed"); the seed
-    drawn is kept in ``seed_``.
+    drawn is kept in ``seed_``.  ``defaults`` replaces some (the regressor's loss).
     """
+    defaults = {"seed": None, **(defaults or {})}
     core = [f for f in _runs.fields() if not f.conditional]
     conditional = [f for f in _runs.fields() if f.conditional]
     out = []
     for f in [*core, *conditional]:
-        default = None if f.name == "seed" else f.default
+        default = defaults.get(f.name, f.default)
         out.append((f.estimator, default, f"{f.help}: {f.allowed()}"))
     return out + list(_OWN)
 
@@ -72,11 +73,14 @@ class _SchemaInit:
     optimizer hyperparameter) is a parameter of the estimator too.
     """
 
+    def __init__(self, defaults: dict | None = None):
+        self.defaults = defaults or {}
+
     @property
     def __signature__(self) -> inspect.Signature:
         kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
         params = [inspect.Parameter("self", kind)]
-        params += [inspect.Parameter(n, kind, default=d) for n, d, _ in _parameters()]
+        params += [inspect.Parameter(n, kind, default=d) for n, d, _ in _parameters(self.defaults)]
         return inspect.Signature(params)
 
     def __get__(self, obj, cls=None):
@@ -91,10 +95,12 @@ class _SchemaInit:
             setattr(obj, name, value)
 
 
-class FFNetwork(ClassifierMixin, BaseEstimator):
-    __doc__ = None  # set below, from the run schema
+class _Network(BaseEstimator):
+    """What the classifier and the regressor share: parameters from the run schema,
+    the checked run, the memory estimate, fitting on the engine, the fitted weights."""
 
-    __init__ = _SchemaInit()
+    #: what the estimator solves: its losses must be of this kind
+    task = "classification"
 
     # -- configuration ------------------------------------------------------------------------
     def _seed(self) -> int:
@@ -114,14 +120,29 @@ class FFNetwork(ClassifierMixin, BaseEstimator):
         their defaults count as not given.
         """
         values = {}
+        recipe = _runs.get_recipe(self.recipe)
         for f in _runs.fields():
             v = getattr(self, f.estimator)
             if f.name == "seed":
+                if v is None and recipe is not None and "seed" in recipe.values:
+                    continue  # the recipe's seed
                 v = self._seed()
-            elif (f.conditional or self.recipe is not None) and _same(v, f.default):
+            elif (f.conditional or self.recipe is not None) and _same(
+                v, type(self).__init__.defaults.get(f.name, f.default)
+            ):
                 continue
             values[f.estimator] = v
-        return _runs.RunSpec.make(recipe=self.recipe, **values)
+        spec = _runs.RunSpec.make(recipe=self.recipe, **values)
+        regression = _losses.get(spec.loss).regression
+        if regression != (self.task == "regression"):
+            other = "FFRegressor" if regression else "FFNetwork"
+            raise ConfigError(
+                f"loss {spec.loss!r} is a {'regression' if regression else 'classification'} "
+                f"loss; {type(self).__name__} is for {self.task}: use {other}, or one of "
+                + ", ".join(n for n in _losses.names() if _losses.get(n).regression != regression),
+                "loss",
+            )
+        return spec
 
     def _check_memory(self, spec, n_features: int, n_outputs: int, n_train: int, n_val: int):
         need = _runs.model_bytes(spec, n_features, n_outputs, n_train, n_val)
@@ -135,67 +156,46 @@ class FFNetwork(ClassifierMixin, BaseEstimator):
             )
 
     # -- fitting ------------------------------------------------------------------------------
-    def fit(self, X, y, X_val=None, y_val=None):
-        """Train on ``(X, y)``; validation data, if given, is scored after every epoch."""
-        spec = self.spec()
-        X, y = validate_data(
-            self, X, y, dtype=np.float64, ensure_min_samples=2, ensure_all_finite=False
-        )
-        check_finite(X, "X")
-        check_classification_targets(y)
-        self.classes_, y_enc = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"y has a single class ({self.classes_[0]!r}); a classifier needs at least 2"
-            )
-        has_val = X_val is not None or y_val is not None
-        if has_val:
-            if X_val is None or y_val is None:
-                raise ValueError("give both X_val and y_val, or neither")
-            X_val = validate_data(
-                self, X_val, reset=False, dtype=np.float64, ensure_all_finite=False
-            )
-            check_finite(X_val, "X_val")
-            y_val = np.asarray(y_val)
-            if len(y_val) != len(X_val):
-                raise ValueError(f"X_val has {len(X_val)} rows but y_val has {len(y_val)} labels")
-            y_val = self._encode(y_val, "y_val")
-        n_out = _losses.get(spec.loss).n_outputs(len(self.classes_))
+    def _fit(self, spec, X, y, X_val, y_val, n_classes: int):
+        """Train ``spec`` on checked, encoded data; sets the fitted attributes."""
+        has_val = X_val is not None
+        n_out = _losses.get(spec.loss).n_outputs(n_classes)
         self._check_memory(spec, X.shape[1], n_out, len(X), len(X_val) if has_val else 0)
         self.seed_ = spec.seed
         self.spec_ = spec
-        self._population, params, optimizer = _runs.populate(
-            [spec], X.shape[1], len(self.classes_), X
-        )
-        trainer = Trainer(
+        self._population, params, optimizer = _runs.populate([spec], X.shape[1], n_classes, X)
+        trainer = _runs.trainer(
+            [spec],
             self._population,
             params,
             optimizer,
             X,
-            y_enc,
-            X_val=X_val if has_val else None,
-            y_val=y_val if has_val else None,
-            batch_size=spec.batch_size,
-            shuffle=spec.shuffle,
-            shuffle_seed=spec.shuffle_seed,
-            record=True,
+            y,
+            X_val,
+            y_val,
             snapshots=self.record_params,
         )
         trainer.step(spec.epochs)
-        result = trainer.result()
-        self._set_fitted(result)
+        self._set_fitted(trainer.result())
         return self
 
-    def _encode(self, y, name: str) -> np.ndarray:
-        """Labels as class codes; labels the model never saw are an error."""
-        y = np.asarray(y)
-        unknown = np.setdiff1d(y, self.classes_)
-        if len(unknown):
-            raise ValueError(
-                f"{name} has labels not seen in y: {unknown[:5].tolist()}; "
-                f"the classes are {self.classes_[:10].tolist()}"
-            )
-        return np.searchsorted(self.classes_, y)
+    def _validation(self, X_val, y_val):
+        """The validation part, checked like the training part (or ``(None, None)``)."""
+        if X_val is None and y_val is None:
+            return None, None
+        if X_val is None or y_val is None:
+            raise ValueError("give both X_val and y_val, or neither")
+        X_val = validate_data(self, X_val, reset=False, dtype=np.float64, ensure_all_finite=False)
+        check_finite(X_val, "X_val")
+        y_val = np.asarray(y_val)
+        if len(y_val) != len(X_val):
+            raise ValueError(f"X_val has {len(X_val)} rows but y_val has {len(y_val)} labels")
+        return X_val, y_val
+
+    def _check_X(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite=False)
+        return check_finite(X, "X")
 
     def _set_fitted(self, result) -> None:
         params = result.params
@@ -227,11 +227,49 @@ class FFNetwork(ClassifierMixin, BaseEstimator):
             out += [W[None], b[None]]
         return out
 
+    @property
+    def population_(self) -> Population:
+        check_is_fitted(self)
+        return self._population
+
+
+class FFNetwork(ClassifierMixin, _Network):
+    __doc__ = None  # set below, from the run schema
+
+    __init__ = _SchemaInit()
+
+    def fit(self, X, y, X_val=None, y_val=None):
+        """Train on ``(X, y)``; validation data, if given, is scored after every epoch."""
+        spec = self.spec()
+        X, y = validate_data(
+            self, X, y, dtype=np.float64, ensure_min_samples=2, ensure_all_finite=False
+        )
+        check_finite(X, "X")
+        check_classification_targets(y)
+        self.classes_, y_enc = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"y has a single class ({self.classes_[0]!r}); a classifier needs at least 2"
+            )
+        X_val, y_val = self._validation(X_val, y_val)
+        if y_val is not None:
+            y_val = self.encode(y_val, "y_val")
+        return self._fit(spec, X, y_enc, X_val, y_val, len(self.classes_))
+
+    def encode(self, y, name: str = "y") -> np.ndarray:
+        """Labels as class codes ``0..K-1`` (``classes_`` order); unseen labels are an error."""
+        y = np.asarray(y)
+        unknown = np.setdiff1d(y, self.classes_)
+        if len(unknown):
+            raise ValueError(
+                f"{name} has labels not seen in y: {unknown[:5].tolist()}; "
+                f"the classes are {self.classes_[:10].tolist()}"
+            )
+        return np.searchsorted(self.classes_, y)
+
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities ``(n_samples, n_classes)``, columns in ``classes_`` order."""
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite=False)
-        check_finite(X, "X")
+        X = self._check_X(X)
         return self._population.predict_proba(self._params(), X)[0]
 
     def predict(self, X) -> np.ndarray:
@@ -244,21 +282,51 @@ class FFNetwork(ClassifierMixin, BaseEstimator):
 
         See :meth:`initlab.engine.Population.trace`; arrays are ``(n_samples, units)``.
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
-        yy = None if y is None else self._encode(y, "y")
+        X = self._check_X(X)
+        yy = None if y is None else self.encode(y, "y")
         out = self._population.trace(self._params(), X, yy)
         return {k: [a[0] for a in v] for k, v in out.items()}
-
-    @property
-    def population_(self) -> Population:
-        check_is_fitted(self)
-        return self._population
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = False
         return tags
+
+
+class FFRegressor(RegressorMixin, _Network):
+    __doc__ = None  # set below, from the run schema
+
+    task = "regression"
+    __init__ = _SchemaInit({"loss": "squared_error"})
+
+    def fit(self, X, y, X_val=None, y_val=None):
+        """Train on ``(X, y)`` (real targets); validation data is scored every epoch."""
+        spec = self.spec()
+        X, y = validate_data(
+            self, X, y, dtype=np.float64, y_numeric=True, ensure_min_samples=2,
+            ensure_all_finite=False,
+        )  # fmt: skip
+        check_finite(X, "X")
+        check_finite(np.asarray(y, float)[:, None], "y")
+        X_val, y_val = self._validation(X_val, y_val)
+        if y_val is not None:
+            y_val = np.asarray(y_val, dtype=np.float64)
+            check_finite(y_val[:, None], "y_val")
+        self._fit(spec, X, np.asarray(y, np.float64), X_val, y_val, 0)
+        self.history_ = {k: v for k, v in self.history_.items() if not k.endswith("_acc")}
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        """The network's output for each row of ``X``."""
+        X = self._check_X(X)
+        return self._population.predict(self._params(), X)[0][:, 0]
+
+    def trace(self, X, y=None) -> dict:
+        """Per-layer pre-activations, activations and (with targets ``y``) gradients."""
+        X = self._check_X(X)
+        yy = None if y is None else np.asarray(y, np.float64)
+        out = self._population.trace(self._params(), X, yy)
+        return {k: [a[0] for a in v] for k, v in out.items()}
 
 
 def blog_network(activation: str = "sigmoid", init: str = "random", **overrides) -> FFNetwork:
@@ -311,7 +379,7 @@ def _physical_memory() -> int:
         return 0
 
 
-_DOC = """A feedforward classifier with pluggable activation, initialization and optimizer.
+_DOC = """A feedforward {what} with pluggable activation, initialization and optimizer.
 
     A scikit-learn estimator over the population engine (one network, ``M = 1``).
     Its parameters are the run schema's fields (:mod:`initlab.runs`), so an
@@ -343,12 +411,13 @@ _DOC = """A feedforward classifier with pluggable activation, initialization and
     """
 
 
-def _document() -> str:
+def _document(estimator, what: str) -> str:
     lines = []
-    for name, default, help_ in _parameters():
+    for name, default, help_ in _parameters(estimator.__init__.defaults):
         lines.append(f"    {name} : default {default!r}")
         lines.append(f"        {help_}")
-    return _DOC.format(parameters="\n".join(lines))
+    return _DOC.format(what=what, parameters="\n".join(lines))
 
 
-FFNetwork.__doc__ = _document()
+FFNetwork.__doc__ = _document(FFNetwork, "classifier")
+FFRegressor.__doc__ = _document(FFRegressor, "regressor (real targets, identity output)")

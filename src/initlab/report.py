@@ -93,7 +93,8 @@ def _config_columns(results: pd.DataFrame) -> list[str]:
 
 
 def _key(values: pd.DataFrame) -> pd.Series:
-    """A hashable string per row (NaN, None and 1 vs 1.0 made comparable)."""
+    """A key per row, equal for equal configurations (NaN, None and "-" alike, 1 and 1.0
+    alike): a 64-bit hash of the normalized values."""
 
     def norm(v):
         # the study's summary writes "-" for a missing hyperparameter, the runs NaN or None
@@ -107,7 +108,17 @@ def _key(values: pd.DataFrame) -> pd.Series:
             return str(int(v))
         return str(v)
 
-    return values.apply(lambda r: "|".join(norm(v) for v in r), axis=1)
+    # each column's distinct values normalized once, then the row hashed (64 bits, in C):
+    # linear in rows, and no per-row Python string work
+    normalized = {}
+    for col in values.columns:
+        codes, uniques = pd.factorize(values[col], use_na_sentinel=True)
+        names = np.array([norm(u) for u in uniques] + ["∅"], dtype=object)  # -1: NaN/None
+        normalized[col] = names[codes]
+    if not normalized:
+        return pd.Series(np.zeros(len(values), np.uint64), index=values.index)
+    frame = pd.DataFrame(normalized, index=values.index)
+    return pd.util.hash_pandas_object(frame, index=False)
 
 
 def summarize(
@@ -122,49 +133,13 @@ def summarize(
     return out.sort_values(["block", "rank"], kind="stable").reset_index(drop=True)
 
 
-def _network_from_row(row: Mapping[str, Any]):
-    """An unfitted FFNetwork configured like a results row (as :func:`initlab.sweep` writes it)."""
-    from .network import FFNetwork
-
-    def get(key, default=None):
-        v = row.get(key, default)
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            return default
-        return v
-
-    hidden = get("hidden", "16")
-    if isinstance(hidden, str):
-        hidden = () if hidden in ("", "0") else tuple(int(h) for h in hidden.split("-"))
-    params = dict(
-        hidden_layer_sizes=tuple(hidden),
-        activation=get("activation", "relu"),
-        init=get("init", "he_normal"),
-        bias_init=get("bias_init", "zeros"),
-        optimizer=get("optimizer", "adam"),
-        learning_rate=float(get("learning_rate", 0.01)),
-        epochs=int(get("epochs", 200)),
-        batch_size=None if get("batch_size") in (None, 0) else int(get("batch_size")),
-        loss=get("loss", "cross_entropy"),
-        leaky_slope=float(get("leaky_slope", 0.1)),
-        shuffle=bool(get("shuffle", False)),
-        shuffle_seed=int(get("shuffle_seed", 0)),
-        random_state=int(get("seed", 0)),
-        rng_kind=get("rng_kind", "generator"),
-        dtype=get("dtype", "float64"),
-    )
-    for k in ("momentum", "rho", "beta1", "beta2", "eps", "weight_decay"):
-        if get(k) is not None:
-            params[k] = float(get(k))
-    return FFNetwork(**params)
-
-
 @dataclass
 class FrameStudy:
     """A study made of bare tables (e.g. from :func:`initlab.sweep`), for :func:`render`.
 
     It offers what the report needs from a :class:`~initlab.study.Study`:
-    ``name``, ``config``, ``results()``, ``curves()``, ``summary()``,
-    ``network(row)`` and ``dataset(name)``.
+    ``name``, ``config``, ``results()``, ``curves(hashes)``, ``summary(metric,
+    runs)``, ``network(row)`` and ``dataset(name)``.
     """
 
     name: str
@@ -176,23 +151,29 @@ class FrameStudy:
     def results(self) -> pd.DataFrame:
         return self.runs
 
-    def curves(self) -> pd.DataFrame:
-        return self.curve_frame if self.curve_frame is not None else pd.DataFrame()
+    def curves(self, hashes=None) -> pd.DataFrame:
+        if self.curve_frame is None:
+            return pd.DataFrame()
+        if hashes is None:
+            return self.curve_frame
+        return self.curve_frame[self.curve_frame["run_hash"].isin(set(hashes))]
 
-    def summary(self, metric: str = "val_acc") -> pd.DataFrame:
-        return summarize(self.runs, metric)
+    def summary(self, metric: str = "val_acc", runs: pd.DataFrame | None = None) -> pd.DataFrame:
+        return summarize(self.runs if runs is None else runs, metric)
 
     def network(self, row):
-        return _network_from_row(row)
+        from .runs import RunSpec
 
-    def dataset(self, name: str):
+        return RunSpec.from_row(row).network()
+
+    def dataset(self, label: str):
         from . import datasets
 
-        if isinstance(self.data, Mapping) and name in self.data:
-            return self.data[name]
-        if self.data is not None and getattr(self.data, "name", None) == name:
+        if isinstance(self.data, Mapping) and label in self.data:
+            return self.data[label]
+        if self.data is not None and getattr(self.data, "label", None) == label:
             return self.data
-        return datasets.load(name)
+        return datasets.load(label)
 
 
 def from_frames(
@@ -389,6 +370,12 @@ def _retrain(study, row: Mapping[str, Any], record: bool = True, data=None):
         net.set_params(record_params=True)
     if data is None:
         data = study.dataset(row["dataset"]) if "dataset" in row else study.dataset(None)
+    stored = row.get("data_id") if hasattr(row, "get") else None
+    if isinstance(stored, str) and stored != data.id:
+        raise ValueError(
+            f"the data set {row.get('dataset')!r} is not the one this run was trained on "
+            f"(its identity was {stored}, now {data.id}: a data file changed?); not retrained"
+        )
     net.fit(data.X_train, data.y_train, data.X_val, data.y_val)
     return net, data
 
@@ -404,7 +391,7 @@ def _boundary_nets(study, first: pd.DataFrame, data, notes, reproduced) -> dict:
     return nets
 
 
-def _jobs(study, results, summary, curves, notes) -> list[_Job]:
+def _jobs(study, results, summary, curves_of, notes) -> list[_Job]:
     """The report's figures, as independent jobs, in the order the page shows them."""
     jobs: list[_Job] = []
     datasets_ = list(dict.fromkeys(results["dataset"])) if "dataset" in results else [None]
@@ -438,14 +425,15 @@ def _jobs(study, results, summary, curves, notes) -> list[_Job]:
                     cost=0.5,
                 )
             )
-        if has_cells and not curves.empty and "run_hash" in curves.columns:
+        if has_cells and "run_hash" in r.columns:
             cell = [c for c in ("optimizer", "init", "activation") if c in s.columns]
             chosen = _cell_best(s, r, cell)
             opts = list(dict.fromkeys(chosen["optimizer"])) if by else [None]
             for opt in opts:
                 runs_o = chosen if opt is None else chosen[chosen["optimizer"] == opt]
-                c = curves[curves["run_hash"].isin(set(runs_o["run_hash"]))]
-                if c.empty:
+                # only the curves drawn are read: the best configuration of each cell
+                c = curves_of(list(runs_o["run_hash"]))
+                if c is None or c.empty or "run_hash" not in c.columns:
                     continue
                 jobs.append(
                     _Job(
@@ -520,11 +508,11 @@ def _jobs(study, results, summary, curves, notes) -> list[_Job]:
 
 
 def _figures(
-    study, results, summary, curves, notes, reproduced, workers: int | None = None
+    study, results, summary, curves_of, notes, reproduced, workers: int | None = None
 ) -> dict[str, list[_Figure]]:
     """Every figure of the report by section; notes and reproductions appended in place."""
     out: dict[str, list[_Figure]] = {"heatmaps": [], "bands": [], "boundaries": [], "updates": []}
-    jobs = _jobs(study, results, summary, curves, notes)
+    jobs = _jobs(study, results, summary, curves_of, notes)
     for job, drawn in zip(jobs, _draw_all(jobs, workers), strict=True):
         notes.extend(drawn.notes)
         reproduced.extend(drawn.reproduced)
@@ -623,7 +611,7 @@ def render(
     study,
     out_path: str | os.PathLike,
     command: str | None = None,
-    metric: str = "val_acc",
+    metric: str | None = None,
     workers: int | None = None,
 ) -> Path:
     """Write the HTML report of a study-like object; return the path.
@@ -632,7 +620,11 @@ def render(
     ----------
     study : Study or FrameStudy
         Anything with ``name``, ``config``, ``results()``, ``curves()``,
-        ``summary(metric)``, ``network(row)`` and ``dataset(name)``.
+        ``summary(metric)``, ``network(row)`` and ``dataset(name)``.  The
+        results are read once; when ``summary`` takes ``runs`` and ``curves``
+        takes ``hashes`` (as :class:`~initlab.study.Study` and
+        :class:`FrameStudy` do), the statistics reuse them and only the curves
+        a figure draws are read, so memory stays bounded for large studies.
     out_path : path
         The HTML file to write (its directory must exist and be writable).
     command : str, optional
@@ -653,15 +645,15 @@ def render(
     started = time.perf_counter()
     path = check_output_path(out_path)
     _check_workers(workers)
-    results = study.results()
+    if metric is None:  # the study's own (val_loss for regression)
+        metric = study.default_metric() if hasattr(study, "default_metric") else "val_acc"
+    results = study.results()  # read once: the statistics and every table use this frame
     if results is None or len(results) == 0:
         raise ValueError(f"study {study.name!r} has no runs yet: nothing to report")
-    summary = study.summary(metric)
-    curves = study.curves()
-    curves = curves if curves is not None else pd.DataFrame()
+    summary = _summary_of(study, metric, results)
     notes: list[str] = []
     reproduced: list[tuple[float, float]] = []
-    figures = _figures(study, results, summary, curves, notes, reproduced, workers)
+    figures = _figures(study, results, summary, _curve_source(study), notes, reproduced, workers)
 
     config_cols = [c for c in _config_columns(results) if c in summary.columns]
     shown_config = _varying(summary, config_cols) or config_cols[:4]
@@ -724,8 +716,45 @@ def render(
     }
     context["seconds"] = f"{time.perf_counter() - started:.1f}"
     html = _template().render(**context)
-    path.write_text(html, encoding="utf-8")
+    from .files import replacing
+
+    with replacing(path) as tmp:  # a full disk leaves no half-written report
+        tmp.write_text(html, encoding="utf-8")
     return path
+
+
+def _accepts(method, name: str) -> bool:
+    import inspect
+
+    try:
+        return name in inspect.signature(method).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        return False
+
+
+def _summary_of(study, metric: str, results: pd.DataFrame) -> pd.DataFrame:
+    """The study's statistics over the results already read (read again only if it must)."""
+    if _accepts(study.summary, "runs"):
+        return study.summary(metric, runs=results)
+    return study.summary(metric)
+
+
+def _curve_source(study) -> Callable[[Sequence[str]], pd.DataFrame]:
+    """``curves_of(hashes)``: the curves of some runs, read when a figure needs them."""
+    if _accepts(study.curves, "hashes"):
+        return lambda hashes: study.curves(hashes=hashes)
+    loaded: dict[str, pd.DataFrame] = {}
+
+    def curves_of(hashes):
+        if "all" not in loaded:
+            frame = study.curves()
+            loaded["all"] = frame if frame is not None else pd.DataFrame()
+        frame = loaded["all"]
+        if frame.empty or "run_hash" not in frame.columns:
+            return frame
+        return frame[frame["run_hash"].isin(set(hashes))]
+
+    return curves_of
 
 
 def build(
@@ -733,7 +762,7 @@ def build(
     store_path: str | os.PathLike,
     out_path: str | os.PathLike,
     command: str | None = None,
-    metric: str = "val_acc",
+    metric: str | None = None,
     workers: int | None = None,
 ) -> Path:
     """Regenerate the report of a stored study from the store alone; return the path.
@@ -771,6 +800,7 @@ def _load_study(name: str, store_path: Path):
     from .study import Study
 
     with Store(store_path, readonly=True) as store:
+        store.ensure_sound()  # a damaged file is named, with the fix, before any work
         names = store.study_names()
         if name not in names:
             import difflib

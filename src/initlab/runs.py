@@ -54,9 +54,8 @@ from . import activations as _activations
 from . import initializers as _initializers
 from . import losses as _losses
 from . import optim as _optim
-from ._registry import normalize
+from ._registry import Range, normalize
 from .errors import ConfigError
-from .optim import describe_range
 
 __all__ = [
     "Field",
@@ -79,7 +78,7 @@ METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
 
 
 @dataclass(frozen=True)
-class Field:
+class Field(Range):
     """One setting of a run: its type, default, allowed values and help, defined once.
 
     Attributes
@@ -93,8 +92,8 @@ class Field:
         The value when not given (``None`` for optimizer hyperparameters:
         the optimizer's own default).
     help : str
-    low, high, low_open, high_open
-        The allowed range of numbers.
+    low, high, low_open, high_open : keywords
+        The allowed range of numbers (:class:`initlab._registry.Range`).
     none_means : str
         When not empty, ``None`` is allowed and means this (``"full batch"``);
         ``0`` is accepted as ``None`` for integer fields.
@@ -128,10 +127,6 @@ class Field:
     kind: str
     default: Any
     help: str
-    low: float = -math.inf
-    high: float = math.inf
-    low_open: bool = False
-    high_open: bool = False
     none_means: str = ""
     registry: str = ""
     choices: tuple[str, ...] = ()
@@ -180,7 +175,7 @@ class Field:
         if self.kind == "name":
             return "one of " + ", ".join(_names(self.registry))
         what = "an integer" if self.kind == "int" else "a finite number"
-        span = describe_range(self.low, self.high, self.low_open, self.high_open)
+        span = self.describe_range()
         out = f"{what} {span}".strip()
         if self.none_means:
             out += f", or {'0/' if self.kind == 'int' else ''}None for {self.none_means}"
@@ -259,6 +254,22 @@ _CORE = (
         study_key="learning_rates",
         flags=("--lr",),
         aliases=("lr", "eta"),
+    ),
+    Field(
+        "l1",
+        "float",
+        0.0,
+        "L1 weight penalty: l1 * sum|W| (weights only), its gradient l1 * sign(W)",
+        low=0.0,
+        since=2,
+    ),
+    Field(
+        "l2",
+        "float",
+        0.0,
+        "L2 weight penalty: (l2 / 2) * sum W^2 (weights only), its gradient l2 * W",
+        low=0.0,
+        since=2,
     ),
     Field(
         "batch_size",
@@ -418,8 +429,8 @@ def _tables() -> tuple[tuple[Field, ...], dict[str, Field]]:
             ordered.append(f)
             if f.name == "activation":
                 ordered += act
-            elif f.name == "learning_rate":
-                ordered += opt
+            elif f.name == "l2":
+                ordered += opt  # after the learning rate and the weight penalties
         lookup: dict[str, Field] = {f.name: f for f in ordered}
         for f in ordered:
             for k in (f.key, f.estimator, *f.aliases):
@@ -493,9 +504,7 @@ def check(f: Field | str, value: Any, label: str | None = None) -> Any:
         value = float(value)
         if not math.isfinite(value):
             raise _bad(f, raw, label)
-    too_low = value <= f.low if f.low_open else value < f.low
-    too_high = value >= f.high if f.high_open else value > f.high
-    if too_low or too_high:
+    if not f.contains(value):
         raise _bad(f, raw, label)
     return value
 
@@ -574,10 +583,17 @@ class Recipe:
         return value
 
     def spelling(self, f: str, value: Any) -> str | None:
-        """The recipe's own name for a canonical value, where it differs."""
+        """The recipe's own name for a canonical value, where it means something else
+        elsewhere (the blog's "xavier" is lecun_normal; its "he" is everyone's he)."""
+        field_ = get_field(f)
         for own, canonical in self.names.get(f, {}).items():
             if canonical == value and own != value:
-                return own
+                try:
+                    elsewhere = check(field_, own)
+                except ConfigError:
+                    elsewhere = None
+                if elsewhere != canonical:
+                    return own
         return None
 
 
@@ -593,6 +609,7 @@ RECIPES: dict[str, Recipe] = {
             "epochs": 50,
             "batch_size": None,
             "rng_kind": "legacy",
+            "seed": 0,  # np.random.seed(0)
         },
         names={
             "init": {
@@ -787,16 +804,18 @@ class RunSpec:
         return cls.make(**values)
 
     def network(self, **extra):
-        """An unfitted :class:`initlab.FFNetwork` configured exactly like this run."""
-        from .network import FFNetwork
+        """An unfitted estimator configured exactly like this run: an
+        :class:`initlab.FFNetwork`, or an :class:`initlab.FFRegressor` for a regression loss."""
+        from .network import FFNetwork, FFRegressor
 
+        estimator = FFRegressor if _losses.get(self.loss).regression else FFNetwork
         params = {}
         for f in fields():
             v = self.__getattr__(f.name)
             if v is not None or not f.conditional:
                 params[f.estimator] = v
         params.update(extra)
-        return FFNetwork(**params)
+        return estimator(**params)
 
 
 def _missing(value) -> bool:
@@ -914,9 +933,10 @@ def grid(recipe: str | Recipe | None = None, **axes) -> list[RunSpec]:
         f = get_field(name)
         if f.conditional and name not in used:
             present = given.get(f.owner) or [defaults.get(f.owner, get_field(f.owner).default)]
+            whose = "this run's" if len(specs) == 1 else "this grid's"
             raise ConfigError(
                 f"{spelled[name]} applies to the {f.owner}s {', '.join(f.owners)}; "
-                f"none of this grid's {f.owner}s ({', '.join(map(str, present))}) has it",
+                f"none of {whose} {f.owner}s ({', '.join(map(str, present))}) has it",
                 name,
             )
     return specs
@@ -956,6 +976,20 @@ def model_bytes(
     return int(per) + 256
 
 
+def check_task(specs: Sequence[RunSpec], task: str, data: str = "the data") -> None:
+    """Raise a :class:`ConfigError` unless every run's loss suits ``task`` (classification
+    or regression), naming the losses that would."""
+    for spec in specs:
+        regression = _losses.get(spec.loss).regression
+        if regression != (task == "regression"):
+            fits = [n for n in _losses.names() if _losses.get(n).regression != regression]
+            raise ConfigError(
+                f"loss {spec.loss!r} is for {'regression' if regression else 'classification'}"
+                f", but {data} is a {task} problem; use {' or '.join(fits)}",
+                "loss",
+            )
+
+
 def _per_model(specs: Sequence[RunSpec], values: list) -> Any:
     """One value if every model has it, else an array with one entry per model."""
     return values[0] if all(v == values[0] for v in values) else np.array(values)
@@ -972,6 +1006,7 @@ def populate(specs: Sequence[RunSpec], n_features: int, n_classes: int, X: np.nd
     from .engine import Population, init_params
 
     first = specs[0]
+    check_task(specs, "regression" if n_classes == 0 else "classification")
     act = _activations.get(first.activation)
     params = {
         name: _per_model(specs, [s.activation_params[name] for s in specs])
@@ -995,3 +1030,100 @@ def populate(specs: Sequence[RunSpec], n_features: int, n_classes: int, X: np.nd
     lrs = np.array([s.learning_rate for s in specs])
     optimizer = _optim.get(first.optimizer).build(lrs, **hyper)
     return pop, weights, optimizer
+
+
+# --- filters ------------------------------------------------------------------------------
+_OPERATORS = ("!=", ">=", "<=", "=", ">", "<")
+
+
+def parse_condition(text: str, columns: Sequence[str], recipe: str | Recipe | None = None):
+    """``"init=he"`` as ``("init", "=", "he_normal")``: a typed, canonical filter.
+
+    The column is a results column (a run field by any of its names, the data
+    set, a metric); the value is read as the field reads it (``learning_rate=1``
+    is 1.0, ``init=he`` is ``he_normal``, ``optimizer=Adam`` is ``adam``, names in
+    the study's recipe its way).  Operators: ``=``, ``!=``, ``<``, ``<=``, ``>``, ``>=``.
+    """
+    for op in _OPERATORS:
+        if op in text:
+            column, raw = (t.strip() for t in text.split(op, 1))
+            break
+    else:
+        raise ConfigError(f"a filter is COLUMN=VALUE (or !=, <, <=, >, >=), got {text!r}")
+    if column not in columns:
+        try:
+            column = get_field(column).name
+        except ConfigError:
+            pass
+    if column not in columns:
+        close = difflib.get_close_matches(column, list(columns), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"unknown column {column!r}{hint} Columns: {', '.join(columns)}")
+    return column, op, _filter_value(column, raw, recipe)
+
+
+def _filter_value(column: str, raw: str, recipe) -> Any:
+    table = _lookup()
+    if column not in table or column == "dataset":
+        try:
+            return float(raw)
+        except ValueError:
+            return raw
+    f = table[column]
+    if raw.lower() in ("none", "null", "-", "") and (f.none_means or f.conditional):
+        return None
+    if f.kind == "bool":
+        if raw.lower() not in ("true", "false"):
+            raise ConfigError(f"{column} is true or false, got {raw!r}", column)
+        return raw.lower() == "true"
+    if f.kind in ("int", "float"):
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{column} is a number, got {raw!r}", column) from None
+        return check(f, int(value) if f.kind == "int" and value.is_integer() else value)
+    if f.kind == "sizes":
+        return _format(check(f, raw))
+    rec = get_recipe(recipe)
+    return check(f, rec.translate(f, raw) if rec else raw)
+
+
+def select(frame, column: str, op: str, value: Any):
+    """The rows of a results frame where ``column op value`` (``None`` matches missing)."""
+    col = frame[column]
+    if value is None:
+        mask = col.isna() if op == "=" else col.notna()
+    elif op == "=":
+        mask = col == value
+    elif op == "!=":
+        mask = col != value
+    else:
+        numeric = col.astype(float)
+        mask = {">": numeric > value, "<": numeric < value, ">=": numeric >= value,
+                "<=": numeric <= value}[op]  # fmt: skip
+    return frame[mask]
+
+
+def trainer(specs: Sequence[RunSpec], population, params, optimizer, X, y, X_val=None, y_val=None,
+            **options):  # fmt: skip
+    """The :class:`initlab.engine.Trainer` of ``specs`` (built by :func:`populate`): their
+    batch plan (batch size, shuffling and its seed, shared) and weight penalties (per
+    model); ``options`` go to the Trainer (``record``, ``snapshots``, ``engine``)."""
+    from .engine import Trainer
+
+    first = specs[0]
+    return Trainer(
+        population,
+        params,
+        optimizer,
+        X,
+        y,
+        X_val,
+        y_val,
+        batch_size=first.batch_size,
+        shuffle=first.shuffle,
+        shuffle_seed=first.shuffle_seed,
+        l1=_per_model(specs, [s.l1 for s in specs]),
+        l2=_per_model(specs, [s.l2 for s in specs]),
+        **options,
+    )

@@ -23,30 +23,19 @@ import numpy as np
 import pandas as pd
 from scipy import special as _special
 
-__all__ = ["bootstrap_ci", "paired_p_value", "summarize", "COMPARED", "NOT_CONFIG"]
+from . import runs as _runs
+
+__all__ = [
+    "bootstrap_ci",
+    "paired_p_value",
+    "summarize",
+    "config_columns",
+    "COMPARED",
+    "SUMMARY_COLUMNS",
+]
 
 #: Within a block, configurations differ in these columns (the blog's table).
-COMPARED = ("init", "activation", "bias_init", "leaky_slope")
-#: Columns that are results or bookkeeping, never configuration.
-NOT_CONFIG = {
-    "seed",
-    "train_loss",
-    "train_acc",
-    "val_loss",
-    "val_acc",
-    "diverged",
-    "diverged_epoch",
-    "time_s",
-    "run_hash",
-    "run",
-    "hash",
-    "status",
-    "error",
-    "initlab_version",
-    "finished",
-    "study",
-    "config",
-}
+COMPARED = ("init", "activation", "bias_init")
 
 
 def bootstrap_ci(
@@ -85,7 +74,55 @@ def paired_p_value(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def config_columns(runs: pd.DataFrame) -> list[str]:
-    return [c for c in runs.columns if c not in NOT_CONFIG]
+    """The columns that say what a run was, seed excluded: the data set and the run
+    fields (:mod:`initlab.runs`); metrics and bookkeeping are not configuration."""
+    fields = set(_runs.names()) - {"seed"}
+    return [c for c in runs.columns if c == "dataset" or c in fields]
+
+
+def compared_columns(data: pd.DataFrame, cfg: list[str], compared) -> list[str]:
+    """The compared columns and those that follow from them.
+
+    A conditional field follows its owner (the leaky slope the activation, momentum
+    the optimizer); a setting fixed by the compared ones (minibatch's batch size by
+    the optimizer, the blog's biases by the initializer) is compared with them, so it
+    never splits a comparison into blocks.
+    """
+    out = [c for c in compared if c in cfg]
+    for c in cfg:
+        if c in out:
+            continue
+        try:
+            f = _runs.get_field(c)
+        except ValueError:
+            f = None
+        if f is not None and f.conditional and f.owner in out:
+            out.append(c)
+        elif out and data[c].nunique(dropna=False) > 1:
+            if data.groupby(out, dropna=False)[c].nunique(dropna=False).max() <= 1:
+                out.append(c)
+    return out
+
+
+#: The statistics columns :func:`summarize` adds to the configuration columns, in order.
+SUMMARY_COLUMNS = (
+    "n",
+    "mean",
+    "std",
+    "ci_low",
+    "ci_high",
+    "diverged",
+    "n_diverged",
+    "block",
+    "rank",
+    "best",
+    "tied",
+    "p_value",
+)
+
+#: Bootstrap means held in memory at once by :func:`summarize` (configurations x
+#: resamples x seeds, 8 bytes each): 64 MB whatever the size of the study.
+_BOOT_BATCH = 8_000_000
 
 
 def summarize(
@@ -111,9 +148,19 @@ def summarize(
     -------
     DataFrame with the configuration columns, ``block`` (an integer id),
     ``n``, ``mean``, ``std``, ``ci_low``, ``ci_high``, ``diverged`` (fraction
-    of seeds), ``rank`` (1 = best within the block), ``best``, ``tied`` (not
-    shown worse than the best by a paired test; the best is tied with itself)
-    and ``p_value`` (against the best).
+    of seeds) and ``n_diverged`` (how many; a diverged run's finite metric
+    still counts in the mean, its inf/NaN do not), ``rank`` (1 = best within
+    the block), ``best``, ``tied`` (not shown worse than the best by a paired
+    test; the best is tied with itself) and ``p_value`` (against the best).
+
+    Notes
+    -----
+    Linear in the number of runs: one group-by pass assigns every run to its
+    configuration, the bootstrap resamples every configuration with the same
+    number of finite values in one vectorized batch (the resampling indices
+    depend only on that number and the seed, so each configuration gets
+    exactly the interval :func:`bootstrap_ci` gives it alone), and the paired
+    tests read each configuration's per-seed values from arrays.
     """
     if runs.empty:
         raise ValueError("no runs to summarize")
@@ -125,57 +172,124 @@ def summarize(
     if higher_is_better is None:
         higher_is_better = not metric.endswith("loss")
     cfg = config_columns(runs)
-    data = runs.copy()
+    keys = runs[cfg].copy()
     # NaN in a configuration column (a hyperparameter an optimizer lacks) must group too
     for c in cfg:
-        if data[c].isna().any():
-            data[c] = data[c].astype(object).where(data[c].notna(), "-")
-    compared = list(compared)
-    if "activation" in compared and "leaky_slope" not in compared:
-        compared.append("leaky_slope")  # a slope only exists for some activations
+        if keys[c].isna().any():
+            keys[c] = keys[c].astype(object).where(keys[c].notna(), "-")
+    compared = compared_columns(keys, cfg, compared)
     block_cols = [c for c in cfg if c not in compared]
-    rows = []
-    for key, group in data.groupby(cfg, sort=False, dropna=False):
-        values = group[metric].to_numpy(float)
-        lo, hi = bootstrap_ci(values, level)
-        row = dict(zip(cfg, key if isinstance(key, tuple) else (key,), strict=True))
-        finite = values[np.isfinite(values)]
-        row.update(
-            n=len(values),
-            mean=float(finite.mean()) if len(finite) else np.nan,
-            std=float(finite.std(ddof=1)) if len(finite) > 1 else 0.0,
-            ci_low=lo,
-            ci_high=hi,
-            diverged=float(group["diverged"].mean()) if "diverged" in group else 0.0,
-        )
-        rows.append(row)
-    out = pd.DataFrame(rows)
+
+    # one pass: every run's configuration id, in order of first appearance
+    if cfg:
+        codes = keys.groupby(cfg, sort=False, dropna=False).ngroup().to_numpy()
+    else:
+        codes = np.zeros(len(runs), int)
+    n_cfg = int(codes.max()) + 1
+    order = np.argsort(codes, kind="stable")  # each configuration's runs, in row order
+    counts = np.bincount(codes, minlength=n_cfg)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    values = runs[metric].to_numpy(float)[order]
+    seeds = runs["seed"].to_numpy()[order] if "seed" in runs.columns else order
+    firsts = order[starts]
+
+    out = keys.iloc[firsts].reset_index(drop=True)
+    mean, std, lo, hi = _seed_statistics(values, counts, starts, level)
+    out["n"] = counts
+    out["mean"], out["std"], out["ci_low"], out["ci_high"] = mean, std, lo, hi
+    if "diverged" in runs.columns:
+        div = runs["diverged"].to_numpy(float)[order]
+        seen = np.isfinite(div)
+        n_div = np.bincount(codes[order], weights=np.where(seen, div, 0.0), minlength=n_cfg)
+        n_seen = np.bincount(codes[order], weights=seen.astype(float), minlength=n_cfg)
+        with np.errstate(invalid="ignore"):
+            out["diverged"] = n_div / n_seen
+        out["n_diverged"] = n_div.astype(int)
+    else:
+        out["diverged"] = 0.0
+        out["n_diverged"] = 0
     out["block"] = out.groupby(block_cols, sort=False, dropna=False).ngroup() if block_cols else 0
-    out["rank"] = 0
-    out["best"] = False
-    out["tied"] = False
-    out["p_value"] = np.nan
-    for _, idx in out.groupby("block").groups.items():
-        block = out.loc[idx]
-        order = block["mean"].rank(ascending=not higher_is_better, method="min", na_option="bottom")
-        out.loc[idx, "rank"] = order.astype(int)
-        best_i = block["mean"].idxmax() if higher_is_better else block["mean"].idxmin()
-        if pd.isna(best_i):
+    ranks = out.groupby("block")["mean"].rank(
+        ascending=not higher_is_better, method="min", na_option="bottom"
+    )
+    out["rank"] = ranks.astype(int)
+    best = np.zeros(n_cfg, bool)
+    tied = np.zeros(n_cfg, bool)
+    p_values = np.full(n_cfg, np.nan)
+    per_seed = [
+        dict(zip(seeds[a : a + k].tolist(), values[a : a + k].tolist(), strict=True))
+        for a, k in zip(starts, counts, strict=True)
+    ]
+    blocks = out["block"].to_numpy()
+    for members in pd.Series(np.arange(n_cfg)).groupby(blocks).groups.values():
+        members = np.asarray(members)
+        m = mean[members]
+        if np.isnan(m).all():
             continue
-        best_runs = _seed_values(data, out.loc[best_i], cfg, metric)
-        for i in idx:
-            other = _seed_values(data, out.loc[i], cfg, metric)
-            common = best_runs.index.intersection(other.index)
-            p = paired_p_value(best_runs[common].to_numpy(), other[common].to_numpy())
-            out.loc[i, "p_value"] = p
-            out.loc[i, "tied"] = bool(i == best_i or (np.isfinite(p) and p >= alpha))
-        out.loc[best_i, "best"] = True
+        best_i = members[np.nanargmax(m) if higher_is_better else np.nanargmin(m)]
+        best_runs = per_seed[best_i]
+        for i in members:
+            other = per_seed[i]
+            common = [s for s in best_runs if s in other]
+            p = paired_p_value(
+                np.array([best_runs[s] for s in common], float),
+                np.array([other[s] for s in common], float),
+            )
+            p_values[i] = p
+            tied[i] = bool(i == best_i or (np.isfinite(p) and p >= alpha))
+        best[best_i] = True
+    out["best"], out["tied"], out["p_value"] = best, tied, p_values
     return out
 
 
-def _seed_values(data: pd.DataFrame, row: pd.Series, cfg: list[str], metric: str) -> pd.Series:
-    mask = np.ones(len(data), bool)
-    for c in cfg:
-        mask &= (data[c] == row[c]).to_numpy()
-    sel = data.loc[mask]
-    return pd.Series(sel[metric].to_numpy(float), index=sel["seed"].to_numpy())
+def _seed_statistics(values, counts, starts, level, n_boot: int = 2000, seed: int = 0):
+    """Mean, std (ddof 1) and bootstrap CI of each configuration's finite values.
+
+    Configurations with the same number ``k`` of finite values are computed together,
+    with the resampling indices :func:`bootstrap_ci` draws for ``k`` (they depend on
+    ``k`` and the seed only), and the same per-row reductions: every number equals
+    the one-configuration-at-a-time computation to the bit.
+    """
+    n_cfg = len(counts)
+    mean = np.full(n_cfg, np.nan)
+    std = np.zeros(n_cfg)
+    lo = np.full(n_cfg, np.nan)
+    hi = np.full(n_cfg, np.nan)
+    finite = np.isfinite(values)
+    n_finite = np.add.reduceat(finite, starts) if len(values) else np.zeros(0, int)
+    tail = (1 - level) / 2 * 100
+    for k in np.unique(n_finite):
+        k = int(k)
+        if k == 0:
+            continue
+        which = np.flatnonzero(n_finite == k)
+        # the finite values of these configurations, one row each, in row order
+        rows = np.empty((len(which), k))
+        for r, i in enumerate(which):
+            a = starts[i]
+            x = values[a : a + counts[i]]
+            rows[r] = x[finite[a : a + counts[i]]]
+        mean[which] = rows.mean(axis=1)
+        if k > 1:
+            std[which] = rows.std(axis=1, ddof=1)
+        constant = (rows == rows[:, :1]).all(axis=1)
+        if k == 1:
+            lo[which] = hi[which] = rows[:, 0]
+            continue
+        lo[which[constant]] = hi[which[constant]] = mean[which[constant]]
+        vary = which[~constant]
+        if not len(vary):
+            continue
+        rows = rows[~constant]
+        idx = np.random.default_rng(seed).integers(0, k, size=(n_boot, k)).ravel()
+        step = max(1, _BOOT_BATCH // (n_boot * k))
+        for b in range(0, len(vary), step):
+            part = rows[b : b + step]
+            # gathered flat, then reduced as 2-D (resample, k) rows like bootstrap_ci's
+            # x[idx]: NumPy reduces the last axis of a 3-D gather in another order, which
+            # changes the last bits
+            flat = np.take(part, idx, axis=1)  # (configurations, n_boot * k), C order
+            means = flat.reshape(-1, k).mean(axis=1).reshape(len(part), n_boot)
+            q = np.percentile(means, [tail, 100 - tail], axis=1)
+            lo[vary[b : b + step]], hi[vary[b : b + step]] = q[0], q[1]
+    return mean, std, lo, hi

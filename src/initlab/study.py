@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -58,7 +59,7 @@ __all__ = ["Study", "RunReport", "Planned", "presets", "StudyConfigError", "Stud
 PRESETS = ("blog", "optimizers", "moons", "deep")
 #: What a study sets besides its grid (the grid's keys come from the run schema).
 SETTINGS = ("name", "description", "datasets", "recipe", "hyperparameters", "record_curves",
-            "compare")  # fmt: skip
+            "compare", "plugins")  # fmt: skip
 DEFAULT_SEEDS = 5  # a study repeats each configuration over seeds 0..4 unless told
 
 
@@ -74,8 +75,9 @@ class StudyConflict(StudyConfigError):
 class RunReport:
     """What :meth:`Study.run` did.
 
-    ``failures`` counts the failed runs by reason; ``notes`` says what changed in
-    the stored definition (a study that grew).
+    ``failures`` counts the failed runs by reason (:meth:`failure_lines`, most
+    frequent first; :attr:`ok` is False when any failed); ``notes`` says what
+    changed in the stored definition (a study that grew).
     """
 
     total: int
@@ -86,6 +88,17 @@ class RunReport:
     store: str
     failures: Counter = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+    def failure_lines(self) -> list[str]:
+        """One line per reason: ``"3 runs: MemoryError: ..."``."""
+        return [
+            f"{n} run{'s' * (n != 1)}: {reason}"
+            for reason, n in sorted(self.failures.items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
 
     def __str__(self) -> str:
         return (
@@ -140,6 +153,10 @@ class Study:
         ``["init", "bias_init"]``: which initializer is best for each
         activation, the blog's question); every other setting separates blocks.
     description : str
+    plugins : list of str
+        Plugin modules (:mod:`initlab.plugins`) the study's components come from;
+        imported here and in every worker.  A stored study records the plugin
+        modules that were loaded when it ran.
     **grid
         The grid: a value or a list for each run field, by its study key
         (:func:`initlab.runs.fields`: ``hidden``, ``activations``, ``inits``,
@@ -160,8 +177,16 @@ class Study:
         compare: Sequence[str] = ("init", "bias_init"),
         description: str = "",
         store_path: str | None = None,
+        plugins: Sequence[str] = (),
         **grid,
     ):
+        if isinstance(plugins, str) or not all(isinstance(m, str) for m in plugins):
+            raise StudyConfigError(f"plugins must be a list of module names, got {plugins!r}")
+        self.plugins = list(plugins)
+        if self.plugins:  # before any name is checked: the components are theirs
+            from . import plugins as _plugins
+
+            _plugins.use(*self.plugins)
         self.name = name
         self.datasets = datasets
         self.recipe = recipe
@@ -348,6 +373,10 @@ class Study:
         """A study as it was saved in a store."""
         with Store(store, readonly=True) as st:
             config = st.study_config(name)
+            stale = st.needs_backfill()
+        if stale and os.access(store, os.W_OK):  # written by an earlier initlab
+            with Store(store) as st:
+                backfill(st)
         study = cls.from_dict(config, source=f"study {name!r} in {store}")
         study.store_path = str(store)
         return study
@@ -384,6 +413,8 @@ class Study:
         out["hyperparameters"] = dict(self.hyperparameters)
         out["record_curves"] = self.record_curves
         out["compare"] = list(self.compare)
+        if self.plugins:
+            out["plugins"] = list(self.plugins)
         return out
 
     def to_toml(self) -> str:
@@ -435,12 +466,22 @@ class Study:
         if self._plan_cache is not None and self._plan_cache[0] == key:
             return self._plan_cache[1]
         loaded = self.load_datasets()
-        axes = dict(self.axes())
-        try:
-            specs = _runs.grid(recipe=self.recipe, **axes, **self.hyperparameters)
-        except ConfigError as exc:
-            raise StudyConfigError(str(exc), exc.field) from None
-        planned = [Planned(d, label, specs, [s.hash(d.key) for s in specs]) for d, label in loaded]
+        grids: dict[str, list] = {}  # one grid per task: a regression set's default loss
+        planned = []
+        for data, label in loaded:
+            if data.task not in grids:
+                axes = dict(self.axes())
+                if data.regression and "loss" not in self.grid:
+                    axes["loss"] = [_sweep.REGRESSION_LOSS]
+                try:
+                    grids[data.task] = _runs.grid(
+                        recipe=self.recipe, **axes, **self.hyperparameters
+                    )
+                    _runs.check_task(grids[data.task], data.task, f"data set {label!r}")
+                except ConfigError as exc:
+                    raise StudyConfigError(str(exc), exc.field) from None
+            specs = grids[data.task]
+            planned.append(Planned(data, label, specs, [s.hash(data.key) for s in specs]))
         self._plan_cache = (key, planned)
         return planned
 
@@ -458,7 +499,7 @@ class Study:
         new = self.to_dict()
         grown, changed = [], []
         for key in sorted(set(old) | set(new)):
-            if key in ("name", "description", "compare", "record_curves"):
+            if key in ("name", "description", "compare", "record_curves", "plugins"):
                 continue
             a, b = old.get(key), new.get(key)
             if key == "hyperparameters":
@@ -467,6 +508,63 @@ class Study:
                 continue
             _compare_values(key, a, b, grown, changed)
         return grown, changed
+
+    def _against(self, st: Store, replace: bool) -> list[str]:
+        """Notes on how this definition meets the one stored under its name (or a refusal)."""
+        if self.name not in st.study_names():
+            return []
+        grown, changed = self.differences(st.study_config(self.name))
+        if changed and not replace:
+            raise StudyConflict(
+                f"study {self.name!r} is stored in {st.path} with another grid: "
+                + "; ".join(changed)
+                + ". Give this one another name (--name), or replace the stored "
+                "definition (--replace; its runs stay in the store for reuse)",
+                "name",
+            )
+        if changed:
+            return [f"replaced the definition of {self.name!r}: " + "; ".join(changed)]
+        if grown:
+            return [f"{self.name!r} grows: " + "; ".join(grown)]
+        return []
+
+    def check(self, store: str | Path | None = None, replace: bool = False) -> list[str]:
+        """Everything :meth:`run` checks before it trains, without changing anything.
+
+        Plans the grid (every value checked) and compares this definition with a
+        study of the same name in ``store``; returns the notes :meth:`run` would
+        give, or raises what it would raise.
+        """
+        self.plan()
+        path = Path(store or self.store_path or DEFAULT_PATH)
+        if not path.exists():
+            return []
+        with Store(path, readonly=True) as st:
+            return self._against(st, replace)
+
+    def _define(self, st: Store, planned: list[Planned], command, replace: bool, fresh: bool):
+        """Store this definition and link exactly its runs, in one transaction.
+
+        The plugin modules loaded now are recorded with it, so that loading the study
+        later brings back the components its runs were made of.
+        """
+        from . import plugins as _plugins
+
+        all_hashes = [h for p in planned for h in p.hashes]
+        config = self.to_dict()
+        modules = [m for m in _plugins.active() if ":" not in m]  # entry points: installed
+        if modules:
+            config["plugins"] = list(dict.fromkeys([*self.plugins, *modules]))
+        with st.transaction():  # the definition and its runs change together
+            st.save_study(self.name, config, command, {p.data.id: p.label for p in planned})
+            if replace:
+                st.unlink(self.name)
+            if fresh:
+                st.delete_runs(all_hashes)
+            st.link(self.name, all_hashes)
+            if st.has_legacy_rows():
+                for p in planned:
+                    st.fill_identity(p.hashes, p.data.id, p.data.key, p.label)
 
     # -- running ------------------------------------------------------------------------------
     def run(
@@ -480,6 +578,8 @@ class Study:
         progress: Callable[[int, int], None] | None = None,
         command: str | None = None,
         replace: bool = False,
+        no_workers_timeout: float | None = None,
+        force_workers: bool = False,
     ) -> RunReport:
         """Train every run not yet in the store; commit each finished chunk.
 
@@ -500,6 +600,21 @@ class Study:
             differences) unless ``replace``: then this definition replaces it,
             and the study's results are exactly this grid's (the old runs stay in
             the store, reused wherever a run is the same).
+        no_workers_timeout : float or None
+            ``dask``: seconds without a worker before giving up (default
+            :data:`initlab.distributed.DEFAULT_NO_WORKERS_TIMEOUT`); ``math.inf``
+            waits for workers indefinitely.
+        force_workers : bool
+            Start ``workers`` local processes even when that is more than the
+            CPUs (otherwise capped at the CPU count, with a warning).
+
+        Returns
+        -------
+        RunReport
+            Failed runs are stored as such and counted by reason
+            (``report.failures``); a lost scheduler or no workers raise
+            :class:`~initlab.distributed.ClusterError` instead, after every
+            finished chunk was stored.
 
         Raises
         ------
@@ -508,10 +623,15 @@ class Study:
         """
         start = time.perf_counter()
         self.store_path = str(store or self.store_path or DEFAULT_PATH)
+        local_jobs = 1
+        if executor == "processes" or (executor == "dask" and scheduler is None and workers):
+            # more processes than CPUs only slow a study down: capped unless forced
+            local_jobs = _sweep.resolve_jobs(workers or -1, force=force_workers)
+            workers = local_jobs if executor == "dask" else workers
         planned = self.plan()  # every value checked before anything is touched
         # connect (and check the cluster) before the store is touched: a bad scheduler
         # address or a mismatched cluster must leave nothing behind
-        session = _connect(executor, scheduler, workers)
+        session = _connect(executor, scheduler, workers, no_workers_timeout)
         try:
             st = Store(self.store_path)
         except BaseException:
@@ -523,33 +643,9 @@ class Study:
         failures: Counter = Counter()
         try:
             backfill(st)
-            stored = st.study_config(self.name) if self.name in st.study_names() else None
-            if stored is not None:
-                grown, changed = self.differences(stored)
-                if changed and not replace:
-                    raise StudyConflict(
-                        f"study {self.name!r} is stored in {self.store_path} with another grid: "
-                        + "; ".join(changed)
-                        + ". Give this one another name (--name), or replace the stored "
-                        "definition (--replace; its runs stay in the store for reuse)",
-                        "name",
-                    )
-                if changed:
-                    notes.append(f"replaced the definition of {self.name!r}: " + "; ".join(changed))
-                elif grown:
-                    notes.append(f"{self.name!r} grows: " + "; ".join(grown))
+            notes = self._against(st, replace)
             all_hashes = [h for p in planned for h in p.hashes]
-            labels = {p.data.id: p.label for p in planned}
-            with st.transaction():  # the definition and its runs change together
-                st.save_study(self.name, self.to_dict(), command, labels)
-                if replace:
-                    st.unlink(self.name)
-                if fresh:
-                    st.delete_runs(all_hashes)
-                st.link(self.name, all_hashes)
-                if st.has_legacy_rows():
-                    for p in planned:
-                        st.fill_identity(p.hashes, p.data.id, p.data.key, p.label)
+            self._define(st, planned, command, replace, fresh)
             done = st.done_hashes(all_hashes)
             work = []
             for p in planned:
@@ -557,25 +653,14 @@ class Study:
                 if todo:
                     work.append((p, todo))
             trained = failed = 0
-            total_work = sum(s.epochs for _, todo in work for s, _ in todo)
-            finished = 0
-
-            def tick(n):
-                nonlocal finished
-                finished += n
-                if progress is not None:
-                    progress(finished, total_work)
-
-            if progress is not None:
-                progress(0, total_work)
+            tick = _sweep.ticker(sum(s.epochs for _, todo in work for s, _ in todo), progress)
+            tick(0)
             for p, todo in work:
                 by_spec = dict(todo)
-                jobs = 1 if executor == "local" else (workers or -1)
+                jobs = local_jobs
                 if session is not None:  # dask: as many chunks as the cluster has threads
                     jobs = session.n_threads()
-                chunk_list = _sweep.chunks(
-                    list(by_spec), p.data, max_memory, _sweep.resolve_jobs(jobs)
-                )
+                chunk_list = _sweep.chunks(list(by_spec), p.data, max_memory, jobs)
                 results = _execute(
                     executor, chunk_list, p.data, self.record_curves, jobs, session, tick
                 )
@@ -614,16 +699,31 @@ class Study:
         with self._store() as st:
             return st.runs(self.name, status=status)
 
-    def curves(self):
-        """Per-epoch curves of the study's runs, long format (``run_hash``, ``epoch``, metrics)."""
+    def curves(self, hashes=None):
+        """Per-epoch curves of the study's runs (or of the runs ``hashes`` only), long
+        format (``run_hash``, ``epoch``, metrics).
+        """
         with self._store() as st:
+            if hashes is not None:
+                return st.curves(hashes=list(hashes))
             return st.curves(study=self.name)
 
-    def summary(self, metric: str = "val_acc", alpha: float = 0.05):
-        """Seeds collapsed: mean, std, bootstrap 95% CI, rank, best and tied per block."""
+    def default_metric(self) -> str:
+        """``val_acc``, or ``val_loss`` for a study of regression data sets (no accuracy)."""
+        names = [e if isinstance(e, str) else e["name"] for e in self.datasets]
+        tasks = {_datasets.task(n) for n in names if n in _datasets.REGISTRY}
+        return "val_loss" if tasks == {"regression"} else "val_acc"
+
+    def summary(self, metric: str | None = None, alpha: float = 0.05, runs=None):
+        """Seeds collapsed: mean, std, bootstrap 95% CI, rank, best and tied per block.
+
+        ``metric`` defaults to :meth:`default_metric`; ``runs``: the study's results
+        when already read (:meth:`results`).
+        """
         from .stats import summarize
 
-        runs = self.results()
+        metric = metric or self.default_metric()
+        runs = self.results() if runs is None else runs
         if runs.empty:
             raise StudyConfigError(
                 f"study {self.name!r} has no finished runs yet"
@@ -740,15 +840,17 @@ def backfill(store: Store) -> None:
 EXECUTORS = ("local", "processes", "dask")
 
 
-def _connect(executor, scheduler, workers):
+def _connect(executor, scheduler, workers, no_workers_timeout=None):
     """The Dask session for ``executor="dask"`` (None otherwise); checks the executor name."""
     if executor not in EXECUTORS:
         raise StudyConfigError(_unknown("executor", executor, EXECUTORS))
     if executor != "dask":
         return None
-    from .distributed import connect
+    from .distributed import DEFAULT_NO_WORKERS_TIMEOUT, connect
 
-    return connect(scheduler, workers)
+    patience = DEFAULT_NO_WORKERS_TIMEOUT if no_workers_timeout is None else no_workers_timeout
+    patience = None if patience == float("inf") else patience
+    return connect(scheduler, workers, no_workers_timeout=patience)
 
 
 def _execute(executor, chunk_list, data, curves, jobs, session, tick):
@@ -758,7 +860,14 @@ def _execute(executor, chunk_list, data, curves, jobs, session, tick):
         )
     from .distributed import execute_dask
 
-    return execute_dask(chunk_list, data, curves, on_progress=tick, client=session.client)
+    return execute_dask(
+        chunk_list,
+        data,
+        curves,
+        on_progress=tick,
+        client=session.client,
+        no_workers_timeout=session.no_workers_timeout,
+    )
 
 
 def _unknown(kind: str, value: str, allowed: Sequence[str]) -> str:

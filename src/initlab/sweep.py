@@ -35,9 +35,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import datasets as _datasets
+from . import engine as _engine
 from . import losses as _losses
+from . import optim as _optim
 from . import runs as _runs
-from .engine import Trainer, one_blas_thread
+from .engine import one_blas_thread
+from .errors import ConfigError
 from .runs import METRICS, RunSpec, model_bytes
 
 __all__ = [
@@ -48,11 +51,14 @@ __all__ = [
     "plan",
     "chunks",
     "execute",
+    "best_chunk_size",
     "model_bytes",
     "METRICS",
 ]
 
 DEFAULT_MAX_MEMORY = 1 << 30  # 1 GiB
+#: The loss a regression data set is trained with unless another is given.
+REGRESSION_LOSS = "squared_error"
 
 
 def data_key(data: _datasets.Dataset) -> str:
@@ -69,24 +75,16 @@ def plan(
     learning_rates=None,
     seeds=None,
     epochs=None,
-    batch_size=None,
-    bias_init=None,
-    loss=None,
-    dtype=None,
-    rng_kind=None,
-    shuffle=None,
-    shuffle_seed=None,
-    leaky_slope=None,
     *,
     recipe=None,
-    **more,
+    **fields,
 ) -> list[RunSpec]:
     """Every run of the full factorial grid, checked, as :class:`RunSpec` objects.
 
     Any argument may be one value or a list; what is not given takes the
-    recipe's value, then the run schema's default (:mod:`initlab.runs`).  Any
-    other run field (an activation parameter, an optimizer hyperparameter) is
-    a keyword.  See :func:`initlab.runs.grid`.
+    recipe's value, then the run schema's default (:mod:`initlab.runs`).  Every
+    other run field is a keyword (``batch_size``, ``bias_init``, an activation
+    parameter, an optimizer hyperparameter, ...).  See :func:`initlab.runs.grid`.
     """
     axes = dict(  # the caller's spellings, so errors name what was typed
         hidden_layer_sizes=hidden_layer_sizes,
@@ -96,16 +94,8 @@ def plan(
         learning_rates=learning_rates,
         seeds=seeds,
         epochs=epochs,
-        batch_size=batch_size,
-        bias_init=bias_init,
-        loss=loss,
-        dtype=dtype,
-        rng_kind=rng_kind,
-        shuffle=shuffle,
-        shuffle_seed=shuffle_seed,
-        leaky_slope=leaky_slope,
+        **fields,
     )
-    axes.update(more)
     return _runs.grid(recipe=recipe, **axes)
 
 
@@ -150,14 +140,27 @@ def chunks(
     data: _datasets.Dataset,
     max_memory: int | None = None,
     n_jobs: int = 1,
-    max_models: int = 4096,
+    max_models: int = _engine.MAX_POPULATION,
+    chunk_size: int | None = None,
 ) -> list[Chunk]:
     """Group runs into populations and split them to fit ``max_memory`` bytes each.
 
-    With several jobs, large groups are also split so that every worker has work.
+    Each population holds at most ``chunk_size`` runs; by default as many as
+    train fastest together (:func:`best_chunk_size`, measured per layer shape,
+    so that the cost per model-epoch does not grow with the study).  With
+    several jobs, large groups are also split so that every worker has work.
+    A run's numbers do not depend on the chunk it lands in.
     """
     if not specs:
         raise ValueError("the grid is empty: no runs to train")
+    if chunk_size is not None and (
+        isinstance(chunk_size, bool)
+        or not isinstance(chunk_size, (int, np.integer))
+        or chunk_size < 1
+    ):
+        raise ConfigError(
+            f"chunk_size must be a positive integer or None, got {chunk_size!r}", field="chunk_size"
+        )
     max_memory = DEFAULT_MAX_MEMORY if max_memory is None else int(max_memory)
     groups: dict[tuple, list[RunSpec]] = {}
     for spec in specs:
@@ -176,12 +179,42 @@ def chunks(
                 f"{first.activation} {list(first.hidden)} on {data.n_train} samples; "
                 f"the minimum is {per} bytes"
             )
-        size = min(max_memory // per, max_models)
+        fastest = best_chunk_size(first, data) if chunk_size is None else int(chunk_size)
+        size = min(max_memory // per, max_models, fastest)
         if n_jobs > 1:
             size = min(size, max(1, math.ceil(total / (2 * n_jobs))))
         for start in range(0, len(members), size):
             out.append(Chunk(len(out), members[start : start + size]))
     return out
+
+
+def _layer_sizes(spec: RunSpec, data: _datasets.Dataset) -> tuple[int, ...]:
+    n_out = _losses.get(spec.loss).n_outputs(data.n_classes)
+    return (data.n_features, *spec.hidden, n_out)
+
+
+def _recipe_name(spec: RunSpec) -> str | None:
+    recipe = _optim.get(spec.optimizer).build(spec.learning_rate).recipe
+    return recipe and recipe[0]
+
+
+def _prepare(spec: RunSpec, data: _datasets.Dataset) -> None:
+    sizes = _layer_sizes(spec, data)
+    _engine.prepare(sizes, spec.activation, spec.loss, _recipe_name(spec), spec.dtype)
+
+
+def best_chunk_size(spec: RunSpec, data: _datasets.Dataset) -> int:
+    """How many runs like ``spec`` train fastest as one population on ``data``.
+
+    The engine that will train them decides (:func:`initlab.engine.population_size`):
+    the compiled kernels are as fast per model at 64 models as at 4,096; the
+    NumPy engine slows down once a layer's plane of models x samples leaves
+    the caches.
+    """
+    sizes = _layer_sizes(spec, data)
+    engine = _engine.engine_for(sizes, spec.activation, spec.loss, _recipe_name(spec))
+    seen = data.n_train if spec.batch_size is None else min(spec.batch_size, data.n_train)
+    return _engine.population_size(sizes, max(seen, data.n_val), spec.dtype, engine)
 
 
 def build(specs: Sequence[RunSpec], data: _datasets.Dataset):
@@ -216,25 +249,18 @@ def _run_chunk(chunk, data, curves, on_epoch) -> ChunkResult:
     start = time.perf_counter()
     try:
         pop, params, optimizer = build(specs, data)
-        trainer = Trainer(
-            pop,
-            params,
-            optimizer,
-            data.X_train,
-            data.y_train,
-            data.X_val,
-            data.y_val,
-            batch_size=first.batch_size,
-            shuffle=first.shuffle,
-            shuffle_seed=first.shuffle_seed,
+        trainer = _runs.trainer(
+            specs, pop, params, optimizer, data.X_train, data.y_train, data.X_val, data.y_val,
             record=curves,
-        )
+        )  # fmt: skip
         if on_epoch is None:
             trainer.step(first.epochs)
-        else:
-            for _ in range(first.epochs):
-                trainer.step(1)
-                on_epoch(M)
+        else:  # progress about 20 times per chunk: a call per epoch costs the kernels
+            every = max(1, first.epochs // 20)
+            for start in range(0, first.epochs, every):
+                n = min(every, first.epochs - start)
+                trainer.step(n)
+                on_epoch(M * n)
         result = trainer.result()
     except (ValueError, FloatingPointError, np.linalg.LinAlgError, MemoryError) as exc:
         nan = np.full(M, np.nan)
@@ -256,7 +282,8 @@ def _run_chunk(chunk, data, curves, on_epoch) -> ChunkResult:
     )
 
 
-def _worker_init() -> None:
+def _worker_init(parent: int | None = None) -> None:
+    _die_with_parent(parent)
     # one BLAS thread per worker process: the processes are the parallelism
     try:
         from threadpoolctl import threadpool_limits
@@ -264,6 +291,28 @@ def _worker_init() -> None:
         threadpool_limits(1)
     except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
         pass
+
+
+def _die_with_parent(parent: int | None) -> None:
+    """Have the kernel kill this worker when its parent dies (Linux), even by ``kill -9``.
+
+    A worker orphaned by a killed study would otherwise train on, holding the
+    caller's pipes, until the pool noticed.  ``parent`` is the pid that started
+    the pool: if it died before the request took effect, exit at once.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - no prctl in this libc
+        return
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
 
 
 def _mp_context():
@@ -275,12 +324,50 @@ def _mp_context():
     return mp.get_context("spawn")
 
 
-def resolve_jobs(n_jobs: int | None) -> int:
-    cpus = os.cpu_count() or 1
+def ticker(total: int, progress: Callable[[int, int], None] | None) -> Callable[[int], None]:
+    """``tick(n)``: add ``n`` model-epochs of work done and report ``progress(done, total)``."""
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress is not None:
+            progress(done, total)
+
+    return tick
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask; the CPU count elsewhere)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def resolve_jobs(n_jobs: int | None, force: bool = False) -> int:
+    """Worker processes for ``n_jobs``: None/0 is 1, -1 all CPUs, -2 all but one, ...
+
+    More processes than CPUs only slow a compute-bound population down (and
+    each one holds its own copy of the data), so a larger request is capped
+    at the CPU count with a warning, unless ``force``.
+    """
+    cpus = usable_cpus()
     if n_jobs is None or n_jobs == 0:
         return 1
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)):
+        raise ConfigError(f"workers must be an integer, got {n_jobs!r}", "workers")
     if n_jobs < 0:
         return max(1, cpus + 1 + n_jobs)
+    if n_jobs > cpus and not force:
+        import warnings
+
+        warnings.warn(
+            f"{n_jobs} workers requested but this machine has {cpus} CPUs: using {cpus} "
+            "(force more with --force-workers / force_workers=True)",
+            stacklevel=2,
+        )
+        return cpus
     return int(n_jobs)
 
 
@@ -293,21 +380,28 @@ def execute(
 ) -> Iterator[ChunkResult]:
     """Train chunks, yielding each result as soon as it is done (in completion order).
 
-    ``on_progress(model_epochs)`` is called as work completes (per epoch in
-    process, per chunk from worker processes).
+    ``on_progress(model_epochs)`` is called as work completes (every few
+    epochs in process, per chunk from worker processes).  ``n_jobs`` processes are
+    started as asked (:func:`sweep` and :meth:`initlab.Study.run` cap it at the CPUs).
+    Worker processes die with this process, even when it is killed.
     """
-    n_jobs = resolve_jobs(n_jobs)
+    n_jobs = resolve_jobs(n_jobs, force=True)
     if n_jobs == 1 or len(chunk_list) == 1:
         for chunk in chunk_list:
             yield run_chunk(
                 chunk,
                 data,
                 curves,
-                on_epoch=(None if on_progress is None else lambda m: on_progress(m)),
+                on_epoch=on_progress,
             )
         return
+    for chunk in {c.specs[0].group_key(): c for c in chunk_list}.values():
+        _prepare(chunk.specs[0], data)  # forked workers inherit the compiled kernels
     with ProcessPoolExecutor(
-        max_workers=min(n_jobs, len(chunk_list)), mp_context=_mp_context(), initializer=_worker_init
+        max_workers=min(n_jobs, len(chunk_list)),
+        mp_context=_mp_context(),
+        initializer=_worker_init,
+        initargs=(os.getpid(),),
     ) as pool:
         pending = {pool.submit(run_chunk, c, data, curves): c for c in chunk_list}
         try:
@@ -340,6 +434,7 @@ def sweep(
     max_memory: int | None = None,
     n_jobs: int | None = 1,
     progress: Callable[[int, int], None] | None = None,
+    chunk_size: int | None = None,
     **fields,
 ):
     """Train the full factorial grid; one row per run.
@@ -358,6 +453,9 @@ def sweep(
         Also return per-epoch curves (train/val loss and accuracy).
     max_memory : int, bytes
         Budget per population chunk (default 1 GiB).
+    chunk_size : int, optional
+        Runs per population; default: as many as train fastest together
+        (:func:`best_chunk_size`).  Results do not depend on it.
     n_jobs : int
         Worker processes (-1: all cores).  Results do not depend on it.
     progress : callable
@@ -380,6 +478,9 @@ def sweep(
     """
     import pandas as pd
 
+    data = _datasets.load(dataset)
+    if data.regression and not any(_runs.get_field(k).name == "loss" for k in fields):
+        fields["loss"] = REGRESSION_LOSS  # the default loss of a regression problem
     specs = plan(
         hidden_layer_sizes,
         activations,
@@ -391,18 +492,11 @@ def sweep(
         recipe=recipe,
         **fields,
     )
-    data = _datasets.load(dataset)
+    _runs.check_task(specs, data.task, f"data set {data.label!r}")
     jobs = resolve_jobs(n_jobs)
-    chunk_list = chunks(specs, data, max_memory, jobs)
+    chunk_list = chunks(specs, data, max_memory, jobs, chunk_size=chunk_size)
     index = {s: i for i, s in enumerate(specs)}  # specs are unique and hashable
-    total = sum(len(c.specs) * c.specs[0].epochs for c in chunk_list)
-    done = 0
-
-    def tick(n):
-        nonlocal done
-        done += n
-        if progress is not None:
-            progress(done, total)
+    tick = ticker(sum(len(c.specs) * c.specs[0].epochs for c in chunk_list), progress)
 
     rows: list[dict | None] = [None] * len(specs)
     curve_frames = []

@@ -218,94 +218,108 @@ def diagnose(
     n = Xt.shape[0]
     if n < 1 or not torch.isfinite(Xt).all():
         raise ConfigError("X must hold at least one row of finite values", "X")
-    index = {id(m): i for i, m in enumerate(chosen)}
-    z: dict[int, torch.Tensor] = {}
-    inputs: dict[int, torch.Tensor] = {}
-    after: dict[int, tuple[_activations.Activation, torch.Tensor]] = {}
-    last = [None]  # the most recent layer that ran
+    saved = [(p, p.grad) for p in model.parameters()]
+    try:
+        for p in model.parameters():
+            p.grad = None
+        with _Recorder(model, chosen) as rec, torch.enable_grad():
+            out = model(Xt)
+            if y is not None:
+                torch.nn.functional.cross_entropy(out, _labels(y, n, out.device)).backward()
+        missing = [i + 1 for i in range(len(chosen)) if i not in rec.z]
+        if missing:
+            raise ConfigError(f"layers {missing} did not run on X", "model")
+        rows = []
+        for i in range(len(chosen)):
+            rows += _rows(rec, i, given, n if y is not None else None, saturation)
+    finally:
+        for p, g in saved:
+            p.grad = g
+    return pd.DataFrame(rows, columns=diagnostics.COLUMNS)
 
-    def layer_pre(module, args):
-        inputs[index[id(module)]] = args[0].detach().clone()
 
-    def layer_out(module, args, output):
-        i = index[id(module)]
-        if i in z:
+class _Recorder:
+    """Forward hooks keeping each layer's input, its output ``z`` (gradient retained) and
+    the output of the first activation module that runs after it."""
+
+    def __init__(self, model: nn.Module, chosen: list[nn.Module]):
+        self.model, self.chosen = model, chosen
+        self.index = {id(m): i for i, m in enumerate(chosen)}
+        self.z: dict[int, torch.Tensor] = {}
+        self.inputs: dict[int, torch.Tensor] = {}
+        self.after: dict[int, tuple[_activations.Activation, torch.Tensor]] = {}
+        self.last: int | None = None  # the most recent layer that ran
+        self.handles: list = []
+
+    def __enter__(self) -> _Recorder:
+        for m in self.chosen:
+            self.handles.append(m.register_forward_pre_hook(self._pre))
+            self.handles.append(m.register_forward_hook(self._out))
+        for m in _leaves(self.model):
+            if type(m) in ACTIVATIONS:
+                self.handles.append(m.register_forward_hook(self._act))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for h in self.handles:
+            h.remove()
+
+    def _pre(self, module, args):
+        self.inputs[self.index[id(module)]] = args[0].detach().clone()
+
+    def _out(self, module, args, output):
+        i = self.index[id(module)]
+        if i in self.z:
             raise ConfigError(
                 f"layer {i + 1} ({type(module).__name__}) runs twice in one forward pass; "
                 f"shared layers are not supported",
                 "model",
             )
-        z[i] = output
+        self.z[i] = output
         if output.requires_grad:
             output.retain_grad()
-        last[0] = i
+        self.last = i
         return output.clone()  # so an in-place activation cannot overwrite z
 
-    def act_out(module, args, output):
-        i = last[0]
+    def _act(self, module, args, output):
         act = activation_of(module)
-        if i is not None and i not in after and act is not None:
-            after[i] = (act, output.detach().clone())
+        if self.last is not None and self.last not in self.after and act is not None:
+            self.after[self.last] = (act, output.detach().clone())
 
-    handles = []
-    for m in chosen:
-        handles.append(m.register_forward_pre_hook(layer_pre))
-        handles.append(m.register_forward_hook(layer_out))
-    for m in _leaves(model):
-        if type(m) in ACTIVATIONS:
-            handles.append(m.register_forward_hook(act_out))
-    saved = [(p, p.grad) for p in model.parameters()]
-    try:
-        for p in model.parameters():
-            p.grad = None
-        with torch.enable_grad():
-            out = model(Xt)
-            if y is not None:
-                torch.nn.functional.cross_entropy(out, _labels(y, n, out.device)).backward()
-    finally:
-        for h in handles:
-            h.remove()
-    missing = [i + 1 for i in range(len(chosen)) if i not in z]
-    if missing:
-        raise ConfigError(f"layers {missing} did not run on X", "model")
-    rows = []
-    L = len(chosen)
-    for i, module in enumerate(chosen):
-        hidden = i < L - 1
-        W = _as_matrix(module.weight)
-        b = _numpy(module.bias) if module.bias is not None else np.zeros(W.shape[1], dtype=W.dtype)
-        zi = _numpy(z[i])
-        if hidden:
-            if i in after:
-                act, a = after[i]
-                a = _numpy(a)
-            else:
-                act = given or _activations.get("linear")
-                a = _numpy(inputs[i + 1])
-            if given is not None:
-                act = given
-        else:
-            act = given or _activations.get("linear")
-            a = _numpy(torch.softmax(z[i].detach(), dim=1))
-        grad = dW = None
-        if y is not None:
-            grad = _numpy(z[i].grad)[None] * n  # per-sample: the loss is the batch mean
-            dW = _as_matrix(module.weight.grad)[None]
-        rows += diagnostics.layer_rows(
-            i + 1,
-            W[None],
-            b[None],
-            zi[None],
-            a[None],
-            activation=act,
-            hidden=hidden,
-            grad=grad,
-            dW=dW,
-            saturation=saturation,
-        )
-    for p, g in saved:
-        p.grad = g
-    return pd.DataFrame(rows, columns=diagnostics.COLUMNS)
+
+def _rows(rec: _Recorder, i: int, given, n: int | None, saturation: float) -> list[dict]:
+    """The :data:`~initlab.diagnostics.COLUMNS` of layer ``i`` from what ``rec`` recorded.
+
+    ``n`` is the batch size when a backward pass ran (the gradient is then per sample,
+    ``n`` times that of the batch-mean loss), ``None`` otherwise.
+    """
+    module = rec.chosen[i]
+    hidden = i < len(rec.chosen) - 1
+    W = _as_matrix(module.weight)
+    b = _numpy(module.bias) if module.bias is not None else np.zeros(W.shape[1], dtype=W.dtype)
+    linear = _activations.get("linear")
+    if not hidden:  # the output layer's "activations" are the class probabilities
+        act, a = given or linear, _numpy(torch.softmax(rec.z[i].detach(), dim=1))
+    elif i in rec.after:
+        act, a = rec.after[i][0], _numpy(rec.after[i][1])
+    else:  # a functional activation: the next layer's input
+        act, a = linear, _numpy(rec.inputs[i + 1])
+    grad = dW = None
+    if n is not None:
+        grad = _numpy(rec.z[i].grad)[None] * n
+        dW = _as_matrix(module.weight.grad)[None]
+    return diagnostics.layer_rows(
+        i + 1,
+        W[None],
+        b[None],
+        _numpy(rec.z[i])[None],
+        a[None],
+        activation=given or act,
+        hidden=hidden,
+        grad=grad,
+        dW=dW,
+        saturation=saturation,
+    )
 
 
 def _fans(module: nn.Module) -> tuple[int, int]:

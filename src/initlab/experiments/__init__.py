@@ -50,6 +50,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from .._registry import Registry
+from ..errors import ConfigError
 from ._common import Claim, Experiment, ExperimentResult
 from .glorot import GLOROT_STANDARD
 from .hanin import _log_ratio_variance  # noqa: F401 (tested as experiments._log_ratio_variance)
@@ -60,6 +61,7 @@ __all__ = [
     "Experiment",
     "GLOROT_STANDARD",
     "REGISTRY",
+    "register",
     "names",
     "get",
     "run",
@@ -79,7 +81,7 @@ ORDER = (
     "blog_symmetry",
 )
 
-REGISTRY: Registry[Experiment] = Registry("experiment")
+REGISTRY: Registry[Experiment] = Registry("experiment", "initlab.experiments")
 
 
 def _modules() -> list[str]:
@@ -87,9 +89,14 @@ def _modules() -> list[str]:
     return [m for m in ORDER if m in found] + sorted(set(found) - set(ORDER))
 
 
+def register(experiment: Experiment) -> Experiment:
+    """Make ``experiment`` known to :func:`run` and ``initlab experiment`` by its name."""
+    REGISTRY.register(experiment.name, experiment, description=experiment.title)
+    return experiment
+
+
 for _name in _modules():
-    _exp = importlib.import_module(f".{_name}", __name__).EXPERIMENT
-    REGISTRY.register(_exp.name, _exp, description=_exp.title)
+    register(importlib.import_module(f".{_name}", __name__).EXPERIMENT)
 
 
 def names() -> list[str]:
@@ -150,12 +157,11 @@ def run(
     progress : callable, optional
         ``progress(done, total)`` as a parallel experiment's trainings finish.
     """
-    from ..errors import ConfigError
     from ._common import EXECUTORS
 
     exp = get(name)
     if not isinstance(quick, (bool, np.bool_)):
-        raise ValueError(f"quick must be True or False, got {quick!r}")
+        raise ConfigError(f"quick must be True or False, got {quick!r}")
     if executor not in EXECUTORS:
         raise ConfigError(
             f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}", "executor"
@@ -176,9 +182,9 @@ def run(
     start = time.perf_counter()
     with _blas_threads(blas_threads), np.errstate(over="ignore", under="ignore"):
         if exp.parallel:
-            data, claims, extra = exp.fn(bool(quick), int(random_state), **kwargs)
+            data, claims, extra = exp.measure(bool(quick), int(random_state), **kwargs)
         else:
-            data, claims, extra = exp.fn(bool(quick), int(random_state))
+            data, claims, extra = exp.measure(bool(quick), int(random_state))
     return ExperimentResult(
         name=exp.name,
         title=exp.title,
@@ -188,5 +194,5 @@ def run(
         quick=bool(quick),
         seconds=time.perf_counter() - start,
         extra=extra,
-        plotter=exp.plotter,
+        plotter=exp.figure,
     )

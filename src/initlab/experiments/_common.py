@@ -1,4 +1,4 @@
-"""What every experiment shares: claims, results, and the helpers of their figures."""
+"""What every experiment shares: its record, its claims and result, and small helpers."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
+from ..errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -64,23 +66,26 @@ class ExperimentResult:
     def figure(self):
         """A matplotlib Figure of the measurements, drawn by :mod:`initlab.plots`."""
         if self.plotter is None:
-            raise ValueError(f"experiment {self.name!r} has no figure")
+            raise ConfigError(f"experiment {self.name!r} has no figure")
         return self.plotter(self)
 
 
 @dataclass(frozen=True)
 class Experiment:
-    """A registered reproduction: ``fn(quick, random_state) -> (data, claims, extra)``.
+    """A registered reproduction of a paper.
 
-    ``parallel`` experiments train independent populations and take
-    ``executor=, workers=, scheduler=`` too (see :func:`map_tasks`).
+    ``measure(quick, random_state) -> (data, claims, extra)`` runs it;
+    ``figure(result) -> Figure`` draws its :class:`ExperimentResult` with
+    :mod:`initlab.plots`.  A ``parallel`` experiment trains independent populations
+    and its ``measure`` also takes ``executor=, workers=, scheduler=, progress=`` (see
+    :func:`map_tasks`).
     """
 
     name: str
     title: str
     reference: str
-    fn: Callable
-    plotter: Callable
+    measure: Callable
+    figure: Callable
     parallel: bool = False
 
 

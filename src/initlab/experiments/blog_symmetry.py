@@ -9,11 +9,7 @@ import pandas as pd
 from .. import datasets
 from .. import diagnostics as diag
 from ..network import blog_network
-from ._common import (
-    Claim,
-    Experiment,
-    ExperimentResult,
-)
+from ._common import Claim, Experiment, ExperimentResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

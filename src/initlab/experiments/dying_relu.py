@@ -9,11 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .. import diagnostics as diag
-from ._common import (
-    Claim,
-    Experiment,
-    ExperimentResult,
-)
+from ._common import Claim, Experiment, ExperimentResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

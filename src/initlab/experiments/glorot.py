@@ -9,12 +9,7 @@ import pandas as pd
 
 from .. import datasets, engine, initializers, optim
 from .. import diagnostics as diag
-from ._common import (
-    Claim,
-    Experiment,
-    ExperimentResult,
-    _geomean_ratio,
-)
+from ._common import Claim, Experiment, ExperimentResult, _geomean_ratio
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

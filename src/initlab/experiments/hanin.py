@@ -10,11 +10,7 @@ import pandas as pd
 from scipy import special, stats
 
 from .. import diagnostics as diag
-from ._common import (
-    Claim,
-    Experiment,
-    ExperimentResult,
-)
+from ._common import Claim, Experiment, ExperimentResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -9,13 +9,7 @@ import pandas as pd
 
 from .. import datasets, engine, optim
 from .. import diagnostics as diag
-from ._common import (
-    Claim,
-    Experiment,
-    ExperimentResult,
-    _first_epoch_below,
-    _fmt,
-)
+from ._common import Claim, Experiment, ExperimentResult, _first_epoch_below, _fmt
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -10,12 +10,7 @@ import pandas as pd
 
 from .. import diagnostics as diag
 from .. import initializers
-from ._common import (
-    Claim,
-    Experiment,
-    ExperimentResult,
-    _fmt,
-)
+from ._common import Claim, Experiment, ExperimentResult, _fmt
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -8,12 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .. import datasets, engine
-from ._common import (
-    Claim,
-    Experiment,
-    ExperimentResult,
-    _fmt,
-)
+from ._common import Claim, Experiment, ExperimentResult, _fmt
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

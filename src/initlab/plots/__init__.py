@@ -48,39 +48,32 @@ colour-blind safe (Okabe & Ito 2008, ``cividis``) except where the blog's
 colormap is reproduced on purpose (``cmap="blog"``).
 """
 
+# each subject module lists its figures in __all__: a new figure is added there alone
+from . import data as _data
+from . import layers as _layers
+from . import panels as _panels
+from . import studies as _studies
+from . import theory as _theory
+from . import training as _training
 from ._inputs import _params_at  # noqa: F401 (also reached as initlab.plots._params_at)
 from ._style import BLOG_CMAP, OKABE_ITO, STYLE, class_cmap
-from .data import _mesh, boundary_grid, dataset, mistakes  # noqa: F401 (_mesh, as above)
-from .layers import layer_histograms, propagation, record, spectrum, variance_curves
-from .panels import Hist, Lines, Panel, panels
-from .studies import accuracy_heatmap
-from .theory import edge_of_chaos, phase_diagram, trainability
-from .training import TrainingAnimation, animate_training, loss_band, loss_curve, update_grid
+from .data import *  # noqa: F403
+from .data import _mesh  # noqa: F401 (as above)
+from .layers import *  # noqa: F403
+from .panels import *  # noqa: F403
+from .studies import *  # noqa: F403
+from .theory import *  # noqa: F403
+from .training import *  # noqa: F403
 
 __all__ = [
     "BLOG_CMAP",
-    "Hist",
-    "Lines",
-    "Panel",
     "OKABE_ITO",
     "STYLE",
-    "TrainingAnimation",
-    "accuracy_heatmap",
-    "animate_training",
-    "boundary_grid",
     "class_cmap",
-    "dataset",
-    "edge_of_chaos",
-    "layer_histograms",
-    "loss_band",
-    "loss_curve",
-    "mistakes",
-    "panels",
-    "phase_diagram",
-    "propagation",
-    "record",
-    "spectrum",
-    "trainability",
-    "update_grid",
-    "variance_curves",
+    *_data.__all__,
+    *_layers.__all__,
+    *_panels.__all__,
+    *_studies.__all__,
+    *_theory.__all__,
+    *_training.__all__,
 ]

@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 
 from ..datasets import Dataset
+from ..errors import ConfigError
 
 
 def _choice(name: str, value: Any, allowed: Sequence[str]) -> str:
     if not isinstance(value, str) or value.lower() not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+        raise ConfigError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
     return value.lower()
 
 
@@ -22,11 +23,11 @@ def _check_columns(df: Any, columns: Sequence[str], what: str) -> pd.DataFrame:
         raise TypeError(f"{what} must be a pandas DataFrame, got {type(df).__name__}")
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise ValueError(
+        raise ConfigError(
             f"{what} lacks column(s) {missing}; it has: {', '.join(map(str, df.columns))}"
         )
     if df.empty:
-        raise ValueError(f"{what} is empty: nothing to plot")
+        raise ConfigError(f"{what} is empty: nothing to plot")
     return df
 
 
@@ -45,7 +46,7 @@ def _order(values: pd.Series | Sequence, order: Sequence | None, what: str) -> l
         return seen
     unknown = [v for v in order if v not in seen]
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"{what} order names {unknown}, which the data lacks; "
             f"it has: {', '.join(map(str, seen))}"
         )
@@ -62,7 +63,7 @@ def _check_net(net, what: str = "net"):
     if not isinstance(net, FFNetwork):
         raise TypeError(f"{what} must be an initlab FFNetwork, got {type(net).__name__}")
     if not _is_fitted(net):
-        raise ValueError(f"{what} is not fitted yet; call {what}.fit(X, y) first")
+        raise ConfigError(f"{what} is not fitted yet; call {what}.fit(X, y) first")
     return net
 
 
@@ -81,16 +82,16 @@ def _xy(data, X=None, y=None, split: str = "train"):
         return np.asarray(data.X), np.asarray(data.y)
     Xa = np.asarray(data if X is None else X)
     if Xa.ndim != 2:
-        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {Xa.shape}")
+        raise ConfigError(f"X must be 2-D (n_samples, n_features), got shape {Xa.shape}")
     ya = np.asarray(y)
     if ya.shape != (len(Xa),):
-        raise ValueError(f"y must have one label per row of X ({len(Xa)}), got shape {ya.shape}")
+        raise ConfigError(f"y must have one label per row of X ({len(Xa)}), got shape {ya.shape}")
     return Xa, ya
 
 
 def _check_2d(X: np.ndarray, what: str) -> None:
     if X.shape[1] != 2:
-        raise ValueError(
+        raise ConfigError(
             f"{what} needs 2 input features to draw a plane, got {X.shape[1]}; "
             "use a 2-D data set (blog, blobs, moons, circles, xor, spiral, gauss)"
         )
@@ -119,7 +120,7 @@ def _with_history(net, X, y, X_val=None, y_val=None):
     if seed is None:
         seed = 0
     if y is None:
-        raise ValueError("y is needed to train the network (it is not fitted with its history)")
+        raise ConfigError("y is needed to train the network (it is not fitted with its history)")
     other = clone(net).set_params(record_params=True, random_state=seed)
     return other.fit(X, y, X_val, y_val)
 

@@ -14,6 +14,8 @@ import numpy as np
 from matplotlib.colors import Colormap, LinearSegmentedColormap, ListedColormap
 from matplotlib.figure import Figure
 
+from ..errors import ConfigError
+
 #: The blog's colormap, reproduced on purpose: ``LinearSegmentedColormap.from_list``
 #: over red, yellow, green.  Not colour-blind safe; use it for the blog's figures only.
 BLOG_CMAP = LinearSegmentedColormap.from_list("blog", ["red", "yellow", "green"])
@@ -172,7 +174,7 @@ def class_cmap(cmap: str | Colormap | None, n_classes: int) -> Colormap:
 
             close = difflib.get_close_matches(cmap, list(mpl.colormaps), n=3)
             hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise ValueError(
+            raise ConfigError(
                 f"unknown colormap {cmap!r}{hint} Use None (Okabe-Ito), 'blog' or a "
                 "matplotlib colormap name"
             ) from None

@@ -12,6 +12,7 @@ from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
 
 from ..datasets import Dataset
+from ..errors import ConfigError
 from ._inputs import _check_2d, _check_net, _choice, _net_title, _order, _xy
 from ._style import (
     _color_norm,
@@ -23,6 +24,8 @@ from ._style import (
     _suptitle,
     class_cmap,
 )
+
+__all__ = ["dataset", "mistakes", "boundary_grid"]
 
 
 def _mesh(X: np.ndarray, resolution: int, margin: float = 0.08):
@@ -103,7 +106,7 @@ def dataset(
     labels = _choice("labels", labels, ("4class", "mod2", "both", "classes"))
     if labels == "both":
         if ax is not None:
-            raise ValueError("labels='both' draws two panels; it cannot draw into one ax")
+            raise ConfigError("labels='both' draws two panels; it cannot draw into one ax")
         fig, axes = _figure(1, 2, (8.4, 3.8))
         for a, view in zip(axes[0], ("4class", "mod2"), strict=True):
             dataset(data, y, labels=view, split=split, cmap=cmap, ax=a)
@@ -124,7 +127,7 @@ def dataset(
     _check_2d(next(iter(parts.values()))[0], "dataset()")
     if labels == "mod2":
         if classes.dtype.kind not in "iu":
-            raise ValueError(
+            raise ConfigError(
                 f"labels='mod2' needs integer class labels, got {classes.dtype} labels "
                 f"{classes[:4].tolist()}"
             )
@@ -269,16 +272,16 @@ def boundary_grid(
         validation accuracy.
     """
     if not isinstance(nets, Mapping) or not nets:
-        raise ValueError("nets must be a non-empty dict {(init, activation): fitted FFNetwork}")
+        raise ConfigError("nets must be a non-empty dict {(init, activation): fitted FFNetwork}")
     for key, net in nets.items():
         if not (isinstance(key, tuple) and len(key) == 2):
-            raise ValueError(f"nets keys must be (init, activation) pairs, got {key!r}")
+            raise ConfigError(f"nets keys must be (init, activation) pairs, got {key!r}")
         _check_net(net, f"nets[{key!r}]")
     if not isinstance(data, Dataset):
         raise TypeError(f"data must be an initlab Dataset, got {type(data).__name__}")
     points = _choice("points", points, ("both", "train", "val", "none"))
     if not isinstance(resolution, numbers.Integral) or resolution < 2:
-        raise ValueError(f"resolution must be an integer >= 2, got {resolution!r}")
+        raise ConfigError(f"resolution must be an integer >= 2, got {resolution!r}")
     _check_2d(data.X_train, "boundary_grid()")
     inits = _order([k[0] for k in nets], row_order, "row")
     acts = _order([k[1] for k in nets], col_order, "column")

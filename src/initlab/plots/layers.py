@@ -14,10 +14,13 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..datasets import Dataset
+from ..errors import ConfigError
 from ._inputs import _as_list, _check_columns, _net_title, _params_at, _with_history, _xy
 from ._style import _LINESTYLES, OKABE_ITO, _figure, _single_axes, _styled
 from .panels import Lines, Panel
 from .panels import panels as _panels
+
+__all__ = ["layer_histograms", "variance_curves", "propagation", "record", "spectrum"]
 
 
 @_styled
@@ -58,20 +61,20 @@ def layer_histograms(
     """
     if isinstance(X, Dataset):
         if y is not None:
-            raise ValueError("give y only with an array X, not with a Dataset")
+            raise ConfigError("give y only with an array X, not with a Dataset")
         X, y = np.asarray(X.X_train), np.asarray(X.y_train)
     X, y = _xy(X, y=y)
     net = _with_history(net_or_config, X, y)
     pop = net.population_
     n_hidden = pop.n_layers - 1
     if n_hidden < 1:
-        raise ValueError("layer_histograms needs a network with at least one hidden layer")
+        raise ConfigError("layer_histograms needs a network with at least one hidden layer")
     layers = list(range(1, n_hidden + 1)) if layers is None else list(layers)
     bad = [
         lay for lay in layers if not (isinstance(lay, numbers.Integral) and 1 <= lay <= n_hidden)
     ]
     if bad:
-        raise ValueError(
+        raise ConfigError(
             f"layers {bad} out of range; this network's hidden layers are 1..{n_hidden}"
         )
     yy = np.searchsorted(net.classes_, y)
@@ -156,7 +159,7 @@ def variance_curves(
             if "var" in str(c).lower() and pd.api.types.is_numeric_dtype(diagnostics[c])
         ]
         if not columns:
-            raise ValueError(
+            raise ConfigError(
                 "diagnostics has no variance column (a numeric column with 'var' in its name); "
                 f"it has: {', '.join(map(str, diagnostics.columns))}; pass columns=[...]"
             )
@@ -226,7 +229,7 @@ def propagation(
 
     unknown = [c for c in columns if c not in df.columns]
     if unknown:
-        raise ValueError(f"unknown column(s) {unknown}; choose from {COLUMNS[5:]}")
+        raise ConfigError(f"unknown column(s) {unknown}; choose from {COLUMNS[5:]}")
     hidden = _hidden(df, "df")
     panels = []
     for col in columns:
@@ -262,7 +265,7 @@ def record(
     hidden = hidden[hidden["model"] == 0]
     columns = [c for c in columns if c in hidden.columns and hidden[c].notna().any()]
     if not columns:
-        raise ValueError("nothing to plot: the chosen columns are all NaN or missing")
+        raise ConfigError("nothing to plot: the chosen columns are all NaN or missing")
     panels = [
         Panel(
             col,
@@ -295,7 +298,7 @@ def spectrum(singular_values: np.ndarray, label: str = "", ax=None) -> Figure:
     s = np.asarray(singular_values, dtype=float).ravel()
     s = s[np.isfinite(s)]
     if s.size == 0:
-        raise ValueError("no finite singular values to plot")
+        raise ConfigError("no finite singular values to plot")
     n = len(ax.patches)
     ax.hist(
         s, bins=60, histtype="step", density=True, color=OKABE_ITO[(3 + n) % 8], label=label or None

@@ -12,6 +12,9 @@ from matplotlib.figure import Figure
 from ._inputs import _check_columns, _order
 from ._style import _figure, _styled
 
+__all__ = ["accuracy_heatmap"]
+
+
 #: Columns of a summary that are statistics, not configuration.
 _STAT_COLUMNS = (
     "mean", "std", "sem", "ci_low", "ci_high", "n", "rank", "best", "tied", "block",

@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..datasets import Dataset
+from ..errors import ConfigError
 from ._inputs import (
     _as_list,
     _check_2d,
@@ -43,6 +44,8 @@ from ._style import (
 )
 from .data import _boundary, _codes, _mesh
 
+__all__ = ["loss_curve", "loss_band", "update_grid", "TrainingAnimation", "animate_training"]
+
 
 def _history(obj, model: int) -> tuple[dict[str, np.ndarray], str]:
     """A ``{metric: (epochs + 1,)}`` history and a title from a net, result, dict or frame."""
@@ -54,10 +57,10 @@ def _history(obj, model: int) -> tuple[dict[str, np.ndarray], str]:
         return {k: np.asarray(v, float) for k, v in obj.history_.items()}, _net_title(obj)
     if isinstance(obj, TrainResult):
         if not obj.history:
-            raise ValueError("this TrainResult has no history; train with record=True")
+            raise ConfigError("this TrainResult has no history; train with record=True")
         M = next(iter(obj.history.values())).shape[1]
         if not 0 <= model < M:
-            raise ValueError(f"model must be in 0..{M - 1}, got {model}")
+            raise ConfigError(f"model must be in 0..{M - 1}, got {model}")
         return {k: np.asarray(v[:, model], float) for k, v in obj.history.items()}, ""
     if isinstance(obj, pd.DataFrame):
         df = obj.sort_values("epoch") if "epoch" in obj.columns else obj
@@ -102,7 +105,7 @@ def loss_curve(
     metrics = _as_list(metrics)
     present = [m for m in metrics if m in history]
     if not present:
-        raise ValueError(
+        raise ConfigError(
             f"none of the metrics {metrics} is in this history; it has: {', '.join(history)}"
         )
     fig, ax = _single_axes(ax)
@@ -178,7 +181,7 @@ def loss_band(
     by = _as_list(by)
     band = _choice("band", band, ("ci", "std", "range", "none"))
     if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level}")
+        raise ConfigError(f"level must be in (0, 1), got {level}")
     df = curves
     need = ["epoch", metric]
     if runs is not None:
@@ -197,28 +200,7 @@ def loss_band(
     # bands stay inside the metric's range: accuracies in [0, 1], losses above 0
     floor = 0.0 if not logy else (float(positive.min()) / 2 if positive.size else 1e-12)
     ceiling = 1.0 if metric.endswith("acc") else np.inf
-    if facet is None:
-        fig, ax = _single_axes(ax, (5.4, 3.8))
-        panels = [(None, df, ax)]
-    else:
-        if ax is not None:
-            raise ValueError("facet draws several panels; it cannot draw into one ax")
-        values = _order(df[facet], None, facet)
-        ncols = min(len(values), 4)
-        nrows = math.ceil(len(values) / ncols)
-        # fixed room for the tick labels and titles (see _panel_grid): the
-        # y tick labels and the label sit left of the first column only
-        fig, axes = _panel_grid(
-            nrows,
-            ncols,
-            panel=(2.95, 2.2),
-            margins=(0.8, 0.15, 0.5, 0.6),
-            space=(0.2, 0.75),
-            sharey=True,
-        )
-        for a in axes.flat[len(values) :]:
-            a.set_visible(False)
-        panels = [(v, df[df[facet] == v], a) for v, a in zip(values, axes.flat, strict=False)]
+    fig, panels = _facets(df, facet, ax)
     groups = list(dict.fromkeys(map(tuple, df[by].to_numpy()))) if by else [()]
     styles = {g: (OKABE_ITO[i % 8], _LINESTYLES[(i // 8) % 4]) for i, g in enumerate(groups)}
     for value, part, a in panels:
@@ -227,24 +209,13 @@ def loss_band(
             key = key if isinstance(key, tuple) else (key,)
             stats = g.groupby("epoch")[metric].agg(["mean", "std", "count", "min", "max"])
             x, mean = stats.index.to_numpy(), stats["mean"].to_numpy()
-            n_seeds = g[run_key].nunique() if run_key else int(stats["count"].max())
-            if run_key:
-                n_div = int(g.groupby(run_key)[metric].apply(lambda s: s.isna().any()).sum())
-            else:
-                n_div = int(stats["count"].max() - stats["count"].min())
+            n_seeds, n_div = _seeds_and_diverged(g, stats, run_key, metric)
             color, ls = styles[key]
             label = " / ".join(map(str, key)) or metric
             label += f" (n={n_seeds}" + (f", {n_div} diverged)" if n_div else ")")
             a.plot(x, mean, color=color, ls=ls, label=label, lw=1.4)
-            if band == "ci":
-                half = _t_quantile(stats["count"].to_numpy(), level) * stats["std"].to_numpy()
-                half = half / np.sqrt(stats["count"].to_numpy())
-                lo, hi = mean - half, mean + half
-            elif band == "std":
-                lo, hi = mean - stats["std"].to_numpy(), mean + stats["std"].to_numpy()
-            elif band == "range":
-                lo, hi = stats["min"].to_numpy(), stats["max"].to_numpy()
             if band != "none":
+                lo, hi = _band(stats, band, level)
                 lo, hi = np.clip(lo, floor, ceiling), np.clip(hi, floor, ceiling)
                 a.fill_between(x, lo, hi, color=color, alpha=0.2, lw=0)
         a.set_xlabel("epoch")
@@ -264,11 +235,55 @@ def loss_band(
         first.set_title(
             f"{_metric_label(metric)}: mean over seeds" + (f", {band_text}" * bool(band_text))
         )
-        first.legend(title=" / ".join(by) or None, loc="best")
     else:
         _suptitle(fig, f"{_metric_label(metric)}: mean over seeds, band {band_text}")
-        first.legend(title=" / ".join(by) or None, loc="best")
+    first.legend(title=" / ".join(by) or None, loc="best")
     return fig
+
+
+def _facets(df: pd.DataFrame, facet: str | None, ax):
+    """The figure and its ``(facet value, rows, axes)`` panels: one, or one per value."""
+    if facet is None:
+        fig, ax = _single_axes(ax, (5.4, 3.8))
+        return fig, [(None, df, ax)]
+    if ax is not None:
+        raise ConfigError("facet draws several panels; it cannot draw into one ax")
+    values = _order(df[facet], None, facet)
+    ncols = min(len(values), 4)
+    nrows = math.ceil(len(values) / ncols)
+    # fixed room for the tick labels and titles (see _panel_grid): the
+    # y tick labels and the label sit left of the first column only
+    fig, axes = _panel_grid(
+        nrows,
+        ncols,
+        panel=(2.95, 2.2),
+        margins=(0.8, 0.15, 0.5, 0.6),
+        space=(0.2, 0.75),
+        sharey=True,
+    )
+    for a in axes.flat[len(values) :]:
+        a.set_visible(False)
+    return fig, [(v, df[df[facet] == v], a) for v, a in zip(values, axes.flat, strict=False)]
+
+
+def _seeds_and_diverged(g: pd.DataFrame, stats: pd.DataFrame, run_key, metric: str):
+    """How many seeds a line averages, and how many of them diverged (NaN somewhere)."""
+    if run_key:
+        n_div = int(g.groupby(run_key)[metric].apply(lambda s: s.isna().any()).sum())
+        return g[run_key].nunique(), n_div
+    return int(stats["count"].max()), int(stats["count"].max() - stats["count"].min())
+
+
+def _band(stats: pd.DataFrame, band: str, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper edge of a band around the per-epoch mean over seeds."""
+    mean, std = stats["mean"].to_numpy(), stats["std"].to_numpy()
+    if band == "ci":
+        count = stats["count"].to_numpy()
+        half = _t_quantile(count, level) * std / np.sqrt(count)
+        return mean - half, mean + half
+    if band == "std":
+        return mean - std, mean + std
+    return stats["min"].to_numpy(), stats["max"].to_numpy()  # range
 
 
 def _update_order(names: Sequence[str]) -> list[tuple[int, str, int]]:
@@ -319,22 +334,22 @@ def update_grid(
     """
     _check_net(net)
     if getattr(net, "param_history_", None) is None:
-        raise ValueError(
+        raise ConfigError(
             "update_grid needs the parameter history: fit the network with record_params=True"
         )
     if isinstance(max_panels_per_layer, bool) or not isinstance(
         max_panels_per_layer, numbers.Integral
     ):
-        raise ValueError(
+        raise ConfigError(
             f"max_panels_per_layer must be an integer >= 1, got {max_panels_per_layer!r}"
         )
     if max_panels_per_layer < 1:
-        raise ValueError(
+        raise ConfigError(
             f"max_panels_per_layer must be an integer >= 1, got {max_panels_per_layer}"
         )
     history = np.asarray(net.param_history_, float)
     if history.shape[0] < 2:
-        raise ValueError("update_grid needs at least one epoch of training")
+        raise ConfigError("update_grid needs at least one epoch of training")
     names = list(net.param_names_)
     order = _update_order(names)
     rng = np.random.default_rng(random_state)
@@ -475,17 +490,17 @@ def animate_training(
     _check_2d(data.X_train, "animate_training()")
     if epochs is not None:
         if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
-            raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
+            raise ConfigError(f"epochs must be an integer >= 1, got {epochs!r}")
         net = net.__class__(**{**net.get_params(), "epochs": int(epochs)})
     if isinstance(frames, bool) or not isinstance(frames, numbers.Integral) or frames < 2:
-        raise ValueError(f"frames must be an integer >= 2, got {frames!r}")
+        raise ConfigError(f"frames must be an integer >= 2, got {frames!r}")
     if not fps > 0:
-        raise ValueError(f"fps must be positive, got {fps!r}")
+        raise ConfigError(f"fps must be positive, got {fps!r}")
     path = Path(path)
     if not path.parent.exists():
         raise FileNotFoundError(f"cannot write {path}: directory {path.parent} does not exist")
     if path.suffix.lower() != ".gif":
-        raise ValueError(f"path must end in .gif, got {path.name!r}")
+        raise ConfigError(f"path must end in .gif, got {path.name!r}")
     if _is_fitted(net) and getattr(net, "param_history_", None) is not None:
         fitted = net
     else:  # train a copy, so the caller's network is left as it was

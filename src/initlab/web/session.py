@@ -29,13 +29,14 @@ import numpy as np
 
 from .. import activations as _activations
 from .. import datasets as _datasets
+from .. import runs as _runs
 from .. import sweep as _sweep
 from ..engine import Population, Trainer
 from .config import ConfigError, Limits, PlaygroundConfig, with_seed
 
 __all__ = ["Session", "SessionStore", "SessionLimitError", "unit_activity"]
 
-_METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
+_METRICS = _runs.METRICS
 #: A sample is "inactive" for a unit when |f'(z)| is below this fraction of the
 #: activation's largest slope (relu: z < 0; sigmoid: |z| > 4.4; tanh: |z| > 2.2).
 _INACTIVE_SLOPE = 0.05
@@ -167,20 +168,12 @@ class Session:
         self._start()
 
     def _trainer(self, group: _Group) -> Trainer:
-        d, spec = self.data, group.spec
-        return Trainer(
-            group.population,
-            group.initial,
-            group.optimizer,
-            d.X_train,
-            d.y_train,
-            d.X_val,
-            d.y_val,
-            batch_size=spec.batch_size,
-            shuffle=spec.shuffle,
-            shuffle_seed=spec.shuffle_seed,
-            record=True,
-        )
+        d = self.data
+        specs = [self.specs()[i] for i in group.models]
+        return _runs.trainer(
+            specs, group.population, group.initial, group.optimizer,
+            d.X_train, d.y_train, d.X_val, d.y_val, record=True,
+        )  # fmt: skip
 
     def _start(self) -> None:
         self.epoch = 0

@@ -10,7 +10,8 @@ const $ = (id) => document.getElementById(id);
 const ICON_PLAY = '<svg viewBox="0 0 24 24" width="20" height="20"><path d="M7 4.5l13 7.5-13 7.5z" fill="currentColor"/></svg>';
 const ICON_PAUSE = '<svg viewBox="0 0 24 24" width="20" height="20"><rect x="6" y="5" width="4" height="14" rx="1" fill="currentColor"/><rect x="14" y="5" width="4" height="14" rx="1" fill="currentColor"/></svg>';
 const layerColor = (l) => `hsl(${(l * 67 + 210) % 360}, 65%, 45%)`;
-const HYPER = ["momentum", "rho", "beta1", "beta2", "eps", "weight_decay"];
+// the optimizer hyperparameters: the run schema's fields that belong to an optimizer
+const hyperNames = () => state.options.fields.filter((f) => f.owner === "optimizer").map((f) => f.name);
 const AXIS_DEFAULTS = {
   activation: "sigmoid, tanh, relu, leaky_relu",
   init: "zeros, random, xavier_normal, he_normal",
@@ -218,7 +219,7 @@ function queryToConfig(search) {
   const numeric = ["noise", "n_samples", "val_size", "data_seed", "leaky_slope", "learning_rate",
     "batch_size", "seed", "epochs"];
   for (const [k, v] of q.entries()) {
-    if (HYPER.includes(k)) cfg.hyperparameters[k] = Number(v);
+    if (hyperNames().includes(k)) cfg.hyperparameters[k] = Number(v);
     else if (numeric.includes(k)) cfg[k] = Number(v);
     else if (k === "hidden") cfg.hidden = v.split(",").filter((t) => t.length).map(Number);
     else if (k === "shuffle") cfg.shuffle = v === "true";
