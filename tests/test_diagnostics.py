@@ -230,9 +230,27 @@ def test_cli_diagnose_bad_input(args, message, tmp_path):
 
 
 def test_critical_init_uses_mean_field_edge_of_chaos():
-    from initlab.cli import _initializer_for
+    from initlab.meanfield import initializers_for
 
-    w, b = _initializer_for("critical", "tanh", None, 0.05)
+    w, b = initializers_for("tanh", "critical", sigma_b2=0.05)
     assert w.scale == pytest.approx(1.76095, abs=1e-4) and b.name == "normal"
-    w, b = _initializer_for("he", "relu", None, None)
-    assert w is initializers.get("he_normal") and b == "zeros"
+    assert b.params["std"] == pytest.approx(0.05**0.5)
+    w, b = initializers_for("relu", "he")
+    assert w is initializers.get("he_normal") and b.name == "zeros"
+    w, _ = initializers_for("relu", "he", sigma_w2=1.5)  # an explicit variance wins
+    assert w.scale == 1.5 and w.mode == "fan_in" and w.distribution == "normal"
+
+
+def test_cli_critical_init_reports_the_jump_of_gelu(tmp_path):
+    # chi_1 jumps from 0.59 to 1.18 at sigma_w^2 = 2.352: not an edge of chaos to use
+    result = runner.invoke(app, ["diagnose", "-a", "gelu", "-i", "critical", "-o", str(tmp_path)])
+    assert result.exit_code == 2
+    out = " ".join(result.output.split())
+    assert "no edge of chaos" in out and "jumps across 1" in out and "2.35" in out
+    ok = runner.invoke(
+        app,
+        ["diagnose", "-a", "gelu", "-i", "critical", "--sigma-b2", "0.3", "--depth", "3"]
+        + ["--width", "16", "--samples", "16", "--no-jacobian", "-o", str(tmp_path)],
+    )
+    assert ok.exit_code == 0, ok.output
+    assert "critical(sigma_w2=1.956" in " ".join(ok.output.split())

@@ -1,8 +1,10 @@
 """Every named reproduction, in its reduced size, still supports its paper's claims."""
 
 import io
+import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -16,6 +18,7 @@ NAMES = [
     "lsuv",
     "selu",
     "meanfield",
+    "trainability",
     "hanin",
     "dying_relu",
     "blog_symmetry",
@@ -100,3 +103,66 @@ def test_cli_experiment_prints_claims_and_writes_figure(tmp_path):
     assert listing.exit_code == 0 and all(n in listing.output for n in NAMES)
     bad = runner.invoke(app, ["experiment", "nope"])
     assert bad.exit_code == 2 and "unknown experiment" in bad.output
+
+
+def test_trainability_boundary_is_interpolated_in_log_depth_and_censored():
+    from initlab.experiments import trainability as tr
+
+    acc = pd.DataFrame(
+        {
+            "activation": ["tanh"] * 9,
+            "sigma_w2": [1.0] * 3 + [2.0] * 3 + [3.0] * 3,
+            "depth": [10, 20, 40] * 3,
+            "val_acc": [0.9, 0.7, 0.3, 0.9, 0.8, 0.6, 0.4, 0.2, 0.1],
+        }
+    )
+    b = tr.boundaries(acc, threshold=0.5).set_index("sigma_w2")
+    assert b.loc[1.0, "boundary"] == pytest.approx(20 * 2**0.5)  # halfway in log depth
+    assert not b.loc[1.0, "censored"]
+    assert b.loc[2.0, "boundary"] == 40 and b.loc[2.0, "censored"]  # trains everywhere
+    assert b.loc[3.0, "boundary"] == 10 and b.loc[3.0, "censored"]  # nowhere
+    assert tr.depth_scale("relu", 1.0, 0.0) == pytest.approx(1 / math.log(2))
+    assert tr.depth_scale("tanh", 1.2, 0.1) == pytest.approx(
+        meanfield.correlation_depth_scale("tanh", 1.2, 0.1)
+    )
+
+
+def test_parallel_trainings_give_the_same_numbers_on_every_executor():
+    from initlab.experiments import _common, trainability
+
+    tasks = [
+        {
+            "activation": act,
+            "sigma_b2": 0.05,
+            "sigma_w2": (1.0, 2.0),
+            "depth": depth,
+            "width": 8,
+            "seeds": (0, 1),
+            "epochs": 1,
+            "n_train": 200,
+            "data_seed": 0,
+        }
+        for act in ("tanh", "relu")
+        for depth in (3, 2)
+    ]
+    seen = []
+    local = _common.map_tasks(trainability.train_depth, tasks, progress=lambda d, t: seen.append(d))
+    assert seen == [1, 2, 3, 4] and len(local) == 4 and len(local[0]) == 4
+    procs = _common.map_tasks(trainability.train_depth, tasks, "processes", workers=2)
+    assert procs == local  # in task order, bit for bit
+    dask = _common.map_tasks(trainability.train_depth, tasks, "dask", workers=1)
+    assert dask == local
+    with pytest.raises(ValueError, match="unknown executor 'threads'"):
+        _common.map_tasks(trainability.train_depth, tasks, "threads")
+
+
+def test_executor_applies_to_parallel_experiments_only():
+    with pytest.raises(ValueError, match="runs in one process; executor='processes' applies to"):
+        experiments.run("selu", quick=True, executor="processes")
+    with pytest.raises(ValueError, match="unknown executor 'gpu'"):
+        experiments.run("trainability", quick=True, executor="gpu")
+
+
+def test_cli_experiment_executor_is_checked():
+    res = runner.invoke(app, ["experiment", "selu", "--quick", "--executor", "processes"])
+    assert res.exit_code == 2 and "applies to: trainability" in " ".join(res.output.split())

@@ -27,6 +27,7 @@ LAYERS = {
     "engine": ("engine", "kernels", "runs", "datasets", "network", "diagnostics", "meanfield"),
     "studies": (
         "sweep", "study", "store", "stats", "distributed", "experiments", "experiments.",
+        "advice", "torch",
     ),
     "top": ("plots", "plots.", "report", "cli", "web", "web."),
 }  # fmt: skip
@@ -104,6 +105,7 @@ HEAVY = ("pandas", "sklearn", "matplotlib", "numba", "rich", "typer", "dask", "t
         ("initlab.optim", ()),
         ("initlab.sweep", ()),
         ("initlab.meanfield", ()),
+        ("initlab.advice", ()),  # advice is mean-field theory; --check imports the engine
         ("initlab.diagnostics", ("pandas", "sklearn")),  # data only: no matplotlib
         ("initlab.experiments", ("pandas", "sklearn")),
         ("initlab.cli", ("rich", "typer")),  # commands import what they need when run

@@ -99,6 +99,124 @@ def test_tanh_critical_point_without_bias_is_one():
     )
 
 
+# --- the edge of chaos at a stable fixed point ----------------------------------------------
+def _chi1_near(name, sigma_w2, sigma_b2, q0, offsets):
+    """chi_1 at sigma_w2 * (1 + offsets), from q0 (one vectorized phase-diagram row)."""
+    return meanfield.phase_diagram(name, sigma_w2 * (1 + offsets), [sigma_b2], q0=q0).chi1[0]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_returned_edge_of_chaos_is_a_continuous_crossing(name):
+    # Wherever a critical point is returned, chi_1 (at the fixed point the input reaches)
+    # is continuous there and crosses 1: on a fine grid around it |chi_1 - 1| shrinks to 0
+    # and changes sign.  Wherever none is returned, the reason is a jump across 1 or no
+    # crossing at all, and critical_sigma_w2 raises instead of returning the jump.
+    side = np.geomspace(1e-3, 1e-10, 36)
+    offsets = np.concatenate([-side, side[::-1]])
+    found = 0
+    for sb in (0.0, 0.05, 0.3, 1.0):
+        for q0 in (0.25, 1.0, 4.0):
+            edge = meanfield.edge_of_chaos(name, sb, q0=q0)
+            if not edge.found:
+                assert "no edge of chaos" in edge.reason()
+                for jump in edge.jumps:
+                    assert jump.chi1_below < 1.0 < jump.chi1_above or (
+                        jump.chi1_above < 1.0 < jump.chi1_below
+                    )
+                    assert abs(jump.chi1_above - jump.chi1_below) > 1e-3
+                    chi = _chi1_near(name, jump.sigma_w2, sb, q0, np.array([-1e-8, 1e-8]))
+                    assert abs(chi[1] - chi[0]) > 1e-3  # it really jumps
+                with pytest.raises(meanfield.NoEdgeOfChaos, match="no edge of chaos"):
+                    meanfield.critical_sigma_w2(name, sb, q0=q0)
+                continue
+            found += 1
+            r = edge.sigma_w2
+            assert meanfield.critical_sigma_w2(name, sb, q0=q0) == r
+            assert edge.chi1 == pytest.approx(1.0, abs=1e-6)
+            assert meanfield.chi1(name, r, sb, q0=q0) == pytest.approx(1.0, abs=1e-6)
+            chi = _chi1_near(name, r, sb, q0, offsets)
+            dev = np.abs(chi - 1.0)
+            near = np.abs(offsets) <= 1e-9
+            assert dev[near].max() < 1e-3, (sb, q0, dev[near].max())  # continuous at r
+            assert dev[near].max() <= dev.max()
+            assert np.all(np.abs(np.diff(chi)) < 0.02), (sb, q0)  # no jump on the grid
+            assert (chi[0] - 1.0) * (chi[-1] - 1.0) <= 0.0  # it crosses 1 here
+    if name != "sigmoid":
+        assert found >= 3  # at least at the largest bias variance
+
+
+@pytest.mark.parametrize(("name", "at"), [("gelu", 2.352), ("silu", 2.811), ("mish", 2.211)])
+def test_unstable_fixed_point_gives_a_jump_not_an_edge(name, at):
+    # Without bias the nonzero fixed point of GELU, SiLU and mish is unstable: inputs below
+    # it collapse to q* = 0 (chi_1 = sigma_w^2 phi'(0)^2 < 1), inputs above it explode
+    # (chi_1 -> sigma_w^2 / 2 > 1).  The old Brent search returned that jump as critical.
+    assert meanfield.chi1(name, at * 0.999) < 0.9 and meanfield.chi1(name, at * 1.001) > 1.05
+    edge = meanfield.edge_of_chaos(name)
+    assert not edge.found and math.isnan(edge.sigma_w2)
+    (jump,) = edge.jumps
+    assert jump.sigma_w2 == pytest.approx(at, abs=1e-3)
+    assert jump.q_star_below == 0.0 and jump.q_star_above == math.inf
+    slope0 = float(activations.get(name).grad(np.zeros(1))[0])  # 1/2, 1/2, tanh(log 2)
+    assert jump.chi1_below == pytest.approx(jump.sigma_w2 * slope0**2, rel=1e-4)
+    assert jump.chi1_above == pytest.approx(jump.sigma_w2 / 2, rel=1e-4)  # ReLU-like tail
+    with pytest.raises(meanfield.NoEdgeOfChaos, match="jumps across 1") as info:
+        meanfield.critical_sigma_w2(name)
+    assert isinstance(info.value, ValueError) and info.value.edge == edge
+    # The jump is where the unstable fixed point equals the input variance:
+    # q0 = sigma_w^2 E[phi(sqrt(q0) z)^2], so it moves with q0 (2.99 / 2.07 for GELU).
+    for q0 in (0.25, 4.0):
+        (jump,) = meanfield.edge_of_chaos(name, q0=q0).jumps
+        expected = q0 / meanfield.variance_map(q0, 1.0, 0.0, name)
+        assert jump.sigma_w2 == pytest.approx(expected, rel=1e-8)
+
+
+def test_with_enough_bias_gelu_and_mish_have_an_edge_of_chaos_but_silu_not_yet():
+    gelu = meanfield.edge_of_chaos("gelu", 0.3)
+    assert gelu.found and gelu.sigma_w2 == pytest.approx(1.956, abs=1e-3)
+    assert 1.0 < gelu.q_star < math.inf  # a stable finite fixed point
+    q = meanfield.fixed_point("gelu", gelu.sigma_w2, 0.3)
+    assert q == pytest.approx(gelu.q_star, rel=1e-6)
+    assert meanfield.variance_map(q, gelu.sigma_w2, 0.3, "gelu") == pytest.approx(q, rel=1e-9)
+    assert meanfield.edge_of_chaos("mish", 0.3).found
+    silu = meanfield.edge_of_chaos("silu", 0.3)
+    assert not silu.found and silu.jumps[0].q_star_above == math.inf
+
+
+def test_wide_gelu_network_shows_the_jump_and_the_edge():
+    # A finite network agrees.  Inputs with E[x^2] = E[gelu(z)^2] put the first layer at
+    # q1 = V(q0 = 1), as in the theory.  10 % below the jump the signal collapses, 10 %
+    # above it explodes (per input: finite-width noise sends a few inputs across the
+    # unstable fixed point, so the median is the robust summary); at the edge of chaos
+    # with bias both the signal and the squared gradient keep their size.
+    from initlab import diagnostics, initializers
+
+    m2 = meanfield.variance_map(1.0, 1.0, 0.0, "gelu")  # E[gelu(z)^2]
+    X = diagnostics.gaussian_inputs(128, 256, 0) * math.sqrt(m2)
+
+    def median_q(sw, depth=30):
+        init = initializers.variance_scaling(sw, "fan_in", "normal")
+        pop, params = diagnostics.build((256,) * depth, "gelu", init, X, n_models=2)
+        zs = pop.forward(params, X).zs  # (features, models, inputs) per layer
+        return float(np.median((zs[0] ** 2).mean(0))), float(np.median((zs[-2] ** 2).mean(0)))
+
+    jump = meanfield.edge_of_chaos("gelu").jumps[0].sigma_w2
+    first, last = median_q(0.9 * jump)
+    assert last < 1e-2 * first
+    first, last = median_q(1.1 * jump)
+    assert last > 1e2 * first
+
+    edge = meanfield.edge_of_chaos("gelu", 0.3)
+    init, bias = meanfield.initializers_for("gelu", "critical", sigma_b2=0.3)
+    df = diagnostics.propagation((256,) * 30, "gelu", init, X, bias, 0, 2)
+    hidden = df[df["kind"] == "hidden"].groupby("layer").mean(numeric_only=True)
+    g = hidden["grad_var"].to_numpy()
+    assert np.exp(np.mean(np.log(g[5:-5] / g[6:-4]))) == pytest.approx(1.0, abs=0.05)
+    q = 1.0  # the approach to q* = 8.8 is slow at the edge: compare with the map's 30th step
+    for _ in range(30):
+        q = meanfield.variance_map(q, edge.sigma_w2, 0.3, "gelu")
+    assert hidden["z_var"].iloc[-1] == pytest.approx(q, rel=0.2)
+
+
 # --- the correlation map ---------------------------------------------------------------------
 CASES = [
     ("tanh", 1.5, 0.1),

@@ -469,6 +469,19 @@ def test_panels_colour_by_hue_across_layers_and_check_input():
         plots.panels([])
 
 
+def test_edge_of_chaos_figure_marks_the_jumps():
+    fig = plots.edge_of_chaos(
+        "gelu", [0.0, 0.3], compare=["gelu", "tanh"], sigma_b2_grid=[0.0, 0.1, 0.3]
+    )
+    left, right = fig.axes[:2]
+    crosses = [line for line in left.lines if line.get_marker() == "x"]
+    assert len(crosses) == 1  # only sigma_b2 = 0 jumps, at 2.352
+    assert crosses[0].get_xdata()[0] == pytest.approx(2.352, abs=1e-3)
+    labels = [line.get_label() for line in right.lines]
+    assert "gelu: jump (none)" in labels and "tanh: edge of chaos" in labels
+    assert "tanh: jump (none)" not in labels
+
+
 def test_every_figure_function_is_exported():
     # a figure added to a subject module is public once it is in that module's __all__
     import importlib

@@ -43,7 +43,9 @@ _SUBMODULES = {
     "diagnostics",
     "meanfield",
     "experiments",
+    "advice",
     "distributed",
+    "torch",
     "plugins",
     "cli",
     "web",
@@ -53,6 +55,7 @@ _ATTRIBUTES = {
     "FFRegressor": "network",
     "blog_network": "network",
     "Study": "study",
+    "advise": "advice",
 }
 
 __all__ = [
@@ -61,6 +64,7 @@ __all__ = [
     "blog_network",
     "sweep",
     "Study",
+    "advise",
     "activations",
     "initializers",
     "losses",

@@ -1,7 +1,7 @@
 """The ``initlab`` command line (typer + rich).
 
 Commands: ``study`` (the main job), ``train``, ``list``, ``results``,
-``report``, ``diagnose``, ``experiment``, ``serve``.  Each command is a thin
+``report``, ``diagnose``, ``experiment``, ``advise``, ``serve``.  Each command is a thin
 layer over the library: parse, call, print.
 """
 
@@ -701,30 +701,6 @@ def serve(
 
 
 # --- diagnose / experiment -------------------------------------------------------------------
-def _initializer_for(init: str, activation: str, sigma_w2, sigma_b2):
-    """The weight and bias initializers of ``initlab diagnose``.
-
-    ``--init critical`` (or ``--sigma-w2``) draws ``W ~ N(0, sigma_w^2 / fan_in)`` and
-    ``b ~ N(0, sigma_b^2)``; ``critical`` takes ``sigma_w^2`` on the edge of chaos of the
-    activation (initlab.meanfield), which fails clearly where there is none (sigmoid).
-    """
-    from . import initializers
-
-    sb2 = 0.0 if sigma_b2 is None else float(sigma_b2)
-    if sb2 < 0:
-        raise ValueError(f"--sigma-b2 must be >= 0, got {sb2}")
-    bias = initializers.get_bias("normal", std=sb2**0.5) if sb2 > 0 else "zeros"
-    if init.strip().lower() == "critical":
-        from . import meanfield
-
-        sigma_w2 = meanfield.critical_sigma_w2(activation, sb2)
-    if sigma_w2 is not None:
-        if not sigma_w2 > 0:
-            raise ValueError(f"--sigma-w2 must be > 0, got {sigma_w2}")
-        return initializers.variance_scaling(float(sigma_w2), "fan_in", "normal"), bias
-    return initializers.get(init), bias
-
-
 def _stats_table(df, title: str) -> Table:
     from rich import box
 
@@ -750,11 +726,59 @@ def _stats_table(df, title: str) -> Table:
     return table
 
 
+def _diagnose_torch(spec, input_shape, init, sigma_b2, q0, dataset, n_samples, seed, folder):
+    """``initlab diagnose --torch``: load, (re)initialize, diagnose by hooks, print, write."""
+    from . import datasets, diagnostics, plots
+
+    try:
+        from . import torch as itorch
+    except ImportError as exc:
+        _fail(str(exc))
+        return
+    try:
+        model = itorch.load(spec)
+        shape = _parse_sizes(input_shape) if input_shape else None
+        if dataset is None:
+            X = itorch.inputs_for(model, n_samples, shape, seed)
+            y = None
+        else:
+            data = datasets.load(dataset)
+            X, y = data.X_train, data.y_train
+            if shape is not None:
+                X = X.reshape(len(X), *shape)
+        if init is not None:
+            itorch.init_(model, init, sigma_b2=sigma_b2, q0=q0, X=X, seed=seed)
+        n_out = int(itorch.layers(model)[-1].weight.shape[0])
+        if y is None:
+            y = diagnostics.random_labels(len(X), n_out, seed)
+        df = itorch.diagnose(model, X, y)
+    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as exc:
+        _fail(str(exc))
+        return
+    label = f"{spec}" + (f" + {init}" if init else "")
+    console.print(_stats_table(df, f"{label}: {len(df) - 1} hidden layers, {len(X)} inputs"))
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [folder / "propagation.png", folder / "propagation.csv"]
+    plots.propagation(df, title=label).savefig(written[0], dpi=90)
+    df.to_csv(written[1], index=False)
+    console.print("wrote " + ", ".join(str(p) for p in written))
+
+
 @app.command()
 def diagnose(
     activation: str = typer.Option("relu", "--activation", "-a"),
-    init: str = typer.Option(
-        "he_normal", "--init", "-i", help="an initializer name, or 'critical' (edge of chaos)"
+    init: str | None = typer.Option(
+        None,
+        "--init",
+        "-i",
+        help="an initializer name, or 'critical' (edge of chaos); default he_normal "
+        "(a --torch model keeps its own weights unless given)",
+    ),
+    torch_model: str | None = typer.Option(
+        None, "--torch", help="diagnose a PyTorch model: MODULE:FACTORY or FILE.py:FACTORY"
+    ),
+    input_shape: str | None = typer.Option(
+        None, "--input-shape", help="one input's shape for --torch, e.g. 1,28,28"
     ),
     depth: int = typer.Option(10, "--depth", help="number of hidden layers"),
     width: int = typer.Option(256, "--width", help="width of every hidden layer"),
@@ -762,7 +786,10 @@ def diagnose(
     sigma_w2: float | None = typer.Option(
         None, "--sigma-w2", help="weights N(0, sigma_w2 / fan_in) instead of --init"
     ),
-    sigma_b2: float | None = typer.Option(None, "--sigma-b2", help="biases N(0, sigma_b2)"),
+    sigma_b2: float = typer.Option(0.0, "--sigma-b2", help="biases N(0, sigma_b2)"),
+    q0: float = typer.Option(
+        1.0, "--q0", help="input variance at which --init critical finds the edge of chaos"
+    ),
     dataset: str | None = typer.Option(
         None, "--dataset", "-d", help="data set (default: Gaussian inputs of --width features)"
     ),
@@ -781,16 +808,22 @@ def diagnose(
 
     import numpy as np
 
-    from . import datasets, diagnostics, plots
+    from . import datasets, diagnostics, meanfield, plots
 
+    if torch_model is not None:
+        _diagnose_torch(
+            torch_model, input_shape, init, sigma_b2, q0, dataset, n_samples, seed, Path(out)
+        )
+        return
+    init = init or "he_normal"
     try:
         if depth < 1:
             raise ValueError(f"--depth must be at least 1 hidden layer, got {depth}")
         if width < 1:
             raise ValueError(f"--width must be a positive integer, got {width}")
-        w_init, b_init = _initializer_for(init, activation, sigma_w2, sigma_b2)
-        if bias_init != "zeros" and b_init == "zeros":
-            b_init = bias_init
+        w_init, b_init = meanfield.initializers_for(
+            activation, init, sigma_w2=sigma_w2, sigma_b2=sigma_b2, q0=q0, bias_init=bias_init
+        )
         if dataset is None:
             X = diagnostics.gaussian_inputs(n_samples, width, seed)
             y, n_classes = None, 10
@@ -813,11 +846,9 @@ def diagnose(
                 raise ValueError("--epochs needs --dataset (training needs labels)")
             from .network import FFNetwork
 
-            if not isinstance(w_init, str) and sigma_w2 is None and init != "critical":
-                w_init = init
-            if not isinstance(w_init, str) or not isinstance(b_init, str):
+            if sigma_w2 is not None or sigma_b2 or init.strip().lower() == "critical":
                 raise ValueError("--epochs works with named --init and --bias-init only")
-            net = FFNetwork(sizes, activation, w_init, b_init, random_state=seed)
+            net = FFNetwork(sizes, activation, init, bias_init, random_state=seed)
             record = diagnostics.record(net, X, y, every=every, epochs=epochs)
     except (ValueError, TypeError, FileNotFoundError) as exc:
         _fail(str(exc))
@@ -826,7 +857,7 @@ def diagnose(
     console.print(
         _stats_table(
             mean,
-            f"{activation} + {init if sigma_w2 is None else f'sigma_w2={sigma_w2}'}: "
+            f"{activation} + {w_init.name}: "
             f"{depth} x {width}, {len(X)} inputs"
             + (f", mean of {n_models} networks" if n_models > 1 else ""),
         )
@@ -834,7 +865,8 @@ def diagnose(
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     written = [folder / "propagation.png", folder / "propagation.csv"]
-    plots.propagation(df, title=f"{activation} + {init}").savefig(written[0], dpi=90)
+    label = f"{activation} + {w_init.name}"
+    plots.propagation(df, title=label).savefig(written[0], dpi=90)
     df.to_csv(written[1], index=False)
     if spectrum is not None:
         s = spectrum.ravel()
@@ -843,10 +875,10 @@ def diagnose(
             f"Var(s²)/E(s²)² = {np.var(s**2) / np.mean(s**2) ** 2:.3g}"
         )
         written.append(folder / "jacobian.png")
-        plots.spectrum(spectrum, label=f"{activation} + {init}").savefig(written[-1], dpi=90)
+        plots.spectrum(spectrum, label=label).savefig(written[-1], dpi=90)
     if record is not None:
         written += [folder / "evolution.png", folder / "evolution.csv"]
-        plots.record(record, title=f"{activation} + {init}").savefig(written[-2], dpi=90)
+        plots.record(record, title=label).savefig(written[-2], dpi=90)
         record.to_csv(written[-1], index=False)
     console.print("wrote " + ", ".join(str(p) for p in written))
 
@@ -859,6 +891,11 @@ def experiment(
     seed: int = typer.Option(0, "--seed", "-s"),
     out: str = typer.Option(".", "--out", "-o", help="directory for the figure"),
     data: bool = typer.Option(False, "--data", help="also write the measurements as CSV"),
+    executor: str = typer.Option(
+        "local", "--executor", help="local, processes or dask (for trainability)"
+    ),
+    workers: int | None = typer.Option(None, "--workers", help="processes or dask workers"),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="tcp://HOST:PORT"),
 ) -> None:
     """Run a named reproduction of an initialization paper and compare with its claims."""
     from pathlib import Path
@@ -873,9 +910,29 @@ def experiment(
             table.add_row(n, experiments.get(n).title)
         console.print(table)
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from .distributed import ClusterError
+
     try:
-        result = experiments.run(name, quick=quick, random_state=seed)
-    except (ValueError, TypeError) as exc:
+        with Progress(
+            TextColumn("training populations"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=err_console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("train", total=None)
+            result = experiments.run(
+                name,
+                quick=quick,
+                random_state=seed,
+                executor=executor,
+                workers=workers,
+                scheduler=scheduler,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    except (ValueError, TypeError, ClusterError) as exc:
         _fail(str(exc))
         return
     table = Table(
@@ -898,6 +955,123 @@ def experiment(
     console.print("wrote " + ", ".join(str(p) for p in written))
     if not result.all_hold:
         raise typer.Exit(1)
+
+
+def _num(v: float) -> str:
+    if v != v:
+        return ""
+    if v in (float("inf"), float("-inf")):
+        return "∞" if v > 0 else "-∞"
+    return f"{v:.3g}" if v == 0 or 1e-2 <= abs(v) < 1e4 else f"{v:.1e}"
+
+
+@app.command()
+def advise(
+    activation: str = typer.Option("relu", "--activation", "-a"),
+    depth: int = typer.Option(..., "--depth", help="number of hidden layers"),
+    width: int = typer.Option(..., "--width", help="width of every hidden layer"),
+    dataset: str | None = typer.Option(
+        None, "--dataset", "-d", help="the data (sizes the input; its mean square is q0)"
+    ),
+    sigma_b2: float | None = typer.Option(None, "--sigma-b2", help="bias variance for all"),
+    check: bool = typer.Option(False, "--check", help="train the candidates to confirm"),
+    seeds: int = typer.Option(3, "--seeds", help="seeds per candidate for --check"),
+    epochs: int = typer.Option(5, "--epochs", help="epochs for --check"),
+    optimizer: str = typer.Option("momentum", "--optimizer", "-o", help="for --check"),
+    learning_rate: float = typer.Option(0.001, "--learning-rate", "--lr", help="for --check"),
+    batch_size: int = typer.Option(32, "--batch-size", help="for --check (0: full batch)"),
+) -> None:
+    """Which initializer for this network, and why: mean-field advice (and --check by training)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from .advice import advise as _advise
+
+    try:
+        result = _advise(activation, depth, width, dataset, sigma_b2=sigma_b2)
+        if check:
+            data = dataset or "digits"
+            with Progress(
+                TextColumn("training the candidates"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("epochs"),
+                console=err_console,
+                transient=True,
+            ) as bar:
+                task = bar.add_task("check", total=epochs)
+                result = result.check(
+                    data,
+                    seeds=seeds,
+                    epochs=epochs,
+                    optimizer=optimizer,
+                    learning_rate=learning_rate,
+                    batch_size=batch_size or None,
+                    progress=lambda done, total: bar.update(task, completed=done),
+                )
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        _fail(str(exc))
+        return
+    table = Table(
+        title=f"{result.activation}: {depth} hidden layers of {width} "
+        f"(inputs: {result.n_features} features, mean square q0 = {result.q0:.3g})",
+        title_justify="left",
+        caption="q_L/q_1: pre-activation variance, last over first hidden layer; grad 1/L: "
+        "squared gradient, first over last; ✓: depth ≤ 6 ξ_c",
+        caption_justify="left",
+    )
+    for col in ("init", "σ_w²", "σ_b²", "q_L/q_1", "grad 1/L", "χ₁", "ξ_c", "ξ_∇", "phase"):
+        table.add_column(col, justify="left" if col in ("init", "phase") else "right")
+    table.add_column("✓")
+    table.add_column("from", style="dim")
+    for c in result.candidates:
+        style = "bold green" if c == result.recommended else None
+        table.add_row(
+            c.name,
+            f"{c.sigma_w2:.4g}",
+            f"{c.sigma_b2:g}",
+            _num(c.q_last / c.q_first if c.q_first else float("nan")),
+            _num(c.grad_factor),
+            f"{c.chi1:.4g}",
+            _num(c.xi_c),
+            _num(c.xi_grad),
+            c.phase,
+            "✓" if c.trainable else "✗",
+            c.source,
+            style=style,
+        )
+    console.print(table)
+    r = result.recommended
+    what = "the edge of chaos" if r.name == "critical" else r.name
+    console.print(
+        f"[bold]Recommended:[/] {what}: W ~ N(0, {r.sigma_w2:.4g} / fan_in), "
+        + (f"b ~ N(0, {r.sigma_b2:g})" if r.sigma_b2 else "b = 0")
+        + f"  [dim]({r.source})[/]"
+    )
+    for text, source in result.notes:
+        console.print(f" • {text}  [dim]({source})[/]")
+    if result.checked is not None:
+        setup = result.check_setup
+        check_table = Table(
+            title=f"--check: {setup['data']}, {len(setup['seeds'])} seeds, {setup['epochs']} "
+            f"epochs of {setup['optimizer']} (lr {setup['learning_rate']:g}, batch "
+            f"{setup['batch_size'] or 'full'})",
+            title_justify="left",
+            caption="★ best val_acc  ≈ tied with it (paired t-test across seeds)  "
+            "predicted: rank by the mean-field score",
+            caption_justify="left",
+        )
+        for col in ("init", "val_acc", "95% CI", "train_loss", "predicted"):
+            check_table.add_column(col, justify="left" if col == "init" else "right")
+        for _, row in result.checked.sort_values("predicted_rank").iterrows():
+            mark = " ★" if row["best"] else (" ≈" if row["tied"] else "")
+            check_table.add_row(
+                row["init"],
+                f"{row['mean']:.1%}{mark}",
+                f"{row['ci_low']:.1%} .. {row['ci_high']:.1%}",
+                f"{row['train_loss']:.3g}",
+                str(int(row["predicted_rank"])),
+            )
+        console.print(check_table)
 
 
 def main() -> None:  # console-script entry point

@@ -73,6 +73,7 @@ __all__ = [
     "COLUMNS",
     "build",
     "layer_stats",
+    "layer_rows",
     "propagation",
     "diagnose",
     "record",
@@ -80,6 +81,7 @@ __all__ = [
     "jacobian",
     "jacobian_singular_values",
     "gaussian_inputs",
+    "random_labels",
 ]
 
 #: A (unit, sample) is saturated when its output is this close to an asymptote
@@ -275,6 +277,89 @@ def _pooled(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return flat.mean(axis=1), flat.var(axis=1)
 
 
+def layer_rows(
+    layer: int,
+    W: np.ndarray,
+    b: np.ndarray,
+    z: np.ndarray,
+    a: np.ndarray,
+    *,
+    activation: _activations.Activation,
+    hidden: bool,
+    grad: np.ndarray | None = None,
+    dW: np.ndarray | None = None,
+    saturation: float = SATURATION_LEVEL,
+) -> list[dict]:
+    """The :data:`COLUMNS` of one layer, one row per model, from the layer's arrays.
+
+    The one definition of every column, shared by :func:`layer_stats` and the PyTorch
+    bridge (:func:`initlab.torch.diagnose`).  Statistics pool every axis but the models'.
+
+    Parameters
+    ----------
+    layer : int
+        The layer's number (from 1).
+    W : array (M, fan_in, width)
+        Incoming weights; unit ``j`` is column ``j`` (a convolution's filters flattened).
+    b : array (M, width)
+    z, a : arrays (M, N, width, ...)
+        Pre-activations and outputs on ``N`` inputs; units on axis 2, then any positions
+        (a convolution's channels and pixels).
+    activation : Activation
+        The layer's activation (for ``saturated`` and ``dead``).
+    hidden : bool
+        False for the output layer (no saturated, dead or copies).
+    grad : array like ``z``, optional
+        Per-sample back-propagated gradient ``dL_n / dz``.
+    dW : array like ``W``, optional
+        Gradient of the (batch-mean) loss with respect to ``W``.
+    """
+    M = z.shape[0]
+    with np.errstate(**_ERRSTATE):
+        z_mean, z_var = _pooled(z)
+        a_mean, a_var = _pooled(a)
+        a_sq = (a * a).reshape(M, -1).mean(axis=1)
+        _, W_var = _pooled(W)
+        if grad is not None and dW is not None:
+            _, grad_var = _pooled(grad)
+            _, dW_var = _pooled(dW)
+        else:
+            grad_var = dW_var = np.full(M, np.nan)
+        if hidden and activation.saturates:
+            lo, hi = _asymptotes(activation)
+            u = np.abs(2 * a - (hi + lo)) / (hi - lo)
+            saturated = (u > saturation).reshape(M, -1).mean(axis=1)
+        else:
+            saturated = np.full(M, np.nan)
+        if hidden and activation.rectifies:
+            # units dead for every sample (and every position)
+            per_unit = (z <= 0).all(axis=(1, *range(3, z.ndim)))
+            dead = per_unit.mean(axis=1)
+        else:
+            dead = np.full(M, np.nan)
+    return [
+        {
+            "model": m,
+            "layer": layer,
+            "kind": "hidden" if hidden else "output",
+            "fan_in": W.shape[1],
+            "width": W.shape[2],
+            "z_mean": z_mean[m],
+            "z_var": z_var[m],
+            "a_mean": a_mean[m],
+            "a_var": a_var[m],
+            "a_sq": a_sq[m],
+            "grad_var": grad_var[m],
+            "dW_var": dW_var[m],
+            "W_var": W_var[m],
+            "saturated": saturated[m],
+            "dead": dead[m],
+            "copies": float(count_copies(W[m], b[m])) if hidden else np.nan,
+        }
+        for m in range(M)
+    ]
+
+
 def layer_stats(
     population: Population,
     params: Sequence[np.ndarray],
@@ -318,55 +403,21 @@ def layer_stats(
                 f"y must hold integer labels 0..{K - 1}, got values {np.unique(y)[:5]}"
             )
     trace = population.trace(params, X, y)
-    act = population.activation
-    lo, hi = _asymptotes(act) if act.saturates else (np.nan, np.nan)
-    n = X.shape[0]
-    M, L = population.n_models, population.n_layers
+    n, L = X.shape[0], population.n_layers
     rows = []
-    with np.errstate(**_ERRSTATE):
-        for layer in range(L):
-            W, b = params[2 * layer], params[2 * layer + 1]
-            z, a = trace["z"][layer], trace["a"][layer]  # (M, N, F)
-            hidden = layer < L - 1
-            z_mean, z_var = _pooled(z)
-            a_mean, a_var = _pooled(a)
-            a_sq = (a * a).reshape(M, -1).mean(axis=1)
-            _, W_var = _pooled(W)
-            if y is not None:
-                _, grad_var = _pooled(trace["delta"][layer] * n)
-                _, dW_var = _pooled(trace["dW"][layer])
-            else:
-                grad_var = dW_var = np.full(M, np.nan)
-            if hidden and act.saturates:
-                u = np.abs(2 * a - (hi + lo)) / (hi - lo)
-                saturated = (u > saturation).reshape(M, -1).mean(axis=1)
-            else:
-                saturated = np.full(M, np.nan)
-            if hidden and act.rectifies:
-                dead = (z <= 0).all(axis=1).mean(axis=1)  # units dead for every sample
-            else:
-                dead = np.full(M, np.nan)
-            for m in range(M):
-                rows.append(
-                    {
-                        "model": m,
-                        "layer": layer + 1,
-                        "kind": "hidden" if hidden else "output",
-                        "fan_in": W.shape[1],
-                        "width": W.shape[2],
-                        "z_mean": z_mean[m],
-                        "z_var": z_var[m],
-                        "a_mean": a_mean[m],
-                        "a_var": a_var[m],
-                        "a_sq": a_sq[m],
-                        "grad_var": grad_var[m],
-                        "dW_var": dW_var[m],
-                        "W_var": W_var[m],
-                        "saturated": saturated[m],
-                        "dead": dead[m],
-                        "copies": float(count_copies(W[m], b[m])) if hidden else np.nan,
-                    }
-                )
+    for layer in range(L):
+        rows += layer_rows(
+            layer + 1,
+            params[2 * layer],
+            params[2 * layer + 1],
+            trace["z"][layer],
+            trace["a"][layer],
+            activation=population.activation,
+            hidden=layer < L - 1,
+            grad=None if y is None else trace["delta"][layer] * n,
+            dW=None if y is None else trace["dW"][layer],
+            saturation=saturation,
+        )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -444,8 +495,17 @@ def propagation(
         dtype=dtype,
     )
     if y is None:
-        y = np.random.default_rng([int(random_state), 1]).integers(0, n_classes, X.shape[0])
+        y = random_labels(X.shape[0], n_classes, random_state)
     return layer_stats(pop, params, X, y, saturation=saturation)
+
+
+def random_labels(n_samples: int, n_classes: int, random_state: int = 0) -> np.ndarray:
+    """Labels drawn uniformly from ``n_classes`` classes, for gradients at initialization.
+
+    What a network at initialization sees anyway; seeded by ``random_state`` (the stream
+    ``[random_state, 1]``, apart from the weights' generators).
+    """
+    return np.random.default_rng([int(random_state), 1]).integers(0, n_classes, n_samples)
 
 
 def diagnose(

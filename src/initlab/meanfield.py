@@ -56,6 +56,7 @@ from scipy import optimize
 
 from . import activations, initializers
 from .activations import Activation
+from .errors import ConfigError
 
 __all__ = [
     "DEFAULT_ORDER",
@@ -68,6 +69,11 @@ __all__ = [
     "correlation_depth_scale",
     "gradient_depth_scale",
     "critical_sigma_w2",
+    "edge_of_chaos",
+    "EdgeOfChaos",
+    "Jump",
+    "NoEdgeOfChaos",
+    "initializers_for",
     "phase_diagram",
     "named_init_sigma_w2",
     "init_names",
@@ -413,6 +419,7 @@ def chi1(
     sigma_b2: float = 0.0,
     q: float | None = None,
     *,
+    q0: float = 1.0,
     order: int = DEFAULT_ORDER,
 ) -> float:
     """The order parameter ``chi_1``: slope of the correlation map at ``c = 1``.
@@ -431,11 +438,16 @@ def chi1(
     activation : str or Activation
     sigma_w2, sigma_b2 : float
     q : float, optional
-        Variance at which to evaluate; the fixed point :func:`fixed_point` by default.
-        If ``q*`` is infinite the limit is taken (evaluated at the divergence scale,
-        exact for ReLU, leaky ReLU and linear, whose ``chi_1`` does not depend on ``q``);
-        ``q = 0`` likewise means the limit ``q -> 0+`` (``phi'(0)^2`` for smooth phi,
-        ``sigma_w^2 / 2`` for ReLU rather than ``relu'(0) = 0``).
+        Variance at which to evaluate; by default the fixed point :func:`fixed_point`
+        reached from ``q0``.  If ``q*`` is infinite the limit is taken (evaluated at the
+        divergence scale, exact for ReLU, leaky ReLU and linear, whose ``chi_1`` does not
+        depend on ``q``); ``q = 0`` likewise means the limit ``q -> 0+`` (``phi'(0)^2``
+        for smooth phi, ``sigma_w^2 / 2`` for ReLU rather than ``relu'(0) = 0``).
+    q0 : float
+        The input variance the variance map starts from (when ``q`` is not given).
+        It matters where the map has several attractors: for GELU, SiLU and mish
+        without bias the nonzero fixed point is unstable, and inputs below it collapse
+        to ``q* = 0`` while inputs above it explode.
     order : int
 
     Examples
@@ -449,7 +461,7 @@ def chi1(
     sw = float(_nonneg("sigma_w2", sigma_w2))
     sb = float(_nonneg("sigma_b2", sigma_b2))
     if q is None:
-        _, q_eval = _solve_q(act, [sw], [sb], 1.0, 1e-12, _MAX_ITER, order)
+        _, q_eval = _solve_q(act, [sw], [sb], float(_nonneg("q0", q0)), 1e-12, _MAX_ITER, order)
         q = float(q_eval[0])
     q = max(float(_nonneg("q", q)), _Q_FLOOR)  # q = 0 means the limit q -> 0+
     return float(sw * _second_moment(act, np.asarray(q), order, deriv=True))
@@ -523,6 +535,7 @@ def correlation_fixed_point(
     sigma_w2: float,
     sigma_b2: float = 0.0,
     *,
+    q0: float = 1.0,
     order: int = DEFAULT_ORDER,
 ) -> float:
     """The stable fixed point ``c*`` of the correlation map.
@@ -543,7 +556,8 @@ def correlation_fixed_point(
     act = _act(activation)
     sw = float(_nonneg("sigma_w2", sigma_w2))
     sb = float(_nonneg("sigma_b2", sigma_b2))
-    q_star, q_eval = _solve_q(act, [sw], [sb], 1.0, 1e-12, _MAX_ITER, order)
+    q0 = float(_nonneg("q0", q0))
+    q_star, q_eval = _solve_q(act, [sw], [sb], q0, 1e-12, _MAX_ITER, order)
     q = float(q_eval[0])
     if q_star[0] == 0.0 or sw * _second_moment(act, np.asarray(q), order, deriv=True) <= 1.0:
         return 1.0
@@ -564,9 +578,9 @@ def correlation_fixed_point(
     return float(optimize.brentq(gap, grid[k], grid[k + 1], xtol=1e-14, rtol=1e-13))
 
 
-def _chi_c(act, sw, sb, order) -> float:
-    c_star = correlation_fixed_point(act, sw, sb, order=order)
-    _, q_eval = _solve_q(act, [sw], [sb], 1.0, 1e-12, _MAX_ITER, order)
+def _chi_c(act, sw, sb, q0, order) -> float:
+    c_star = correlation_fixed_point(act, sw, sb, q0=q0, order=order)
+    _, q_eval = _solve_q(act, [sw], [sb], q0, 1e-12, _MAX_ITER, order)
     q = float(q_eval[0])
     if c_star == 1.0:
         return float(sw * _second_moment(act, np.asarray(q), order, deriv=True))
@@ -586,6 +600,7 @@ def correlation_depth_scale(
     sigma_w2: float,
     sigma_b2: float = 0.0,
     *,
+    q0: float = 1.0,
     order: int = DEFAULT_ORDER,
 ) -> float:
     """Depth ``xi_c`` over which the correlation between two inputs is forgotten.
@@ -612,7 +627,7 @@ def correlation_depth_scale(
     act = _act(activation)
     sw = float(_nonneg("sigma_w2", sigma_w2))
     sb = float(_nonneg("sigma_b2", sigma_b2))
-    chi = _chi_c(act, sw, sb, order)
+    chi = _chi_c(act, sw, sb, float(_nonneg("q0", q0)), order)
     return math.inf if chi >= 1.0 - _CRITICAL_TOL else _depth(chi)
 
 
@@ -621,6 +636,7 @@ def gradient_depth_scale(
     sigma_w2: float,
     sigma_b2: float = 0.0,
     *,
+    q0: float = 1.0,
     order: int = DEFAULT_ORDER,
 ) -> float:
     """Depth ``xi_grad`` over which gradients vanish or explode.
@@ -642,31 +658,253 @@ def gradient_depth_scale(
     >>> gradient_depth_scale("relu", 4.0) < 0           # exploding
     True
     """
-    return _depth(chi1(activation, sigma_w2, sigma_b2, order=order))
+    return _depth(chi1(activation, sigma_w2, sigma_b2, q0=q0, order=order))
 
 
 # --- the edge of chaos -----------------------------------------------------------------------
+# Points of the scan for sign changes of chi_1 - 1, geometric over the bracket: 200 points put
+# neighbours 4.7 % apart on the default bracket [0.01, 100] (two crossings closer than that
+# would cancel; none of the registered activations comes near).
+_SCAN_POINTS = 200
+
+# A sign change of chi_1 - 1 narrowed to a bracket of width xtol is a jump when chi_1 still
+# differs across it by more than _JUMP_TOL and by more than half of what it differed across a
+# bracket 2^_JUMP_HALVINGS times wider: a jump does not shrink with the bracket, a continuous
+# chi_1 does (linearly for tanh, as the cube root of the width for softplus at sigma_b^2 = 0,
+# whose q* grows without bound toward sigma_w^2 = 2).  The jumps of GELU, SiLU and mish are
+# 0.05 or more.
+_JUMP_TOL = 1e-6
+_JUMP_HALVINGS = 10
+
+# One-sided limits of a jump are read this far (relative) on either side of it, where the
+# input is clearly in one basin or the other.
+_JUMP_SIDE = 1e-6
+
+
+class NoEdgeOfChaos(ConfigError):
+    """There is no edge of chaos to return; ``edge`` is the :class:`EdgeOfChaos` that says why."""
+
+    def __init__(self, edge: EdgeOfChaos):
+        super().__init__(edge.reason(), field="activation")
+        self.edge = edge
+
+
+class Jump(NamedTuple):
+    """A discontinuity of ``chi_1`` across 1 at ``sigma_w2`` (located to ``xtol``).
+
+    ``q_star_below`` and ``q_star_above`` are the fixed points reached on either side:
+    the variance map has an unstable fixed point between two attractors there, and the
+    one the input falls into changes.
+    """
+
+    sigma_w2: float
+    chi1_below: float
+    chi1_above: float
+    q_star_below: float
+    q_star_above: float
+
+
+class EdgeOfChaos(NamedTuple):
+    """The edge of chaos of an activation at one bias variance and input variance.
+
+    ``sigma_w2`` is where ``chi_1`` -- evaluated at the stable fixed point the input of
+    variance ``q0`` reaches -- crosses 1 continuously (NaN where it never does);
+    ``q_star`` and ``chi1`` are their values there.  ``jumps`` lists the places in
+    ``bracket`` where ``chi_1`` jumps across 1 instead.  :meth:`reason` says in words
+    why there is no point.
+    """
+
+    activation: str
+    sigma_b2: float
+    q0: float
+    sigma_w2: float
+    q_star: float
+    chi1: float
+    jumps: tuple[Jump, ...]
+    bracket: tuple[float, float]
+    chi1_range: tuple[float, float]
+
+    @property
+    def found(self) -> bool:
+        """Whether there is a continuous crossing (``sigma_w2`` is a number)."""
+        return not math.isnan(self.sigma_w2)
+
+    def reason(self) -> str:
+        """Why there is no edge of chaos ("" when there is one)."""
+        if self.found:
+            return ""
+        lo, hi = self.bracket
+        where = (
+            f"activation {self.activation!r} has no edge of chaos for sigma_w2 in "
+            f"[{lo:g}, {hi:g}] at sigma_b2={self.sigma_b2:g} (input variance q0={self.q0:g})"
+        )
+        if not self.jumps:
+            a, b = self.chi1_range
+            return (
+                f"{where}: chi_1 goes from {a:.4g} to {b:.4g} and never crosses 1 (widen "
+                f"`bracket`, or this activation is never critical)"
+            )
+        jumps = "; ".join(
+            f"at sigma_w2={j.sigma_w2:.6g} from {j.chi1_below:.4g} (q* = {_fmt_q(j.q_star_below)})"
+            f" to {j.chi1_above:.4g} (q* = {_fmt_q(j.q_star_above)})"
+            for j in self.jumps
+        )
+        return (
+            f"{where}: chi_1 jumps across 1 {jumps}, and equals 1 at no stable fixed point. "
+            f"The variance map has an unstable fixed point there, and the attractor the input "
+            f"reaches switches from one side of it to the other; a larger sigma_b2 or another "
+            f"q0 moves the transition"
+        )
+
+
+def _fmt_q(q: float) -> str:
+    return "0" if q == 0 else ("inf" if math.isinf(q) else f"{q:.4g}")
+
+
+def _chi1_reached(act, sw, sb, q0, order):
+    """``(q*, chi_1)`` at the fixed point reached from ``q0``, for an array of ``sigma_w^2``."""
+    sw = np.atleast_1d(np.asarray(sw, dtype=float))
+    q_star, q_eval = _solve_q(act, sw, np.full(sw.shape, sb), q0, 1e-12, _MAX_ITER, order)
+    return q_star, sw * _second_moment(act, q_eval, order, deriv=True)
+
+
+def edge_of_chaos(
+    activation: ActivationLike,
+    sigma_b2: float = 0.0,
+    *,
+    q0: float = 1.0,
+    bracket: tuple[float, float] = (1e-2, 1e2),
+    order: int = DEFAULT_ORDER,
+    xtol: float = 1e-10,
+) -> EdgeOfChaos:
+    """The edge of chaos, where ``chi_1`` at a stable fixed point crosses 1, or why there is none.
+
+    Poole et al. (2016), Fig. 1 and Schoenholz et al. (2017), Fig. 1: the critical line
+    ``chi_1(sigma_w^2, sigma_b^2) = 1`` between the ordered and the chaotic phase.  Here
+    ``chi_1`` is evaluated where the layers take the signal: at the fixed point the
+    variance map reaches from the input variance ``q0`` (a stable one, or ``q* = inf``
+    where the signal explodes, with ``chi_1`` its large-``q`` limit; where every ``q``
+    is a fixed point, as for ReLU at ``sigma_w^2 = 2``, at ``q0`` itself).
+
+    ``sigma_w^2`` is scanned over ``bracket`` (200 geometric steps) for sign changes of
+    ``chi_1 - 1``, and each is narrowed by bisection to a width of ``xtol``.  Where
+    ``chi_1`` is continuous there, that is the edge of chaos.  Where it jumps -- GELU,
+    SiLU and mish at small ``sigma_b^2``, whose nonzero fixed point is unstable, so that
+    inputs below it collapse to ``q* = 0`` (``chi_1 < 1``) and inputs above it explode
+    (``chi_1 > 1``) -- the jump is reported and not returned.
+
+    Parameters
+    ----------
+    activation : str or Activation
+    sigma_b2 : float
+        Bias variance.
+    q0 : float
+        Variance of the input, where the variance map starts (1 for standardized data).
+    bracket : (float, float)
+        Range of ``sigma_w^2`` searched.
+    order : int
+        Quadrature nodes.
+    xtol : float
+        Width in ``sigma_w^2`` to which crossings are narrowed.
+
+    Returns
+    -------
+    EdgeOfChaos
+        ``.sigma_w2`` (NaN if none), ``.q_star``, ``.chi1``, ``.jumps``, ``.reason()``.
+
+    Examples
+    --------
+    >>> round(edge_of_chaos("tanh", 0.05).sigma_w2, 3)
+    1.761
+    >>> gelu = edge_of_chaos("gelu")
+    >>> gelu.found, round(gelu.jumps[0].sigma_w2, 3)
+    (False, 2.352)
+    >>> round(edge_of_chaos("gelu", 0.3).sigma_w2, 3)
+    1.956
+    """
+    act = _act(activation)
+    sb = float(_nonneg("sigma_b2", sigma_b2))
+    q0 = float(_nonneg("q0", q0))
+    try:
+        lo, hi = (float(b) for b in bracket)
+    except (TypeError, ValueError):
+        lo, hi = math.nan, math.nan
+    if not (0.0 <= lo < hi < math.inf):
+        raise ConfigError(
+            f"bracket must be (lo, hi) with 0 <= lo < hi < inf, got {bracket!r}", "bracket"
+        )
+    if not (xtol > 0):
+        raise ConfigError(f"xtol must be > 0, got {xtol!r}", "xtol")
+    grid = np.geomspace(max(lo, hi * 1e-6), hi, _SCAN_POINTS)
+    if lo < grid[0]:
+        grid = np.concatenate([[lo], grid])
+    q_grid, chi_grid = _chi1_reached(act, grid, sb, q0, order)
+    above = chi_grid > 1.0
+    roots, jumps = [], []
+    for i in np.flatnonzero(above[:-1] != above[1:]):
+        a, b = float(grid[i]), float(grid[i + 1])
+        ca, cb = float(chi_grid[i]), float(chi_grid[i + 1])
+        gaps = [abs(cb - ca)]
+        while b - a > xtol:  # bisection: chi_1 may jump, so no secant steps
+            m = 0.5 * (a + b)
+            if not a < m < b:
+                break
+            cm = float(_chi1_reached(act, m, sb, q0, order)[1][0])
+            if (cm > 1.0) == (ca > 1.0):
+                a, ca = m, cm
+            else:
+                b, cb = m, cm
+            gaps.append(abs(cb - ca))
+        wider = gaps[max(len(gaps) - 1 - _JUMP_HALVINGS, 0)]
+        if gaps[-1] > _JUMP_TOL and gaps[-1] > 0.5 * wider:
+            sides = np.array([a * (1 - _JUMP_SIDE), b * (1 + _JUMP_SIDE)])
+            q_side, chi_side = _chi1_reached(act, sides, sb, q0, order)
+            jumps.append(Jump(0.5 * (a + b), *map(float, chi_side), *map(float, q_side)))
+        else:
+            roots.append(a + (b - a) * ((1.0 - ca) / (cb - ca) if cb != ca else 0.5))
+    if roots:
+        sw = roots[0]
+        (q_star,), (chi,) = _chi1_reached(act, sw, sb, q0, order)
+    else:
+        sw = q_star = chi = math.nan
+    return EdgeOfChaos(
+        act.name,
+        sb,
+        q0,
+        float(sw),
+        float(q_star),
+        float(chi),
+        tuple(jumps),
+        (lo, hi),
+        (float(chi_grid[0]), float(chi_grid[-1])),
+    )
+
+
 def critical_sigma_w2(
     activation: ActivationLike,
     sigma_b2: float = 0.0,
     *,
+    q0: float = 1.0,
     bracket: tuple[float, float] = (1e-2, 1e2),
     order: int = DEFAULT_ORDER,
     xtol: float = 1e-10,
 ) -> float:
     """The weight variance ``sigma_w^2`` on the edge of chaos, where ``chi_1 = 1``.
 
-    Poole et al. (2016), Fig. 1 (the critical line ``chi_1(sigma_w^2, sigma_b^2) = 1``);
-    solved by Brent's method on ``chi_1 - 1`` over ``bracket``.  Analytic values:
-    ``2`` for ReLU (He et al., 2015), ``2 / (1 + a^2)`` for leaky ReLU, ``1`` for linear
-    and for tanh at ``sigma_b^2 = 0``.  For tanh the line rises with the bias:
-    ``1.424`` at ``sigma_b^2 = 0.01``, ``1.761`` at ``0.05``, ``1.986`` at ``0.1``,
-    ``2.285`` at ``0.2`` and ``2.505`` at ``0.3``.
+    :func:`edge_of_chaos` without the explanation: the ``sigma_w^2`` where ``chi_1``,
+    evaluated at the stable fixed point reached from the input variance ``q0``, crosses
+    1 continuously (Poole et al., 2016, Fig. 1).  Analytic values: ``2`` for ReLU (He et
+    al., 2015), ``2 / (1 + a^2)`` for leaky ReLU, ``1`` for linear and for tanh at
+    ``sigma_b^2 = 0``.  For tanh the line rises with the bias: ``1.424`` at
+    ``sigma_b^2 = 0.01``, ``1.761`` at ``0.05``, ``1.986`` at ``0.1``, ``2.285`` at ``0.2``
+    and ``2.505`` at ``0.3``.
 
     Raises
     ------
-    ValueError
-        If ``chi_1 - 1`` does not change sign over the bracket (no edge of chaos there).
+    NoEdgeOfChaos
+        (a :class:`~initlab.errors.ConfigError`, so a ``ValueError``) if ``chi_1`` never
+        crosses 1 over the bracket, or crosses it only by jumping (GELU, SiLU and mish at
+        small ``sigma_b^2``); the message says which, and ``.edge`` holds the details.
 
     Examples
     --------
@@ -676,27 +914,67 @@ def critical_sigma_w2(
     >>> round(critical_sigma_w2(get("leaky_relu", slope=0.2)), 6)   # 2 / 1.04
     1.923077
     """
-    act = _act(activation)
-    sb = float(_nonneg("sigma_b2", sigma_b2))
-    lo, hi = (float(b) for b in bracket)
-    if not (0.0 <= lo < hi < math.inf):
-        raise ValueError(f"bracket must be (lo, hi) with 0 <= lo < hi < inf, got {bracket!r}")
+    edge = edge_of_chaos(activation, sigma_b2, q0=q0, bracket=bracket, order=order, xtol=xtol)
+    if not edge.found:
+        raise NoEdgeOfChaos(edge)
+    return edge.sigma_w2
 
-    def f(sw):
-        return chi1(act, sw, sb, order=order) - 1.0
 
-    f_lo, f_hi = f(lo), f(hi)
-    if f_lo == 0.0:
-        return lo
-    if f_hi == 0.0:
-        return hi
-    if (f_lo > 0.0) == (f_hi > 0.0):
-        raise ValueError(
-            f"activation {act.name!r} has no edge of chaos for sigma_w2 in [{lo:g}, {hi:g}] "
-            f"at sigma_b2={sb:g}: chi_1 goes from {f_lo + 1:.4g} to {f_hi + 1:.4g} and never "
-            f"crosses 1 (widen `bracket`, or this activation is never critical)"
-        )
-    return float(optimize.brentq(f, lo, hi, xtol=xtol, rtol=1e-14, maxiter=300))
+def initializers_for(
+    activation: ActivationLike,
+    init: str = "critical",
+    *,
+    sigma_w2: float | None = None,
+    sigma_b2: float = 0.0,
+    q0: float = 1.0,
+    bias_init: str = "zeros",
+):
+    """The weight and bias initializers of a named ``init``, or of the edge of chaos.
+
+    * ``init="critical"``: ``W ~ N(0, sigma_w^2 / fan_in)`` with ``sigma_w^2`` on the edge
+      of chaos of ``activation`` at ``sigma_b2`` and input variance ``q0``
+      (:func:`critical_sigma_w2`, which raises :class:`NoEdgeOfChaos` where there is none,
+      saying why);
+    * ``sigma_w2`` given: ``W ~ N(0, sigma_w2 / fan_in)`` whatever ``init`` says (named
+      ``critical(...)`` when ``init="critical"``, ``gaussian(...)`` otherwise);
+    * otherwise the registered initializer called ``init`` (``"he"``, ``"lsuv"``, ...).
+
+    Biases are ``N(0, sigma_b2)`` when ``sigma_b2 > 0``, else ``bias_init``.  This is what
+    ``initlab diagnose --init/--sigma-w2/--sigma-b2`` and ``initlab.torch.init_`` use.
+
+    Returns
+    -------
+    (Initializer, BiasInitializer)
+        Ready for :func:`initlab.engine.init_params` and :mod:`initlab.diagnostics`.
+        The critical initializer is named ``critical(sigma_w2=...)``; its ``scale`` is
+        ``sigma_w^2``.
+
+    Examples
+    --------
+    >>> w, b = initializers_for("tanh", "critical", sigma_b2=0.05)
+    >>> round(w.scale, 4), b.name
+    (1.761, 'normal')
+    >>> initializers_for("relu", "he")[0].name
+    'he_normal'
+    """
+    sb = float(_nonneg("sigma_b2", 0.0 if sigma_b2 is None else sigma_b2))
+    bias = (
+        initializers.get_bias("normal", std=math.sqrt(sb))
+        if sb > 0
+        else initializers.get_bias(bias_init)
+    )
+    critical = isinstance(init, str) and init.strip().lower() == "critical"
+    if critical and sigma_w2 is None:
+        sigma_w2 = critical_sigma_w2(activation, sb, q0=q0)
+    if sigma_w2 is not None:
+        sw = float(_nonneg("sigma_w2", sigma_w2))
+        if sw == 0.0:
+            raise ConfigError(
+                "sigma_w2 must be > 0 (use init='zeros' for zero weights)", "sigma_w2"
+            )
+        label = f"{'critical' if critical else 'gaussian'}(sigma_w2={sw:.6g})"
+        return initializers.variance_scaling(sw, "fan_in", "normal", name=label), bias
+    return initializers.get(init), bias
 
 
 # --- phase diagram ---------------------------------------------------------------------------
@@ -714,6 +992,7 @@ def phase_diagram(
     sigma_w2_grid: Sequence[float] | np.ndarray,
     sigma_b2_grid: Sequence[float] | np.ndarray,
     *,
+    q0: float = 1.0,
     order: int = DEFAULT_ORDER,
 ) -> PhaseDiagram:
     """``chi_1`` and ``q*`` over a grid of ``(sigma_w^2, sigma_b^2)``.
@@ -725,8 +1004,9 @@ def phase_diagram(
     -------
     PhaseDiagram
         Rows follow ``sigma_b2_grid``, columns ``sigma_w2_grid`` (ready for
-        ``pcolormesh(sigma_w2, sigma_b2, chi1)``).  ``q_star`` is ``inf`` where the
-        signal explodes; ``chi1`` is then its large-``q`` limit.
+        ``pcolormesh(sigma_w2, sigma_b2, chi1)``).  ``q_star`` is the fixed point reached
+        from the input variance ``q0``, ``inf`` where the signal explodes; ``chi1`` is
+        then its large-``q`` limit.
 
     Examples
     --------
@@ -738,7 +1018,8 @@ def phase_diagram(
     sw = _nonneg("sigma_w2", np.atleast_1d(np.asarray(sigma_w2_grid, dtype=float)))
     sb = _nonneg("sigma_b2", np.atleast_1d(np.asarray(sigma_b2_grid, dtype=float)))
     SW, SB = np.meshgrid(sw, sb)
-    q_star, q_eval = _solve_q(act, SW.ravel(), SB.ravel(), 1.0, 1e-12, _MAX_ITER, order)
+    q0 = float(_nonneg("q0", q0))
+    q_star, q_eval = _solve_q(act, SW.ravel(), SB.ravel(), q0, 1e-12, _MAX_ITER, order)
     chi = SW.ravel() * _second_moment(act, q_eval, order, deriv=True)
     return PhaseDiagram(sw, sb, q_star.reshape(SW.shape), chi.reshape(SW.shape))
 

@@ -25,7 +25,9 @@ Beyond the blog:
   :mod:`initlab.diagnostics`: per-layer statistics at initialization, their
   evolution during training, Jacobian singular values;
 * :func:`phase_diagram` -- the mean-field order-to-chaos diagram with the
-  initializers marked (:mod:`initlab.meanfield`);
+  initializers marked (:mod:`initlab.meanfield`); :func:`edge_of_chaos` -- where
+  ``chi_1`` crosses 1 and where it jumps; :func:`trainability` -- accuracy over
+  ``(sigma_w^2, depth)`` with the ``c xi`` curve (Schoenholz et al. 2017);
 * :func:`panels` -- small multiples of :class:`Lines` and :class:`Hist` from
   tidy tables, the vocabulary the experiments' figures are written in;
 * :func:`animate_training` -- a GIF of the decision boundary and the loss

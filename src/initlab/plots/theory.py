@@ -11,9 +11,9 @@ from matplotlib.lines import Line2D
 
 from .. import activations, initializers, meanfield
 from ..initializers import Initializer
-from ._style import _single_axes, _styled
+from ._style import _figure, _single_axes, _styled
 
-__all__ = ["phase_diagram"]
+__all__ = ["edge_of_chaos", "phase_diagram", "trainability"]
 
 
 #: Legend text and marker of the usual initializers (others: their name and a circle).
@@ -168,4 +168,138 @@ def phase_diagram(
     ax.set_ylabel(r"$\sigma_b^2$")
     ax.set_title(f"Mean-field phase diagram: {act.name} (width {width})")
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=7)
+    return fig
+
+
+@_styled
+def edge_of_chaos(
+    activation: str | activations.Activation = "gelu",
+    sigma_b2s: Sequence[float] = (0.0, 0.1, 0.2, 0.5),
+    *,
+    compare: Sequence[str] = ("gelu", "silu", "mish", "tanh"),
+    sigma_w2_grid: Sequence[float] | np.ndarray | None = None,
+    sigma_b2_grid: Sequence[float] | np.ndarray | None = None,
+    q0: float = 1.0,
+) -> Figure:
+    """Where chi_1 crosses 1 continuously, and where it jumps (an unstable fixed point).
+
+    Left: ``chi_1`` at the fixed point reached from ``q0`` against ``sigma_w^2`` for
+    ``activation`` at each bias variance of ``sigma_b2s``
+    (:func:`initlab.meanfield.phase_diagram`); jumps of
+    :func:`~initlab.meanfield.edge_of_chaos` are marked with a cross.  Right: the
+    critical line ``sigma_w^2(sigma_b^2)`` of each activation in ``compare``, solid
+    where :func:`~initlab.meanfield.edge_of_chaos` finds a continuous crossing, dotted
+    at the jump where it finds none.
+
+    Examples
+    --------
+    >>> from initlab import plots
+    >>> fig = plots.edge_of_chaos("gelu", [0.0, 0.3], compare=["gelu"],
+    ...                           sigma_b2_grid=[0.0, 0.3])
+    >>> len(fig.axes)
+    2
+    """
+    act = activations.get(activation)
+    if sigma_w2_grid is None:
+        sigma_w2_grid = np.linspace(1.0, 3.5, 501)
+    if sigma_b2_grid is None:
+        sigma_b2_grid = np.linspace(0.0, 1.0, 21)
+    fig, axes = _figure(1, 2, (10.0, 3.8))
+    left, right = axes[0]
+    pd = meanfield.phase_diagram(act, sigma_w2_grid, sigma_b2s, q0=q0)
+    for i, sb in enumerate(pd.sigma_b2):
+        color = f"C{i}"
+        chi = pd.chi1[i]
+        # break the line where chi_1 jumps, so the jump is not drawn as a steep segment
+        steps = np.abs(np.diff(chi)) > 0.02
+        y = chi.copy()
+        y[1:][steps] = np.nan
+        left.plot(pd.sigma_w2, y, color=color, label=f"$\\sigma_b^2$ = {sb:g}")
+        for jump in meanfield.edge_of_chaos(act, float(sb), q0=q0).jumps:
+            left.plot([jump.sigma_w2] * 2, [jump.chi1_below, jump.chi1_above], ":", color=color)
+            left.plot([jump.sigma_w2], [1.0], "x", color=color, ms=8, mew=2)
+    left.axhline(1.0, color="k", lw=0.8)
+    left.set_xlabel(r"$\sigma_w^2$")
+    left.set_ylabel(r"$\chi_1$ at the fixed point reached")
+    left.set_title(f"{act.name}: $\\chi_1$ (x: jump, no edge of chaos), $q_0$ = {q0:g}")
+    left.legend(fontsize=7)
+    for i, name in enumerate(compare):
+        edges = [meanfield.edge_of_chaos(name, float(sb), q0=q0) for sb in sigma_b2_grid]
+        sb = np.array([e.sigma_b2 for e in edges])
+        found = np.array([e.sigma_w2 if e.found else np.nan for e in edges])
+        jump = np.array([e.jumps[0].sigma_w2 if e.jumps else np.nan for e in edges])
+        right.plot(found, sb, "-", color=f"C{i}", lw=2, label=f"{name}: edge of chaos")
+        if np.isfinite(jump).any():
+            right.plot(jump, sb, ":", color=f"C{i}", lw=2, label=f"{name}: jump (none)")
+    right.set_xlabel(r"$\sigma_w^2$")
+    right.set_ylabel(r"$\sigma_b^2$")
+    right.set_title(r"critical line: solid where $\chi_1$ crosses 1, dotted where it jumps")
+    right.legend(fontsize=7)
+    return fig
+
+
+@_styled
+def trainability(
+    accuracy,
+    boundary,
+    *,
+    names: Sequence[str] | None = None,
+    metric: str = "val_acc",
+    threshold: float | None = None,
+    title: str = "",
+) -> Figure:
+    """Accuracy after a fixed budget over ``(sigma_w^2, depth)``, with the theory's depth.
+
+    Schoenholz et al. (2017), Figs. 5-6: one heat map per activation, the measured
+    boundary of the trainable region (dots; open where it lies beyond the deepest
+    network tried), the fitted ``c xi`` curve (solid) and ``6 xi`` (dashed), and the
+    critical ``sigma_w^2`` (vertical line).
+
+    Parameters
+    ----------
+    accuracy : pandas.DataFrame
+        Columns ``activation``, ``sigma_w2``, ``depth`` and ``metric`` (means over seeds).
+    boundary : pandas.DataFrame
+        One row per activation and ``sigma_w2``: ``boundary``, ``censored`` (bool),
+        ``xi`` (the theory's depth scale), ``c`` (the fitted factor), ``critical``.
+    names : sequence of str, optional
+        The activations, one panel each, in this order (default: as they appear).
+    threshold : float, optional
+        The accuracy that counts as trained (shown in the colour bar).
+    """
+    names = list(dict.fromkeys(accuracy["activation"])) if names is None else list(names)
+    fig, axes = _figure(1, len(names), (5.2 * len(names), 4.0))
+    for ax, name in zip(axes[0], names, strict=True):
+        acc = accuracy[accuracy["activation"] == name]
+        grid = acc.pivot_table(index="depth", columns="sigma_w2", values=metric)
+        mesh = ax.pcolormesh(
+            grid.columns.to_numpy(float),
+            grid.index.to_numpy(float),
+            grid.to_numpy(),
+            shading="nearest",
+            cmap="cividis",
+            vmin=0.0,
+            vmax=1.0,
+        )
+        label = metric + (f" (trained: > {threshold:g})" if threshold is not None else "")
+        fig.colorbar(mesh, ax=ax, label=label)
+        b = boundary[boundary["activation"] == name].sort_values("sigma_w2")
+        top = float(grid.index.max())
+        sw = np.linspace(b["sigma_w2"].min(), b["sigma_w2"].max(), 400)
+        xi = np.interp(sw, b["sigma_w2"], np.minimum(b["xi"], 1e6))
+        c = float(b["c"].iloc[0])
+        ax.plot(sw, np.minimum(c * xi, 10 * top), "w-", lw=2, label=f"{c:.1f} $\\xi$ (fit)")
+        ax.plot(sw, np.minimum(6 * xi, 10 * top), "w--", lw=1.2, label=r"6 $\xi$")
+        inside = b[~b["censored"]]
+        ax.plot(inside["sigma_w2"], inside["boundary"], "o", color="#E69F00", label="boundary")
+        beyond = b[b["censored"]]
+        ax.plot(beyond["sigma_w2"], beyond["boundary"], "o", mfc="none", color="#E69F00")
+        ax.axvline(float(b["critical"].iloc[0]), color="#D55E00", lw=1, ls=":")
+        ax.set_ylim(float(grid.index.min()) * 0.9, top * 1.05)
+        ax.set_xlabel(r"$\sigma_w^2$")
+        ax.set_ylabel("depth (hidden layers)")
+        ax.set_title(f"{name}: trainable depth vs $\\sigma_w^2$")
+        ax.legend(fontsize=7, loc="upper right", facecolor="0.5", framealpha=0.6)
+    if title:
+        fig.suptitle(title, fontsize=10)
     return fig
