@@ -80,8 +80,9 @@ def test_a_studys_chunk_size_changes_nothing_but_speed(tmp_path):
     from initlab.study import Study, StudyConfigError
 
     def study():
-        return Study("c", [{"name": "moons", "n_samples": 160}], hidden=[[4]],
-                     activations=["tanh", "relu"], inits=["xavier", "he"], epochs=5, seeds=3)  # fmt: skip
+        data = [{"name": "moons", "n_samples": 160}]
+        grid = dict(activations=["tanh", "relu"], inits=["xavier", "he"], epochs=5, seeds=3)
+        return Study("c", data, hidden=[[4]], **grid)
 
     study().run(tmp_path / "a.db")
     study().run(tmp_path / "b.db", chunk_size=1)
