@@ -95,7 +95,7 @@ BAD = [
     ("val_size", 0.95, "val_size must be in [0.1, 0.9]"),
     ("data_seed", -1, "data_seed"),
     ("hidden", [8, 500], "server limit on width"),
-    ("hidden", [2] * 9, "at most 6 allowed"),
+    ("hidden", [2] * (Limits().max_depth + 1), f"at most {Limits().max_depth} allowed"),
     ("hidden", [0], "hidden must be positive integers"),
     ("hidden", ["wide"], "integer"),
     ("hidden", 8, "list of layer widths"),

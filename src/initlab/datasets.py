@@ -57,6 +57,8 @@ __all__ = [
     "check_finite",
     "defaults",
     "describe",
+    "expand_features",
+    "feature_names",
     "from_arrays",
     "load",
     "names",
@@ -108,6 +110,9 @@ class Dataset:
         re-create it), a file, or arrays handed over (both identified by content).
     task : {"classification", "regression"}
         Regression sets have real-valued ``y`` (float64) and no ``classes``.
+    input_names : tuple of str
+        The raw inputs' names when ``options["features"]`` engineered the
+        columns from them (:func:`expand_features`); empty otherwise.
     """
 
     X_train: np.ndarray
@@ -122,6 +127,7 @@ class Dataset:
     scaler: dict[str, list[float]] | None = None
     source: str = "registry"
     task: str = "classification"
+    input_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for attr in ("X_train", "X_val", "y_train", "y_val", "classes"):
@@ -190,12 +196,19 @@ class Dataset:
             )
         return self.classes[codes]
 
+    @property
+    def n_inputs(self) -> int:
+        """Number of raw inputs (before engineered features; else :attr:`n_features`)."""
+        return len(self.input_names) or self.n_features
+
     def transform(self, X: Any) -> np.ndarray:
-        """Apply this data set's standardization (if any) to new inputs ``X``."""
-        X = validate_x(X, n_features=self.n_features)
-        if self.scaler is None:
-            return X
-        return (X - np.asarray(self.scaler["mean"])) / np.asarray(self.scaler["std"])
+        """Apply this data set's standardization (if any) and engineered features (if
+        any) to new raw inputs ``X`` of shape ``(n, n_inputs)``."""
+        X = validate_x(X, n_features=self.n_inputs)
+        if self.scaler is not None:
+            X = (X - np.asarray(self.scaler["mean"])) / np.asarray(self.scaler["std"])
+        features = self.options.get("features")
+        return X if not features else expand_features(X, features)
 
     # -- identity ---------------------------------------------------------------------------
     @cached_property
@@ -430,6 +443,110 @@ def validate_xy(
     return X, y
 
 
+# --------------------------------------------------------------------------- features
+
+#: TensorFlow Playground's engineered inputs, as patterns over the raw inputs
+#: ``x1 .. xd`` (1-based): the input itself, its square, its sine, a product of two.
+_FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
+    (r"x(\d+)", "xi"),
+    (r"x(\d+)\^2", "xi^2"),
+    (r"sin\(x(\d+)\)", "sin(xi)"),
+    (r"x(\d+)\*x(\d+)", "xi*xj"),
+)
+
+
+def feature_names(n_inputs: int = 2) -> list[str]:
+    """Every engineered feature of ``n_inputs`` raw inputs, in TF Playground's order.
+
+    >>> feature_names(2)
+    ['x1', 'x2', 'x1^2', 'x2^2', 'x1*x2', 'sin(x1)', 'sin(x2)']
+    """
+    xs = [f"x{i + 1}" for i in range(n_inputs)]
+    pairs = [f"{a}*{b}" for k, a in enumerate(xs) for b in xs[k + 1 :]]
+    return [*xs, *(f"{x}^2" for x in xs), *pairs, *(f"sin({x})" for x in xs)]
+
+
+def _parse_feature(name: Any, n_inputs: int) -> tuple[str, list[int]]:
+    """A feature name as (kind, 0-based input indices); ConfigError naming what is allowed."""
+    import re
+
+    text = ""
+    if isinstance(name, str):
+        text = name.replace(" ", "").replace("²", "^2").replace("·", "*")
+    for pattern, kind in _FEATURE_PATTERNS:
+        match = re.fullmatch(pattern, text)
+        if match:
+            idx = [int(g) - 1 for g in match.groups()]
+            if all(0 <= i < n_inputs for i in idx):
+                return kind, idx
+    raise ConfigError(
+        f"unknown feature {name!r} for {n_inputs} inputs; use names like "
+        f"{', '.join(feature_names(min(n_inputs, 2)))} (inputs x1..x{n_inputs})",
+        "features",
+    )
+
+
+def check_features(features: Any, n_inputs: int) -> tuple[str, ...]:
+    """``features`` checked against ``n_inputs`` raw inputs: canonical names, no repeats."""
+    if isinstance(features, str) or not isinstance(features, Sequence) or not features:
+        raise ConfigError(
+            f"features must be a non-empty list of names such as {feature_names(2)}, "
+            f"got {features!r}",
+            "features",
+        )
+    out = []
+    for f in features:
+        kind, idx = _parse_feature(f, n_inputs)
+        xs = [f"x{i + 1}" for i in idx]
+        out.append(kind.replace("xi", xs[0]).replace("xj", xs[-1]))
+    repeated = sorted({f for f in out if out.count(f) > 1})
+    if repeated:
+        raise ConfigError(f"features lists {repeated[0]!r} twice", "features")
+    return tuple(out)
+
+
+def expand_features(X: Any, features: Sequence[str]) -> np.ndarray:
+    """The engineered features of raw inputs ``X``, one column per name.
+
+    TensorFlow Playground feeds its network ``x1, x2, x1², x2², x1·x2, sin x1,
+    sin x2`` (any subset); this is the same transform for any number of inputs,
+    usable by :class:`initlab.FFNetwork` users and recorded by :func:`load`'s
+    ``features`` option (so a study re-creates it).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        Raw inputs; ``xi`` is column ``i - 1``.
+    features : sequence of str
+        Names ``xi``, ``xi^2``, ``xi*xj``, ``sin(xi)`` (see :func:`feature_names`).
+
+    Returns
+    -------
+    ndarray, shape (n, len(features))
+
+    Examples
+    --------
+    >>> expand_features([[1.0, 2.0]], ["x1", "x1*x2", "x2^2"]).tolist()
+    [[1.0, 2.0, 4.0]]
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise ConfigError(f"X must be 2-D (n, d), got shape {X.shape}", "X")
+    cols = []
+    for name in features:
+        kind, idx = _parse_feature(name, X.shape[1])
+        x = X[:, idx[0]]
+        if kind == "xi":
+            cols.append(x)
+        elif kind == "xi^2":
+            cols.append(x * x)
+        elif kind == "sin(xi)":
+            cols.append(np.sin(x))
+        else:
+            cols.append(x * X[:, idx[1]])
+    return np.column_stack(cols) if cols else np.empty((len(X), 0))
+
+
 # --------------------------------------------------------------------------- options
 
 
@@ -495,7 +612,12 @@ class _Source:
 #: The registry of data sets by name.
 REGISTRY: Registry[_Source] = Registry("data set", "initlab.datasets")
 
-_COMMON: dict[str, Any] = {"val_size": 0.25, "random_state": 0, "split_seed": None}
+_COMMON: dict[str, Any] = {
+    "val_size": 0.25,
+    "random_state": 0,
+    "split_seed": None,
+    "features": None,
+}
 
 
 def register(
@@ -1062,6 +1184,10 @@ def load(name: str | os.PathLike | Dataset, **options: Any) -> Dataset:
         standardize : bool
             Scale features to zero mean, unit std using training statistics
             only. Default True, except False for ``"blog"``.
+        features : list of str, optional
+            Engineered inputs computed from the (standardized) raw inputs,
+            e.g. ``["x1", "x2", "x1^2", "x1*x2", "sin(x1)"]``
+            (:func:`expand_features`); default: the raw inputs.
 
     Returns
     -------
@@ -1126,6 +1252,8 @@ def load(name: str | os.PathLike | Dataset, **options: Any) -> Dataset:
         opts["split_seed"] = opts["random_state"]
     opts["split_seed"] = _int_option("split_seed", opts["split_seed"], 0)
     opts["standardize"] = _check_flag("standardize", opts["standardize"])
+    if opts["features"] is None:
+        del opts["features"]  # the raw inputs: the data set's identity as before features
 
     if source.n_classes is not None and "n_samples" in opts:
         n = _int_option("n_samples", opts["n_samples"], 1)
@@ -1169,6 +1297,12 @@ def _assemble(X, y, train, val, opts: dict[str, Any], **fields) -> Dataset:
     scaler = None
     if opts["standardize"]:
         X_train, X_val, scaler = _standardize(X_train, X_val)
+    if opts.get("features") is not None:  # engineered from the standardized inputs
+        features = check_features(opts["features"], X.shape[1])
+        opts["features"] = list(features)
+        fields["input_names"] = tuple(fields["feature_names"])
+        fields["feature_names"] = features
+        X_train, X_val = expand_features(X_train, features), expand_features(X_val, features)
     return Dataset(
         X_train=X_train,
         X_val=X_val,

@@ -20,7 +20,9 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from .. import activations as _activations
+from .. import datasets as _datasets
 from .. import initializers as _initializers
+from .. import losses as _losses
 from .. import optim as _optim
 from .. import runs as _runs
 from ..errors import ConfigError as _BaseConfigError
@@ -28,8 +30,11 @@ from ..errors import ConfigError as _BaseConfigError
 __all__ = [
     "AXES",
     "DATASETS",
+    "FEATURES",
+    "LESSONS",
     "OPENING",
     "ConfigError",
+    "Lesson",
     "Limits",
     "PlaygroundConfig",
     "export_python",
@@ -47,9 +52,18 @@ DATASETS: dict[str, tuple[str, dict[str, Any]]] = {
     "xor": ("xor", {}),
     "spiral": ("spiral", {}),
     "gauss": ("gauss", {}),
+    "plane": ("plane", {}),
+    "multigauss": ("multigauss", {}),
 }
 #: The blog sets are fixed (1000 points, no noise option).
 _FIXED_DATA = {"blog", "blog_mod2"}
+
+#: The input features the page offers (TF Playground's, over the plane's x1, x2).
+FEATURES: tuple[str, ...] = tuple(_datasets.feature_names(2))
+_RAW_FEATURES = ("x1", "x2")
+
+#: The loss a problem type starts with when the page names none.
+_TASK_LOSS = {"classification": "cross_entropy", "regression": "squared_error"}
 
 #: The network the page opens on; every other run field starts at its default.
 OPENING: dict[str, Any] = {
@@ -114,7 +128,7 @@ class Limits:
     """
 
     max_width: int = 64
-    max_depth: int = 6
+    max_depth: int = 10
     max_points: int = 2000
     max_epochs: int = 5000
     max_models: int = 36
@@ -135,6 +149,140 @@ class Axis:
 
     name: str
     values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """A classroom preset: ``?lesson=name`` opens the page on ``settings`` (a configuration
+    as :func:`parse_config` takes it), hides the controls ``hide`` and shows the text.
+
+    Controls are named as in the configuration (``init``, ``optimizer``,
+    ``learning_rate``, ...) or by the page's own ones (``features``, ``discretize``,
+    ``speed``, ``mode``).
+    """
+
+    name: str
+    title: str
+    text: str
+    settings: Mapping[str, Any]
+    hide: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "text": self.text,
+            "settings": dict(self.settings),
+            "hide": list(self.hide),
+        }
+
+
+_DEEP_RELU = [16] * 10
+
+#: The shipped lessons, by name (``?lesson=zero-symmetry``).
+LESSONS: dict[str, Lesson] = {
+    lesson.name: lesson
+    for lesson in (
+        Lesson(
+            "zero-symmetry",
+            "Zero initialization: symmetry is never broken",
+            "Every weight starts at 0, so every hidden unit computes the same value (0) and "
+            "receives the same gradient: here exactly zero, because the gradient a hidden "
+            "unit receives is carried back by the zero weights above it. Play: only the "
+            "output bias moves, the diagram's units stay identical and the accuracy stays at "
+            "chance. Switch Weights to xavier_normal and play again: random weights make the "
+            "units differ, and the network learns.",
+            {
+                "dataset": "moons",
+                "hidden": [8, 8],
+                "activation": "tanh",
+                "init": "zeros",
+                "bias_init": "zeros",
+                "optimizer": "gd",
+                "learning_rate": 0.5,
+                "epochs": 300,
+            },
+            hide=("optimizer", "batch_size", "shuffle", "rng_kind", "bias_init", "mode"),
+        ),
+        Lesson(
+            "sigmoid-depth",
+            "Sigmoid saturation at depth: vanishing gradients",
+            "Six sigmoid layers. The sigmoid's slope is at most 1/4, so each layer the error "
+            "passes through shrinks it: the gradient chart shows the first layers' gradient "
+            "RMS orders of magnitude below the last ones, and the quantile bands of the "
+            "gradients narrow towards the input. Learning is slow. Compare with tanh (slope "
+            "1 at 0) or relu, keeping everything else.",
+            {
+                "dataset": "circles",
+                "hidden": [8] * 6,
+                "activation": "sigmoid",
+                "init": "xavier_normal",
+                "optimizer": "gd",
+                "learning_rate": 1.0,
+                "epochs": 1000,
+            },
+            hide=("optimizer", "batch_size", "shuffle", "rng_kind", "mode"),
+        ),
+        Lesson(
+            "he-vs-xavier-relu-10",
+            "He vs Xavier for ReLU at depth 10",
+            "Ten ReLU layers of 16 units, Xavier (variance 1/fan-avg) in the first row, He "
+            "(variance 2/fan-in) in the second, four weight seeds per row. A ReLU passes on "
+            "half its input's variance, so with Xavier the signal shrinks by about half per "
+            "layer and the gradients vanish; He's factor 2 compensates exactly. The accuracy "
+            "chart shows each row's mean over the seeds with a band from the lowest to the "
+            "highest.",
+            {
+                "mode": "compare",
+                "dataset": "moons",
+                "hidden": _DEEP_RELU,
+                "activation": "relu",
+                "optimizer": "gd",
+                "learning_rate": 0.05,
+                "epochs": 400,
+                "rows": {"axis": "init", "values": ["xavier_normal", "he_normal"]},
+                "cols": {"axis": "seed", "values": [0, 1, 2, 3]},
+            },
+            hide=("optimizer", "batch_size", "shuffle", "rng_kind", "activation", "hidden"),
+        ),
+        Lesson(
+            "learning-rate-divergence",
+            "Too large a learning rate: divergence",
+            "Plain gradient descent with a learning rate of 6. The loss jumps, the weights "
+            "grow and within a few epochs a value overflows: the page stops, says at which "
+            "epoch and in which layer the first non-finite number appeared, and keeps the "
+            "last finite picture greyed. Lower the learning rate (it changes live while "
+            "paused or playing) and reset.",
+            {
+                "dataset": "xor",
+                "hidden": [8, 8],
+                "activation": "relu",
+                "init": "he_normal",
+                "optimizer": "gd",
+                "learning_rate": 6.0,
+                "epochs": 500,
+            },
+            hide=("optimizer", "rng_kind", "mode"),
+        ),
+        Lesson(
+            "features-circle",
+            "Engineered features: a circle with no hidden layer",
+            "No hidden layer, only a linear model on x1\u00b2 and x2\u00b2: the circle "
+            "x1\u00b2 + x2\u00b2 = r\u00b2 is a straight line in those features, so a "
+            "linear model separates the classes. Tick x1 and x2 only and it cannot.",
+            {
+                "dataset": "circles",
+                "hidden": [],
+                "features": ["x1^2", "x2^2"],
+                "activation": "tanh",
+                "init": "xavier_normal",
+                "learning_rate": 0.03,
+                "epochs": 300,
+            },
+            hide=("mode", "hidden", "rng_kind"),
+        ),
+    )
+}
 
 
 def _opening() -> dict[str, Any]:
@@ -163,6 +311,7 @@ class PlaygroundConfig:
     n_samples: int = 500
     val_size: float = 0.25
     data_seed: int = 0
+    features: tuple[str, ...] = _RAW_FEATURES
     run: Mapping[str, Any] = field(default_factory=_opening)
     rows: Axis | None = None
     cols: Axis | None = None
@@ -188,6 +337,7 @@ class PlaygroundConfig:
             k: getattr(self, k) for k in ("mode", "dataset", "noise", "n_samples", "val_size")
         }
         out["data_seed"] = self.data_seed
+        out["features"] = list(self.features)
         for k, v in self.run.items():
             if _runs.get_field(k).owner != "optimizer":
                 out[k] = list(v) if isinstance(v, tuple) else v
@@ -203,13 +353,21 @@ class PlaygroundConfig:
         """The :func:`initlab.datasets.load` name."""
         return DATASETS[self.dataset][0]
 
-    def dataset_options(self) -> dict[str, Any]:
-        """Options for :func:`initlab.datasets.load` (with :attr:`dataset_name`)."""
+    @property
+    def task(self) -> str:
+        """``"classification"`` or ``"regression"``: the data set's problem type."""
+        return _datasets.task(self.dataset_name)
+
+    def dataset_options(self, features: bool = True) -> dict[str, Any]:
+        """Options for :func:`initlab.datasets.load` (with :attr:`dataset_name`);
+        ``features=False`` leaves out the engineered inputs (the plane itself)."""
         name, fixed = DATASETS[self.dataset]
         opts: dict[str, Any] = dict(fixed)
         if self.dataset not in _FIXED_DATA:
             opts.update(n_samples=self.n_samples, noise=self.noise)
         opts.update(val_size=self.val_size, random_state=self.data_seed)
+        if features and self.features != _RAW_FEATURES:
+            opts["features"] = list(self.features)
         return opts
 
     def optimizer_hyper(self, optimizer: str | None = None) -> dict[str, float]:
@@ -345,7 +503,9 @@ def _parse_axis(key: str, raw: Any, limits: Limits) -> Axis:
     return Axis(axis, checked)
 
 
-_SETTINGS = ("mode", "dataset", "noise", "n_samples", "val_size", "data_seed", "rows", "cols")
+_SETTINGS = (
+    "mode", "dataset", "noise", "n_samples", "val_size", "data_seed", "features", "rows", "cols",
+)  # fmt: skip
 
 
 def _fields() -> list[str]:
@@ -404,8 +564,10 @@ def parse_config(raw: Any, limits: Limits | None = None) -> PlaygroundConfig:
     )
     val_size = _number("val_size", get("val_size", d.val_size), 0.1, 0.9)
     data_seed = _integer("data_seed", get("data_seed", d.data_seed), 0, _SEED_MAX)
+    features = _parse_features(get("features", list(d.features)))
 
     run = dict(d.run)
+    run["loss"] = _TASK_LOSS[_datasets.task(DATASETS[dataset][0])]
     for f in _runs.fields():
         if f.owner != "optimizer" and f.name in raw:
             run[f.name] = _run_value(f.name, f.name, raw[f.name], limits)
@@ -445,17 +607,27 @@ def parse_config(raw: Any, limits: Limits | None = None) -> PlaygroundConfig:
         n_samples=n_samples,
         val_size=val_size,
         data_seed=data_seed,
+        features=features,
         run=run,
         rows=rows,
         cols=cols,
     )
     try:  # every network's combination, as a study would check it
-        config.specs()
+        _runs.check_task(config.specs(), config.task, f"data set {dataset!r}")
     except _BaseConfigError as exc:
         f = exc.field or "config"
         owner = _runs.get_field(f).owner if f in _runs.names() else ""
         raise ConfigError("hyperparameters" if owner == "optimizer" else f, str(exc)) from None
     return config
+
+
+def _parse_features(raw: Any) -> tuple[str, ...]:
+    if isinstance(raw, str):
+        raw = [t for t in raw.split(",") if t.strip()]
+    try:
+        return _datasets.check_features(raw, 2)
+    except _BaseConfigError as exc:
+        raise ConfigError("features", str(exc)) from None
 
 
 def with_seed(config: PlaygroundConfig, seed: int) -> PlaygroundConfig:
@@ -470,6 +642,18 @@ def options(limits: Limits | None = None) -> dict[str, Any]:
     limits = limits or Limits()
     return {
         "datasets": list(DATASETS),
+        "dataset_tasks": {k: _datasets.task(v[0]) for k, v in DATASETS.items()},
+        "fixed_datasets": sorted(_FIXED_DATA),
+        "features": list(FEATURES),
+        "losses": [
+            {
+                "name": n,
+                "task": "regression" if _losses.get(n).regression else "classification",
+                "description": _describe(_losses.REGISTRY, n),
+            }
+            for n in _losses.names()
+        ],
+        "lessons": [lesson.to_json() for lesson in LESSONS.values()],
         "fields": [_describe_field(f) for f in _runs.fields()],
         "activations": [
             {
@@ -576,7 +760,11 @@ def export_toml(config: PlaygroundConfig, name: str = "playground") -> str:
 
 
 def export_python(config: PlaygroundConfig) -> str:
-    """A short script that trains the same network(s) with :class:`initlab.FFNetwork`."""
+    """A short script that trains the same network(s) with :class:`initlab.FFNetwork`
+    (:class:`initlab.FFRegressor` for a regression data set)."""
+    regression = config.task == "regression"
+    estimator = "FFRegressor" if regression else "FFNetwork"
+    score = "R^2" if regression else "accuracy"
     opts = ", ".join(f"{k}={v!r}" for k, v in config.dataset_options().items())
     compare = config.mode == "compare" and config.rows is not None and config.cols is not None
     names = {f.name: f.estimator for f in _runs.fields()}
@@ -591,8 +779,8 @@ def export_python(config: PlaygroundConfig) -> str:
             if f.name in exprs:
                 lines.append(f"{indent}{names[f.name]}={exprs[f.name]},")
                 continue
-            if f.name not in values:
-                continue
+            if f.name not in values or (regression and f.name == "loss"):
+                continue  # the regressor's loss is its own default
             v = values[f.name]
             if f.conditional:
                 if v is None or (not compare and not f.applies(model[f.owner])):
@@ -621,11 +809,11 @@ def export_python(config: PlaygroundConfig) -> str:
     ]
     if not compare:
         body = [
-            "net = initlab.FFNetwork(",
+            f"net = initlab.{estimator}(",
             kwargs("    ", {}),
             ")",
             "net.fit(data.X_train, data.y_train, data.X_val, data.y_val)",
-            'print(f"validation accuracy {net.score(data.X_val, data.y_val):.3f}")',
+            f'print(f"validation {score} {{net.score(data.X_val, data.y_val):.3f}}")',
         ]
         return "\n".join(head + body) + "\n"
     rows, cols = config.rows, config.cols
@@ -634,7 +822,7 @@ def export_python(config: PlaygroundConfig) -> str:
         f"cols = {list(cols.values)!r}  # {cols.name}",
         "for row in rows:",
         "    for col in cols:",
-        "        net = initlab.FFNetwork(",
+        f"        net = initlab.{estimator}(",
         kwargs("            ", {rows.name: "row", cols.name: "col"}),
         "        )",
         "        net.fit(data.X_train, data.y_train, data.X_val, data.y_val)",
