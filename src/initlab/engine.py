@@ -1071,6 +1071,13 @@ class Trainer:
         if self.keep_snapshots:
             self._snaps.append(self._flat())
 
+    def params_changed(self) -> None:
+        """Say that :attr:`params` were changed in place from outside (the playground's
+        weight editor): the current state's cached metrics are dropped and recomputed
+        by the next :meth:`metrics`.  The optimizer state is kept."""
+        if self.record and len(self._rows) > self.epoch:
+            del self._rows[self.epoch :]
+
     def metrics(self) -> dict[str, np.ndarray]:
         """Metrics of the current state (computed once per epoch, then cached)."""
         with np.errstate(**_ERRSTATE):

@@ -14,6 +14,7 @@ Routes (all JSON unless noted):
 ``POST /api/sessions/{id}/reset``         same initial weights, epoch 0
 ``POST /api/sessions/{id}/reseed``        ``{"seed": s}`` new initial weights
 ``POST /api/sessions/{id}/pause``         ends the running stream
+``POST /api/sessions/{id}/weights``       ``{"layer", "from", "to", "value"}`` sets a weight
 ``GET /api/sessions/{id}/stream``         SSE: trains and sends ``frame`` events (play)
 ``POST /api/export``                      config -> ``{"toml": ..., "python": ...}``
 ========================================  ===============================================
@@ -175,6 +176,20 @@ def create_app(limits: Limits | None = None, store: SessionStore | None = None) 
         session.playing = False
         return JSONResponse({"epoch": session.epoch, "playing": False})
 
+    async def weights(request: Request) -> Response:
+        session = session_or_404(request)
+        body = await _json_body(request)
+        if not isinstance(body, dict) or not {"layer", "to", "value"} <= set(body):
+            raise ConfigError(
+                "body",
+                'send {"layer": l, "from": i, "to": j, "value": w} (a weight; without '
+                '"from": the bias of unit j)',
+            )
+        await asyncio.to_thread(
+            session.set_weight, body["layer"], body["to"], body["value"], body.get("from")
+        )
+        return JSONResponse(await asyncio.to_thread(session.frame, False))
+
     async def export(request: Request) -> Response:
         config = parse_config(await _json_body(request), limits)
         return JSONResponse({"toml": export_toml(config), "python": export_python(config)})
@@ -205,6 +220,7 @@ def create_app(limits: Limits | None = None, store: SessionStore | None = None) 
         Route("/api/sessions/{sid}/reset", reset, methods=["POST"]),
         Route("/api/sessions/{sid}/reseed", reseed, methods=["POST"]),
         Route("/api/sessions/{sid}/pause", pause, methods=["POST"]),
+        Route("/api/sessions/{sid}/weights", weights, methods=["POST"]),
         Route("/api/sessions/{sid}/stream", stream, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]

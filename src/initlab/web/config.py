@@ -248,18 +248,19 @@ LESSONS: dict[str, Lesson] = {
         Lesson(
             "learning-rate-divergence",
             "Too large a learning rate: divergence",
-            "Plain gradient descent with a learning rate of 6. The loss jumps, the weights "
-            "grow and within a few epochs a value overflows: the page stops, says at which "
-            "epoch and in which layer the first non-finite number appeared, and keeps the "
-            "last finite picture greyed. Lower the learning rate (it changes live while "
-            "paused or playing) and reset.",
+            "Regression on TF Playground's plane with plain gradient descent and a learning "
+            "rate of 3. The loss jumps, the weights grow and within a few epochs a value "
+            "overflows: the page stops, says at which epoch the network diverged and in "
+            "which layer the first non-finite number appeared, keeps the last finite "
+            "picture greyed and marks the broken units red. Lower the learning rate and "
+            "reset.",
             {
-                "dataset": "xor",
+                "dataset": "plane",
                 "hidden": [8, 8],
                 "activation": "relu",
                 "init": "he_normal",
                 "optimizer": "gd",
-                "learning_rate": 6.0,
+                "learning_rate": 3.0,
                 "epochs": 500,
             },
             hide=("optimizer", "rng_kind", "mode"),
@@ -272,6 +273,7 @@ LESSONS: dict[str, Lesson] = {
             "linear model separates the classes. Tick x1 and x2 only and it cannot.",
             {
                 "dataset": "circles",
+                "noise": 0.1,
                 "hidden": [],
                 "features": ["x1^2", "x2^2"],
                 "activation": "tanh",

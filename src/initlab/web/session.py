@@ -32,9 +32,13 @@ from .. import datasets as _datasets
 from .. import runs as _runs
 from .. import sweep as _sweep
 from ..engine import Population, Trainer
+from . import netview as _netview
 from .config import ConfigError, Limits, PlaygroundConfig, with_seed
 
 __all__ = ["Session", "SessionStore", "SessionLimitError", "unit_activity"]
+
+#: The largest weight the network view's editor accepts (beyond it, units saturate anyway).
+_MAX_WEIGHT = 100.0
 
 _METRICS = _runs.METRICS
 #: A sample is "inactive" for a unit when |f'(z)| is below this fraction of the
@@ -44,6 +48,10 @@ _INACTIVE_SLOPE = 0.05
 _FLAG_FRACTION = 0.95
 #: Samples used for the per-layer statistics (a fixed subset of the training set).
 _STAT_SAMPLES = 256
+#: The network view's unit pictures: ``_UNIT_GRID x _UNIT_GRID`` points over the plane.
+_UNIT_GRID = 16
+#: Units drawn per layer in the network view (the first ones; wider layers say so).
+_DIAGRAM_UNITS = 16
 
 
 def _b64(a: np.ndarray) -> str:
@@ -121,13 +129,24 @@ class Session:
         self.stream_token = 0  # a newer stream ends an older one
         self.config = config
         self.data = _datasets.load(config.dataset_name, **config.dataset_options())
+        # the input plane the page draws: the data before any engineered features
+        self.plane = (
+            self.data
+            if "features" not in self.data.options
+            else _datasets.load(config.dataset_name, **config.dataset_options(features=False))
+        )
         self.models = config.models()
         self._grid_setup()
         self._build()
 
     # -- setup --------------------------------------------------------------------------------
+    def _inputs(self, points: np.ndarray) -> np.ndarray:
+        """The network's inputs at points of the plane (their engineered features, if any)."""
+        features = self.data.options.get("features")
+        return points if not features else _datasets.expand_features(points, features)
+
     def _grid_setup(self) -> None:
-        X = self.data.X
+        X = self.plane.X
         lo, hi = X.min(axis=0), X.max(axis=0)
         pad = 0.1 * (hi - lo) + 1e-9
         self.extent = [float(lo[0] - pad[0]), float(hi[0] + pad[0])]
@@ -139,7 +158,15 @@ class Session:
         xs = np.linspace(self.extent[0], self.extent[1], g)
         ys = np.linspace(self.extent[3], self.extent[2], g)  # row 0 is the top of the image
         gx, gy = np.meshgrid(xs, ys)
-        self.grid = np.column_stack([gx.ravel(), gy.ravel()])
+        self.grid = self._inputs(np.column_stack([gx.ravel(), gy.ravel()]))
+        u = _UNIT_GRID
+        ux, uy = np.meshgrid(
+            np.linspace(self.extent[0], self.extent[1], u),
+            np.linspace(self.extent[3], self.extent[2], u),
+        )
+        self.unit_grid = self._inputs(np.column_stack([ux.ravel(), uy.ravel()]))
+        y = self.data.y_train
+        self.value_scale = float(np.max(np.abs(y))) if self.data.regression and len(y) else 1.0
         rng = np.random.default_rng(0)
         n = self.data.n_train
         self.stat_idx = np.sort(rng.choice(n, size=min(n, _STAT_SAMPLES), replace=False))
@@ -180,6 +207,9 @@ class Session:
         self._sent_epoch = -1  # last epoch whose metrics went out in a frame
         self._rows: list[np.ndarray] = []  # per epoch: (4, n_models) metrics
         self._updates: list[np.ndarray] = []  # per epoch (single mode): (P,) parameter updates
+        self._stats: list[np.ndarray] = []  # per epoch (single mode): (L, 4, 6) quantiles, RMS
+        self._trace: dict[str, list[np.ndarray]] | None = None  # the last epoch's, single mode
+        self.divergence: dict[int, dict[str, Any]] = {}  # model -> first non-finite epoch, layer
         self._record_metrics()
 
     @property
@@ -194,14 +224,64 @@ class Session:
         p = self.groups[0].trainer.params
         return np.concatenate([a.reshape(a.shape[0], -1) for a in p], axis=1)[0]
 
-    def _record_metrics(self) -> None:
+    def _record_metrics(self, replace: bool = False) -> None:
+        """Record the current epoch: metrics, and in single mode the per-layer quantiles
+        and RMS of weights, pre-activations, activations and gradients (every epoch, so
+        the charts have no steps); note the first non-finite epoch of each network.
+        ``replace`` overwrites the current epoch's record (after a weight was edited)."""
         row = np.full((len(_METRICS), len(self.models)), np.nan)
         for g in self.groups:
             m = g.trainer.metrics()
             for k, key in enumerate(_METRICS):
                 if key in m:
                     row[k, g.models] = m[key]
-        self._rows.append(row)
+        if replace:
+            self._rows[-1] = row
+        else:
+            self._rows.append(row)
+        layer = None
+        if self.config.mode == "single":
+            grp = self.groups[0]
+            params = grp.trainer.params
+            self._trace = grp.population.trace(
+                params, self.data.X_train[self.stat_idx], self.data.y_train[self.stat_idx]
+            )
+            with np.errstate(over="ignore"):  # beyond float32: inf, as the page shows it
+                stats = _netview.layer_quantiles(self._trace, params).astype(np.float32)
+            if replace:
+                self._stats[-1] = stats
+            else:
+                self._stats.append(stats)
+            layer = _netview.first_nonfinite(self._trace, params)
+        self._note_divergence(row, layer)
+
+    def _note_divergence(self, row: np.ndarray, layer: int | None) -> None:
+        """Remember when each network diverged: the engine's rule (the training loss far
+        above its start, see :class:`initlab.engine.Trainer`) or a non-finite loss or
+        parameter, and the first layer holding a non-finite value (None while finite)."""
+        for g in self.groups:
+            bad = ~np.isfinite(row[0, g.models])
+            for p in g.trainer.params:
+                with np.errstate(all="ignore"):
+                    bad |= ~np.isfinite(p.reshape(p.shape[0], -1).sum(axis=1))
+            flagged = g.trainer.diverged_epoch
+            for j, model in enumerate(g.models):
+                entry = self.divergence.get(model)
+                if entry is None and (bad[j] or flagged[j] >= 0):
+                    epoch = int(flagged[j]) if flagged[j] >= 0 else self.epoch
+                    entry = {"model": model, "epoch": min(epoch, self.epoch), "layer": None}
+                    self.divergence[model] = entry
+                if entry is not None and bad[j] and entry["layer"] is None:
+                    where = layer if self.config.mode == "single" else self._bad_layer(g, j)
+                    entry.update(layer=where or 1, nonfinite_epoch=self.epoch)
+
+    @staticmethod
+    def _bad_layer(group: _Group, j: int) -> int | None:
+        for layer in range(len(group.trainer.params) // 2):
+            W, b = group.trainer.params[2 * layer][j], group.trainer.params[2 * layer + 1][j]
+            if not (np.isfinite(W).all() and np.isfinite(b).all()):
+                return layer + 1
+        return None
 
     # -- control ------------------------------------------------------------------------------
     def touch(self) -> None:
@@ -245,6 +325,41 @@ class Session:
             self._build()
             self.touch()
 
+    def set_weight(self, layer: int, target: int, value: float, source: int | None = None) -> None:
+        """Set one weight of the network (single mode) and keep training from there.
+
+        ``layer`` is 1-based (1 = the first hidden layer); ``source`` the unit of the
+        layer below (an input for layer 1), ``target`` the unit of ``layer``;
+        ``source=None`` sets ``target``'s bias.  The optimizer state is kept; the
+        current epoch's metrics and statistics are recomputed.
+        """
+        if self.config.mode != "single":
+            raise ConfigError("mode", "weights can be edited in single mode only")
+        sizes = self.groups[0].population.layer_sizes
+        n_layers = len(sizes) - 1
+        if isinstance(layer, bool) or not isinstance(layer, int) or not 1 <= layer <= n_layers:
+            raise ConfigError("layer", f"layer must be an integer in 1..{n_layers}, got {layer!r}")
+        checks = [("to", target, sizes[layer])]
+        if source is not None:
+            checks.append(("from", source, sizes[layer - 1]))
+        for name, v, n in checks:
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < n:
+                raise ConfigError(name, f"{name} must be an integer in 0..{n - 1}, got {v!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+            raise ConfigError("value", f"value must be a finite number, got {value!r}")
+        if abs(value) > _MAX_WEIGHT:
+            raise ConfigError("value", f"value must be in [-{_MAX_WEIGHT:g}, {_MAX_WEIGHT:g}]")
+        with self.lock:
+            trainer = self.groups[0].trainer
+            if source is None:
+                trainer.params[2 * layer - 1][0, target] = value
+            else:
+                trainer.params[2 * (layer - 1)][0, source, target] = value
+            trainer.params_changed()
+            self.divergence.pop(0, None)
+            self._record_metrics(replace=True)
+            self.touch()
+
     def initial_params(self) -> list[list[np.ndarray]]:
         """Each group's initial parameters (copies)."""
         with self.lock:
@@ -257,17 +372,25 @@ class Session:
     # -- description --------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
         """What the page needs once: the points, the grid, the models and the limits."""
-        d = self.data
+        d, plane = self.data, self.plane
+        ys = (lambda y: y.round(4).tolist()) if d.regression else (lambda y: y.tolist())
         return {
             "id": self.id,
             "config": self.config.to_json(),
             "mode": self.config.mode,
+            "task": d.task,
             "n_classes": d.n_classes,
             "classes": [str(c) for c in d.classes],
+            "value_scale": self.value_scale,
+            "features": list(d.feature_names),
             "extent": self.extent,
             "grid": self.grid_size,
-            "train": {"x": d.X_train.round(4).tolist(), "y": d.y_train.tolist()},
-            "val": {"x": d.X_val.round(4).tolist(), "y": d.y_val.tolist()},
+            "unit_grid": _UNIT_GRID,
+            "diagram_units": _DIAGRAM_UNITS,
+            "stat_kinds": list(_netview.KINDS),
+            "quantiles": list(_netview.QUANTILES),
+            "train": {"x": plane.X_train.round(4).tolist(), "y": ys(plane.y_train)},
+            "val": {"x": plane.X_val.round(4).tolist(), "y": ys(plane.y_val)},
             "layer_sizes": list(self.groups[0].population.layer_sizes),
             "n_params": self.n_params,
             "param_names": self._param_names() if self.sparklines else [],
@@ -314,9 +437,19 @@ class Session:
                 "finished": self.finished,
                 "boundary": self._boundary(),
                 "diverged": [bool(d) for d in self._diverged()],
+                "divergence": sorted(self.divergence.values(), key=lambda d: d["model"]),
             }
             if self.config.mode == "single":
                 out["layers"] = self._layer_stats()
+                stats = self._stats[start : self.epoch + 1]
+                out["stats"] = _b64(np.stack(stats)) if stats else ""
+                out["n_stats"] = len(stats)
+                grp = self.groups[0]
+                tr = self._trace or {}
+                out["diagram"] = _netview.diagram(
+                    grp.population, grp.trainer.params, self.unit_grid,
+                    tr.get("dW"), tr.get("delta"), _DIAGRAM_UNITS,
+                )  # fmt: skip
                 if self.sparklines:
                     ups = self._updates if full else []
                     out["updates"] = _b64(np.stack(ups)) if ups else ""
@@ -336,8 +469,18 @@ class Session:
         return out
 
     def _boundary(self) -> str:
-        """Class probabilities on the grid, ``(n_models, g, g, K)`` as uint8, base64."""
+        """Class probabilities on the grid, ``(n_models, g, g, K)`` as uint8, base64; for
+        regression the predicted value, ``(n_models, g, g, 1)``, as
+        ``128 + 127 * clip(value / value_scale, -1, 1)`` (non-finite: 128)."""
         g, K = self.grid_size, self.data.n_classes
+        if self.data.regression:
+            out = np.full((len(self.models), g * g, 1), 128, dtype=np.uint8)
+            for grp in self.groups:
+                v = grp.population.predict(grp.trainer.params, self.grid) / self.value_scale
+                with np.errstate(invalid="ignore"):
+                    b = np.rint(128 + 127 * np.clip(np.nan_to_num(v, nan=0.0), -1, 1))
+                out[grp.models] = b.astype(np.uint8)
+            return _b64(out)
         out = np.zeros((len(self.models), g * g, K), dtype=np.uint8)
         for grp in self.groups:
             proba = grp.population.predict_proba(grp.trainer.params, self.grid)  # (m, g*g, K)
@@ -348,9 +491,7 @@ class Session:
     def _layer_stats(self) -> list[dict[str, Any]]:
         """Per layer: activation and pre-activation spread, gradient size, inactive units."""
         grp = self.groups[0]
-        X = self.data.X_train[self.stat_idx]
-        y = self.data.y_train[self.stat_idx]
-        tr = grp.population.trace(grp.trainer.params, X, y)
+        tr = self._trace  # recorded with this epoch's metrics
         act = grp.population.activation
         stats = []
         n_layers = grp.population.n_layers
