@@ -114,7 +114,8 @@ function markField(field) {
 
 function fmt(x, digits = 3) {
   if (x === null || x === undefined || Number.isNaN(x)) return "–";
-  return Number(x).toFixed(digits);
+  const v = Number(x);
+  return Math.abs(v) >= 1e4 ? v.toExponential(2) : v.toFixed(digits);
 }
 
 function pct(x) {
