@@ -1506,6 +1506,7 @@ async function main() {
   try {
     const data = await createFirst(readFormOr(cfg), notes);
     startSession(data);
+    performance.mark("first-picture"); // benchmarks/playground.py reads it
     writeForm({ ...data.config, loss: data.config.loss });
     updateURL(readForm());
   } catch (err) {
