@@ -306,3 +306,21 @@ def test_zero_init_keeps_every_hidden_unit_identical():
     assert np.all(W1 == 0)  # no gradient ever reaches the hidden weights
     pics = f["diagram"]["layers"][1]
     assert len(set(_bytes(pics["pictures"]).tolist())) == 1  # every unit draws the same picture
+
+
+def test_sigmoid_depth_lesson_shows_gradients_shrinking_towards_the_input():
+    s = Session(parse_config(LESSONS["sigmoid-depth"].settings))
+    s.advance(10)
+    f = s.frame()
+    n_layers = len(s.describe()["layer_sizes"]) - 1
+    stats = _floats(f["stats"], (f["n_stats"], n_layers, 4, 6))
+    grad_rms = stats[-1, :, 3, 5]  # weight gradients' RMS per layer
+    assert np.all(np.diff(grad_rms) > 0)  # every layer closer to the input learns slower
+    assert grad_rms[-1] > 30 * grad_rms[0]
+
+
+def test_he_beats_xavier_for_deep_relu_as_the_lesson_says():
+    s = Session(parse_config(LESSONS["he-vs-xavier-relu-10"].settings))
+    s.advance(50)
+    acc = np.array(s.frame(False)["metrics"]["val_acc"]).reshape(2, 4)  # rows: xavier, he
+    assert acc[1].mean() > acc[0].mean() + 0.05
