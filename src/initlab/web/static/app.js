@@ -1029,13 +1029,15 @@ function featureLabel(f) { return f.replace("^2", "²").replace("*", "·"); }
 function drawNetwork() {
   const frame = state.lastFrame;
   const canvas = $("network");
-  const ctx = canvas.getContext("2d");
-  ctx.clearRect(0, 0, canvas.width, canvas.height);
   if (!frame || !frame.diagram) return;
   const layers = frame.diagram.layers;
+  const maxShown = Math.max(...layers.map((l) => l.shown));
+  const height = Math.max(260, Math.min(560, 32 * maxShown + 40)); // units stay legible
+  if (canvas.height !== height) canvas.height = height;
+  const ctx = canvas.getContext("2d");
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
   const W = canvas.width, H = canvas.height, top = 22, bottom = 18;
   const n = layers.length;
-  const maxShown = Math.max(...layers.map((l) => l.shown));
   const S = Math.max(10, Math.min(34, (H - top - bottom) / maxShown - 8));
   const colX = (i) => 60 + (i * (W - 120 - S)) / Math.max(1, n - 1);
   const G = state.session.unit_grid ** 2;
