@@ -29,7 +29,8 @@ const GROUPS = {
   data: ["problem", "dataset", "noise", "n_samples", "val_size", "data_seed", "features"],
   architecture: ["hidden", "activation", "leaky_slope", "loss"],
   initialization: ["init", "bias_init", "seed", "rng_kind"],
-  "optimizer": ["optimizer", "batch_size", "shuffle"],
+  optimizer: ["optimizer", "batch_size", "shuffle", "learning_rate", "epochs"],
+  regularization: ["l1", "l2"],
   "compare axes": ["rows-axis", "rows-values", "cols-axis", "cols-values"],
 };
 // settings of the page itself (not of the run), kept in the URL too
