@@ -528,3 +528,38 @@ def test_speed_control_reaches_the_stream(server_url, browser):
     assert "speed=5" in req.value.url
     page.click("#play")
     page.close()
+
+
+def test_a_paused_page_keeps_its_session_and_replaces_an_expired_one(browser):
+    import uvicorn
+
+    from initlab.web.app import create_app
+    from initlab.web.config import Limits, parse_config
+    from initlab.web.session import Session
+
+    Session(parse_config({"hidden": [4]})).advance(1)  # compiled: creating takes << 4 s
+    app = create_app(Limits(idle_timeout=4))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}/"
+    try:
+        errors = []
+        page = _open(browser, url, "?hidden=4", errors)
+        sid = _session(page)
+        page.wait_for_timeout(9000)  # twice the idle timeout, paused
+        assert sid in app.state.store and _session(page) == sid
+        page.click("#step")
+        page.wait_for_function("document.getElementById('epoch').textContent === '1'")
+        # the server drops the session (as after a long sleep): the page starts a new one
+        app.state.store.delete(sid)
+        _new_session(page, sid)
+        assert "expired" in page.inner_text("#note-text")
+        page.close()
+        # a server without the heartbeat route answers 404 once; the page then uses GET
+        assert len([e for e in errors if "404" in e]) <= 2
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -714,6 +714,29 @@ function editWeight(layer, from, to, value) {
   });
 }
 
+// A paused page keeps its session: the server drops sessions it has not heard from for
+// limits.idle_timeout seconds (a killed tab must not hold its slot).
+let heartbeatPath = "heartbeat";
+
+async function heartbeat() {
+  if (!state.session || state.playing) return; // a stream keeps it alive by itself
+  const id = state.session.id;
+  const response = await fetch(heartbeatPath === "heartbeat" ? `/api/sessions/${id}/heartbeat` : `/api/sessions/${id}`,
+    { method: heartbeatPath === "heartbeat" ? "POST" : "GET" }).catch(() => null);
+  if (!response || response.ok || !state.session || state.session.id !== id) return;
+  const data = await response.json().catch(() => null);
+  if (response.status === 404 && data && data.error) { // the session itself is gone
+    enqueue(() => restart("the session had expired: started a new one at epoch 0"));
+  } else if (heartbeatPath === "heartbeat") {
+    heartbeatPath = "show"; // a server without the heartbeat route: any request keeps it
+  }
+}
+
+function startHeartbeat() {
+  const idle = (state.options.limits && state.options.limits.idle_timeout) || 300;
+  setInterval(heartbeat, Math.max(1000, (1000 * idle) / 4));
+}
+
 // ------------------------------------------------------------------------------ drawing
 const offscreen = document.createElement("canvas");
 
@@ -1506,6 +1529,7 @@ async function main() {
   }
   writeForm(cfg);
   wire();
+  startHeartbeat();
   try {
     const data = await createFirst(readFormOr(cfg), notes);
     startSession(data);
