@@ -1,13 +1,17 @@
 """The initlab playground: a local web app that trains networks live (``initlab serve``).
 
-Pick a data set, layers, activation, initializer, optimizer and loss in the
-page; the server trains with :mod:`initlab.engine` and streams the decision
-boundary, the curves, per-layer statistics and per-parameter updates to it.
+Pick a data set, input features, layers, activation, initializer, optimizer,
+loss and regularization in the page; the server trains with
+:mod:`initlab.engine` and streams the decision boundary (or the predicted
+value, for regression), the curves, per-layer statistics recorded every epoch,
+the network view (:mod:`initlab.web.netview`) and per-parameter updates to it.
+Lessons (:data:`initlab.web.config.LESSONS`) open it on a preset.
 Compare mode trains a grid of combinations (the blog's 4 activations x 4
 initializers by default) side by side.
 
 Needs the ``web`` extra (``pip install initlab[web]``: Starlette and
-uvicorn).  :mod:`initlab.web.config` and :mod:`initlab.web.session` do not;
+uvicorn).  :mod:`initlab.web.config`, :mod:`initlab.web.session` and
+:mod:`initlab.web.netview` do not;
 :func:`create_app` and :func:`serve` do.
 """
 
