@@ -2,16 +2,21 @@
 
 Commands: ``study`` (the main job), ``train``, ``list``, ``results``,
 ``report``, ``diagnose``, ``experiment``, ``advise``, ``serve``.  Each command is a thin
-layer over the library: parse, call, print.
+layer over the library: parse, check everything, call, print.  What is printed is
+literal text (:mod:`initlab._console`): no name, path or message is read as markup.
 """
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
+from copy import copy
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from ._console import console, err_console, error, number, say, text, warn
+from ._console import table as _table
 
 app = typer.Typer(
     name="initlab",
@@ -20,15 +25,129 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
 
 
-def _fail(message: str, code: int = 2) -> None:
-    from rich.markup import escape
-
-    err_console.print(f"[bold red]error:[/] {escape(str(message))}")
+def _fail(message: object, code: int = 2) -> None:
+    error(message)
     raise typer.Exit(code)
+
+
+class _Command:
+    """A command whose help texts are completed when the command line is built.
+
+    ``values`` maps a parameter to a function that says what it accepts, read from
+    the registries or the run schema at that moment (so a plugin's names are listed,
+    and ``import initlab.cli`` stays light); ``extra`` adds parameters built then (the
+    run fields of ``train``).  Every help text is escaped here, the one place where
+    text meets typer's rich markup, so ``[parquet]`` or a description's brackets show.
+    """
+
+    def __init__(
+        self,
+        func: Callable,
+        values: dict[str, Callable[[], str]] | None = None,
+        extra: Callable[[], list[inspect.Parameter]] | None = None,
+    ):
+        self.func = func
+        self.values = values or {}
+        self.extra = extra
+        self.__name__ = func.__name__
+        self.__doc__ = func.__doc__
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        from rich.markup import escape
+
+        sig = inspect.signature(self.func, eval_str=True)
+        params = [p for p in sig.parameters.values() if p.kind != p.VAR_KEYWORD]
+        params += self.extra() if self.extra else []
+        out = []
+        for p in params:
+            if isinstance(p.default, typer.models.ParameterInfo):
+                info = copy(p.default)
+                help_ = info.help or ""
+                if p.name in self.values:
+                    help_ = f"{help_}: {self.values[p.name]()}"
+                info.help = escape(help_)
+                p = p.replace(default=info)
+            out.append(p)
+        return sig.replace(parameters=out, return_annotation=None)
+
+    @property
+    def __annotations__(self) -> dict:
+        return {p.name: p.annotation for p in self.__signature__.parameters.values()}
+
+    def __call__(self, **kwargs) -> None:
+        self.func(**kwargs)
+
+
+def _command(name: str, on: typer.Typer = app, **values: Callable[[], str]):
+    """Register a command under ``name``; ``values`` as in :class:`_Command`."""
+
+    def register(func: Callable) -> Callable:
+        on.command(name)(_Command(func, values))
+        return func
+
+    return register
+
+
+def _one_of(names: Callable[[], object]) -> Callable[[], str]:
+    return lambda: "one of " + ", ".join(map(str, names()))
+
+
+def _registry(module: str) -> Callable[[], str]:
+    """The names of a registry (``"activations"``, ``"optim"``...), read when asked."""
+
+    def names():
+        from importlib import import_module
+
+        return import_module(f"initlab.{module}").REGISTRY.names()
+
+    return _one_of(names)
+
+
+def _metrics() -> list[str]:
+    from .runs import METRICS
+
+    return list(METRICS)
+
+
+def _presets() -> list[str]:
+    from .study import PRESETS
+
+    return list(PRESETS)
+
+
+def _executors() -> list[str]:
+    from .study import EXECUTORS
+
+    return list(EXECUTORS)
+
+
+def _experiments() -> list[str]:
+    from . import experiments
+
+    return experiments.names()
+
+
+_METRIC_HELP = "what ranks the runs (default val_acc; val_loss for regression)"
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"initlab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="print the version and exit"
+    ),
+) -> None:
+    """A laboratory for activation functions, weight initialization and optimizers."""
 
 
 def _parse_sizes(text: str) -> tuple[int, ...]:
@@ -42,55 +161,69 @@ def _parse_sizes(text: str) -> tuple[int, ...]:
         raise
 
 
-def _print_named(title: str, entries: dict[str, str]) -> None:
-    table = Table(title=title, show_header=True, header_style="bold", title_justify="left")
-    table.add_column("name")
-    table.add_column("description")
-    for name, text in entries.items():
-        table.add_row(name, text)
-    console.print(table)
-
-
-@app.command("list")
-def list_cmd(
-    what: str | None = typer.Argument(
-        None, help="activations, initializers, optimizers, losses, datasets (default: all)"
-    ),
-) -> None:
-    """List what can be chosen, each with a one-line description."""
+#: What ``initlab list`` can show, in order; each group is a function of no argument
+#: returning ``{name: (aliases, description)}`` from its owner.
+def _list_groups() -> dict[str, Callable[[], dict[str, tuple[str, str]]]]:
     from . import activations, datasets, initializers, losses, optim
 
-    groups = {
-        "activations": activations.REGISTRY,
-        "initializers": initializers.REGISTRY,
-        "bias initializers": initializers.BIAS_REGISTRY,
-        "optimizers": optim.REGISTRY,
-        "losses": losses.REGISTRY,
-        "datasets": datasets.REGISTRY,
-    }
-    from .runs import RECIPES
+    def registry(reg):
+        return lambda: {n: (", ".join(reg.aliases(n)), reg.describe(n)) for n in reg.names()}
 
-    recipes = {name: r.description for name, r in RECIPES.items()}
-    if what is None or "recipes".startswith(what.lower().rstrip("s")):
-        _print_named("recipes", recipes)
-        if what is not None:
-            return
+    def recipes():
+        from .runs import RECIPES
+
+        return {name: ("", r.description) for name, r in RECIPES.items()}
+
+    def presets():
+        from .study import Study
+
+        return {p: ("", Study.preset(p).description or "") for p in _presets()}
+
+    def experiments():
+        from . import experiments as ex
+
+        return {n: ("", ex.get(n).title) for n in ex.names()}
+
+    return {
+        "recipes": recipes,
+        "activations": registry(activations.REGISTRY),
+        "initializers": registry(initializers.REGISTRY),
+        "bias initializers": registry(initializers.BIAS_REGISTRY),
+        "optimizers": registry(optim.REGISTRY),
+        "losses": registry(losses.REGISTRY),
+        "datasets": registry(datasets.REGISTRY),
+        "presets": presets,
+        "experiments": experiments,
+    }
+
+
+def _list_names() -> str:
+    return ", ".join(g.replace(" ", "_") for g in _list_groups()) + " (default: all)"
+
+
+@_command("list", what=_list_names)
+def list_cmd(
+    what: str | None = typer.Argument(None, help="the group to list"),
+) -> None:
+    """List what can be chosen, each with a one-line description."""
+    groups = _list_groups()
     if what is not None:
-        keys = [k for k in groups if k.replace(" ", "_").startswith(what.lower().rstrip("s"))]
+        stem = what.lower().replace(" ", "_").rstrip("s")
+        keys = [k for k in groups if k.replace(" ", "_").startswith(stem)]
         if not keys:
             _fail(f"unknown group {what!r}; choose one of: {', '.join(groups)}")
         groups = {k: groups[k] for k in keys}
-    for title, registry in groups.items():
-        table = Table(title=title, show_header=True, header_style="bold", title_justify="left")
-        table.add_column("name")
-        table.add_column("aliases", style="dim")
-        table.add_column("description")
-        for name in registry.names():
-            table.add_row(name, ", ".join(registry.aliases(name)), registry.describe(name))
-        console.print(table)
-
-
-_TRAIN_OWN = ("dataset", "target", "recipe")  # train's options that are not run fields
+    for title, entries in groups.items():
+        rows = entries()
+        with_aliases = any(aliases for aliases, _ in rows.values())
+        columns = ["name", "aliases", "description"] if with_aliases else ["name", "description"]
+        console.print(
+            _table(
+                title,
+                columns,
+                ([n, a, d] if with_aliases else [n, d] for n, (a, d) in rows.items()),
+            )
+        )
 
 
 def _run_options() -> list[inspect.Parameter]:
@@ -113,10 +246,40 @@ def _run_options() -> list[inspect.Parameter]:
 
 
 _KEYWORD = inspect.Parameter.KEYWORD_ONLY
+#: The figures ``initlab train --plots`` writes: file name, what it shows.
+_TRAIN_PLOTS = {
+    "loss.png": "loss per epoch",
+    "mistakes.png": "the blog's scatter of mistakes (2-D data)",
+    "updates.png": "per-parameter updates",
+}
+
+
+def _recipes() -> list[str]:
+    from .runs import RECIPES
+
+    return list(RECIPES)
+
+
+def _datasets() -> str:
+    from .datasets import names
+
+    return "one of " + ", ".join(names()) + ", or a CSV/NPZ path"
 
 
 def train(
-    dataset: str = "blog", target: str | None = None, recipe: str | None = None, **fields
+    *,
+    dataset: str = typer.Option("blog", "--dataset", "-d", help="the data set"),
+    target: str | None = typer.Option(None, "--target", help="label column of a CSV"),
+    recipe: str | None = typer.Option(
+        None, "--recipe", help="a published protocol that sets the defaults"
+    ),
+    plots: str | None = typer.Option(
+        None,
+        "--plots",
+        help="directory to write the run's figures to (created; its parent must exist): "
+        + ", ".join(f"{k} ({v})" for k, v in _TRAIN_PLOTS.items()),
+    ),
+    **fields,
 ) -> None:
     """Train one network on a data set and print its accuracy and loss.
 
@@ -127,81 +290,123 @@ def train(
 
     given = {k: v for k, v in fields.items() if v is not None}
     try:
+        folder = _plots_folder(plots)
         spec = runs.RunSpec.make(recipe=recipe, **given)
         data = datasets.load(dataset, **({"target": target} if target else {}))
-        net = spec.network()
+        net = spec.network(**({"record_params": True} if folder else {}))
+        figures = _train_figures(folder, data)
+        say(("data:", "bold"), f" {data.label}: ", _data_caption(data))
         net.fit(data.X_train, data.y_train, data.X_val, data.y_val)
-    except (ValueError, TypeError, FileNotFoundError) as exc:
+    except (ValueError, TypeError, OSError) as exc:
         _fail(str(exc))
         return
     h = net.history_
     init = runs.label("init", spec.init, recipe)
-    table = Table(
-        title=f"{spec.activation} + {init}, {spec.optimizer} lr={spec.learning_rate:g}, "
-        f"{net.n_iter_} epochs on {data.label}",
-        caption=f"{data.n_train} training and {data.n_val} validation samples, "
-        f"{data.n_classes} classes, {data.n_features} features",
-        title_justify="left",
-        caption_justify="left",
+    rows = [
+        [split, number(h[f"{key}_loss"][-1]), f"{h[f'{key}_acc'][-1]:.2%}"]
+        for split, key in (("train", "train"), ("validation", "val"))
+    ]
+    console.print(
+        _table(
+            f"{spec.activation} + {init}, {spec.optimizer} lr={spec.learning_rate:g}, "
+            f"{net.n_iter_} epochs on {data.label}",
+            ["", "loss", "accuracy"],
+            rows,
+            right=("loss", "accuracy"),
+        )
     )
-    table.add_column("")
-    table.add_column("loss", justify="right")
-    table.add_column("accuracy", justify="right")
-    table.add_row("train", f"{h['train_loss'][-1]:.4f}", f"{h['train_acc'][-1]:.2%}")
-    table.add_row("validation", f"{h['val_loss'][-1]:.4f}", f"{h['val_acc'][-1]:.2%}")
-    console.print(table)
     if net.diverged_:
-        console.print(
-            f"[yellow]diverged at epoch {net.diverged_epoch_}: the loss or the weights "
-            "became non-finite; try a smaller --learning-rate[/]"
+        warn(_divergence_note(net))
+    _write_train_figures(net, data, folder, figures)
+
+
+def _data_caption(data) -> str:
+    """``750 training and 250 validation samples, 2 features, 4 classes: 0 (250), ...``."""
+    import numpy as np
+
+    head = (
+        f"{data.n_train} training and {data.n_val} validation samples, {data.n_features} features"
+    )
+    if getattr(data, "task", "classification") != "classification":
+        return head + ", regression"
+    counts = np.bincount(np.concatenate([data.y_train, data.y_val]), minlength=data.n_classes)
+    classes = ", ".join(f"{c} ({n})" for c, n in zip(data.classes, counts, strict=True))
+    return f"{head}, {data.n_classes} classes: {classes}"
+
+
+def _divergence_note(net) -> str:
+    from .engine import DIVERGENCE_FACTOR, DIVERGENCE_FLOOR
+
+    return (
+        f"diverged at epoch {net.diverged_epoch_}: the training loss passed "
+        f"max({DIVERGENCE_FACTOR:g} x its initial loss, {DIVERGENCE_FLOOR:g}) or a loss or "
+        "weight became inf/NaN; the numbers above are the last epoch's. "
+        "Try a smaller --learning-rate."
+    )
+
+
+def _plots_folder(plots: str | None):
+    """The ``--plots`` directory, checked before training: its parent must exist."""
+    if plots is None:
+        return None
+    from pathlib import Path
+
+    folder = Path(plots).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"--plots {plots!r} is a file, not a directory")
+    parent = folder.parent
+    if not folder.exists() and not parent.is_dir():
+        raise FileNotFoundError(
+            f"--plots {plots!r}: directory {str(parent)!r} does not exist (the last "
+            "directory is created, not its parents)"
+        )
+    import os
+
+    if not os.access(folder if folder.exists() else parent, os.W_OK):
+        raise PermissionError(f"--plots {plots!r}: permission denied")
+    return folder
+
+
+def _train_figures(folder, data) -> list[str]:
+    """The figures ``--plots`` will write for this data (the scatter needs 2 features)."""
+    if folder is None:
+        return []
+    names = list(_TRAIN_PLOTS)
+    if data.n_features != 2 or getattr(data, "task", "classification") != "classification":
+        names.remove("mistakes.png")
+    return names
+
+
+def _write_train_figures(net, data, folder, names: list[str]) -> None:
+    if folder is None:
+        return
+    from . import plots
+
+    draw = {
+        "loss.png": lambda: plots.loss_curve(net),
+        "mistakes.png": lambda: plots.mistakes(net, data),
+        "updates.png": lambda: plots.update_grid(net),
+    }
+    folder.mkdir(exist_ok=True)
+    written = []
+    for name in names:
+        draw[name]().savefig(folder / name, dpi=90)
+        written.append(str(folder / name))
+    say("wrote " + ", ".join(written))
+    if "mistakes.png" not in names:
+        say(
+            f"(no mistakes.png: the scatter needs 2-D classification data, {data.label} has "
+            f"{data.n_features} features)"
         )
 
 
-class _TrainCommand:
-    """``initlab train``: its options are the run schema's fields, read when the command
-    line is built, so a field registered later (a plugin's activation parameter) is an
-    option too."""
-
-    __name__ = "train"
-    __doc__ = train.__doc__
-
-    @property
-    def __signature__(self) -> inspect.Signature:
-        own = [
-            inspect.Parameter(
-                "dataset",
-                _KEYWORD,
-                default=typer.Option(
-                    "blog", "--dataset", "-d", help="data set name or CSV/NPZ path"
-                ),
-                annotation=str,
-            ),
-            inspect.Parameter(
-                "target",
-                _KEYWORD,
-                default=typer.Option(None, "--target", help="label column of a CSV"),
-                annotation=str | None,
-            ),
-            inspect.Parameter(
-                "recipe",
-                _KEYWORD,
-                default=typer.Option(
-                    None, "--recipe", help="a published protocol that sets the defaults: blog"
-                ),
-                annotation=str | None,
-            ),
-        ]
-        return inspect.Signature(own + _run_options(), return_annotation=None)
-
-    @property
-    def __annotations__(self) -> dict:
-        return {p.name: p.annotation for p in self.__signature__.parameters.values()}
-
-    def __call__(self, **kwargs) -> None:
-        train(**kwargs)
-
-
-app.command("train")(_TrainCommand())
+app.command("train")(
+    _Command(
+        train,
+        {"dataset": _datasets, "recipe": _one_of(_recipes)},
+        extra=_run_options,
+    )
+)
 
 
 # --- studies ---------------------------------------------------------------------------------
