@@ -101,10 +101,12 @@ def table(
 ) -> Table:
     """A table whose title, caption, headers and cells are literal text.
 
-    A column never gets narrower than its header (no header folded one letter per
-    line); the columns named in ``right`` are right-aligned.
+    A column is never narrower than its header (no header folded one letter per
+    line); the columns named in ``right`` hold numbers: right-aligned and never
+    cut, while text columns fold their long cells.
     """
     right = set(right)
+    rows = [[v if isinstance(v, Text) else text(str(v)) for v in row] for row in rows]
     out = Table(
         title=text(title),
         caption=text(caption) if caption is not None else None,
@@ -112,8 +114,16 @@ def table(
         caption_justify="left",
         **options,
     )
-    for c in columns:
-        out.add_column(text(c), justify="right" if c in right else "left", min_width=len(str(c)))
+    for i, c in enumerate(columns):
+        width = len(str(c))
+        if c in right:
+            width = max([width, *(r[i].cell_len for r in rows)])
+        out.add_column(
+            text(c),
+            justify="right" if c in right else "left",
+            min_width=width,
+            overflow="fold",
+        )
     for row in rows:
-        out.add_row(*(v if isinstance(v, Text) else text(str(v)) for v in row))
+        out.add_row(*row)
     return out

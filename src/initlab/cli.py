@@ -13,9 +13,11 @@ from collections.abc import Callable
 from copy import copy
 
 import typer
+from rich.box import SIMPLE_HEAD
 from rich.table import Table
 
-from ._console import console, err_console, error, number, say, text, warn
+from ._console import column as _column
+from ._console import console, err_console, error, number, say, warn
 from ._console import table as _table
 
 app = typer.Typer(
@@ -478,14 +480,18 @@ def _summary_tables(study, summary, metric: str) -> list[Table]:
     return tables
 
 
-@app.command()
+@_command("study", preset=_one_of(_presets), executor=_one_of(_executors), metric=_one_of(_metrics))
 def study(
-    preset: str = typer.Argument("blog", help="blog, optimizers, moons or deep"),
-    config: str | None = typer.Option(None, "--config", "-c", help="a study TOML file"),
+    preset: str = typer.Argument("blog", help="a study that ships with initlab"),
+    config: str | None = typer.Option(
+        None, "--config", "-c", help="a study TOML file (instead of a preset)"
+    ),
     seeds: int | None = typer.Option(None, "--seeds", help="number of seeds (0..n-1)"),
     epochs: int | None = typer.Option(None, "--epochs", help="override the epochs"),
     name: str | None = typer.Option(None, "--name", help="store the study under this name"),
-    store: str = typer.Option("initlab.db", "--store", help="SQLite file of studies"),
+    store: str = typer.Option(
+        "initlab.db", "--store", help="SQLite file of studies (created if missing)"
+    ),
     fresh: bool = typer.Option(False, "--fresh", help="retrain runs already stored"),
     replace: bool = typer.Option(
         False,
@@ -493,14 +499,14 @@ def study(
         help="redefine a stored study of this name with this grid (its old runs stay in "
         "the store for reuse); without it a changed grid is refused",
     ),
-    executor: str = typer.Option("local", "--executor", help="local, processes or dask"),
+    executor: str = typer.Option("local", "--executor", help="where the runs train"),
     workers: int | None = typer.Option(None, "--workers", help="processes or dask workers"),
-    scheduler: str | None = typer.Option(None, "--scheduler", help="tcp://HOST:PORT"),
-    metric: str | None = typer.Option(
-        None, "--metric", help="what ranks the runs: val_acc (default; val_loss for regression)"
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="the dask scheduler's address, tcp://HOST:PORT"
     ),
+    metric: str | None = typer.Option(None, "--metric", help=_METRIC_HELP),
     report: str | None = typer.Option(
-        None, "--report", "-o", help="report path (default: <study>-report.html)"
+        None, "--report", "-o", help="HTML report to write (default: <study>-report.html)"
     ),
     no_report: bool = typer.Option(False, "--no-report", help="skip the HTML report"),
     force_workers: bool = typer.Option(
@@ -522,84 +528,54 @@ def study(
 ) -> None:
     """Run a study (default: the blog's 16 combinations x 10 seeds), print and store it.
 
-    Exits 1 when some runs failed (the reasons are listed at the end, and
-    `initlab results --failed` lists the runs), 2 on bad input or a cluster or
-    store that cannot be used.
+    Everything used after training (the metric, the report path, the store) is
+    checked first.  Exits 1 when some runs failed (the reasons are listed at the
+    end, and `initlab results --failed` lists the runs), 2 on bad input or a
+    cluster or store that cannot be used.
     """
     import sys
     import time
 
-    from rich.markup import escape
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     from .distributed import ClusterError  # dask itself is imported only when used
     from .store import StoreError
-    from .study import Study, StudyConfigError
+    from .study import StudyConfigError
 
     start = time.perf_counter()
     try:
-        overrides = {"seeds": seeds, "epochs": epochs, "name": name}
-        if config:
-            s = Study.from_toml(config)
-            for k, v in overrides.items():
-                if v is not None:
-                    setattr(s, k, v)
-            s._normalize()
-        else:
-            s = Study.preset(preset, **overrides)
+        s = _define_study(preset, config, seeds=seeds, epochs=epochs, name=name)
         n_runs = s.n_runs()
+        _check_store(store)
         s.check(store, replace)
         metric = _check_metric(metric or s.default_metric())
-    except (StudyConfigError, StoreError, ValueError, FileNotFoundError) as exc:
+        report_path = None if no_report else _report_path(report, s.name)
+    except (StudyConfigError, StoreError, ValueError, OSError) as exc:
         _fail(str(exc))
         return
-    console.print(f"[bold]{s.name}[/]: {s.description or ''} — {n_runs} runs -> {store}")
-    columns = [
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("model-epochs"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    ]
+    say((s.name, "bold"), f": {s.description or ''} — {n_runs} runs -> {store}")
     try:
-        with Progress(*columns, console=err_console, transient=False) as bar:
-            task = bar.add_task("training", total=None)
-
-            def progress(done, total):
-                bar.update(task, completed=done, total=total)
-
-            with _warnings_to(err_console):
-                result = s.run(
-                    store,
-                    fresh=fresh,
-                    executor=executor,
-                    workers=workers,
-                    scheduler=scheduler,
-                    progress=progress,
-                    command=" ".join(["initlab", *sys.argv[1:]]),
-                    replace=replace,
-                    no_workers_timeout=wait_for_workers or float("inf"),
-                    force_workers=force_workers,
-                    chunk_size=chunk_size,
-                )
+        with _progress("model-epochs") as progress, _warnings_to():
+            result = s.run(
+                store,
+                fresh=fresh,
+                executor=executor,
+                workers=workers,
+                scheduler=scheduler,
+                progress=progress,
+                command=" ".join(["initlab", *sys.argv[1:]]),
+                replace=replace,
+                no_workers_timeout=wait_for_workers or float("inf"),
+                force_workers=force_workers,
+                chunk_size=chunk_size,
+            )
     except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted: finished runs are stored; rerun to resume[/]")
+        warn("interrupted: finished runs are stored; rerun to resume")
         raise typer.Exit(130) from None
     except (StoreError, StudyConfigError, ValueError, OSError, ClusterError) as exc:
         _fail(str(exc))
         return
     for note in result.notes:
-        console.print(f"[dim]{escape(note)}[/]")
-    console.print(str(result))
+        say((note, "dim"))
+    say(str(result))
     if result.skipped + result.trained:  # some runs finished: statistics and report
         try:
             summary = s.summary(metric)
@@ -608,19 +584,96 @@ def study(
             return
         for table in _summary_tables(s, summary, metric):
             console.print(table)
-        if not no_report:
-            _write_report(s, store, report, metric)
-    console.print(f"[dim]done in {time.perf_counter() - start:.1f} s[/]")
+        if report_path is not None:
+            _write_report(s, store, report_path, metric)
+    say((f"done in {time.perf_counter() - start:.1f} s", "dim"))
     if not result.ok:
-        err_console.print(
-            f"[bold red]{result.failed} run(s) failed[/] (stored as failed; a rerun retries them):"
+        say(
+            (f"{result.failed} run(s) failed", "bold red"),
+            " (stored as failed; a rerun retries them):",
+            err=True,
         )
         for line in result.failure_lines():
-            err_console.print(f"  {escape(line)}")
-        err_console.print(
-            f"  list them with: initlab results --failed --study {s.name} --store {store}"
+            say(f"  {line}", err=True)
+        say(
+            f"  list them with: initlab results --failed --study {s.name} --store {store}", err=True
         )
         raise typer.Exit(1)
+
+
+def _define_study(preset: str, config: str | None, **overrides):
+    """The study of a TOML file or a preset, with the command line's overrides."""
+    from .study import Study
+
+    if not config:
+        return Study.preset(preset, **overrides)
+    s = Study.from_toml(config)
+    for k, v in overrides.items():
+        if v is not None:
+            setattr(s, k, v)
+    s._normalize()
+    return s
+
+
+def _check_store(store: str) -> None:
+    """A store a study can be written to and read back from, checked before training."""
+    import os
+    from pathlib import Path
+
+    if store == ":memory:" or store.startswith("file:"):
+        raise ValueError(
+            f"--store {store!r}: a study needs a file that outlives the command "
+            "(its report and `initlab results` read it back); give a path like initlab.db"
+        )
+    path = Path(store).expanduser()
+    if path.is_dir():
+        raise IsADirectoryError(f"--store {store!r} is a directory; give a file name")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise FileNotFoundError(f"--store {store!r}: directory {str(parent)!r} does not exist")
+    # SQLite writes a journal beside the file, so the directory must be writable too
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise PermissionError(f"--store {store!r}: permission denied (the file or its directory)")
+
+
+def _report_path(path: str | None, study_name: str):
+    from .report import check_output_path
+
+    return check_output_path(path or f"{study_name}-report.html")
+
+
+class _progress:
+    """A progress bar on stderr; entered, it is the ``progress(done, total)`` callback."""
+
+    def __init__(self, unit: str, transient: bool = False):
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.bar = Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn(unit),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=transient,
+        )
+
+    def __enter__(self):
+        self.bar.__enter__()
+        task = self.bar.add_task("training", total=None)
+        return lambda done, total: self.bar.update(task, completed=done, total=total)
+
+    def __exit__(self, *exc):
+        return self.bar.__exit__(*exc)
 
 
 def _check_metric(metric: str) -> str:
@@ -638,9 +691,6 @@ def _check_metric(metric: str) -> str:
 class _warnings_to:
     """Show initlab's warnings (a capped --workers, a refused Dask worker) as one line."""
 
-    def __init__(self, where: Console):
-        self.where = where
-
     def __enter__(self):
         import warnings
 
@@ -649,7 +699,7 @@ class _warnings_to:
         return self
 
     def _show(self, message, category, filename, lineno, file=None, line=None):
-        self.where.print(f"[yellow]warning:[/] {message}")
+        warn(message)
 
     def __exit__(self, *exc):
         import warnings
@@ -657,103 +707,233 @@ class _warnings_to:
         warnings.showwarning = self._saved
 
 
-def _write_report(s, store: str, path: str | None, metric: str | None = None) -> None:
-    from pathlib import Path
+def _write_report(s, store: str, path, metric: str | None = None) -> None:
+    from . import report as _report
+
+    out = _report.build(s.name, store, path, metric=metric)
+    say("report written to ", (str(out), "bold"))
+
+
+_FORMATS = ("csv", "json", "parquet")
+#: The statistics ``results --summary`` shows by default (all are exported).
+_SUMMARY_SHOWN = ("n", "mean", "std", "ci_low", "ci_high", "diverged", "best", "tied")
+
+
+def _only_study(store: str, given: str | None) -> str:
+    """``given``, else the store's only study (several or none: an error naming them)."""
+    from .store import Store
+
+    if given is not None:
+        return given
+    with Store(store, readonly=True) as st:
+        names = st.study_names()
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise ValueError(f"no studies in {store}; run one with: initlab study --store {store}")
+    raise ValueError(
+        f"{store} holds {len(names)} studies: {', '.join(names)}; choose one with --study"
+    )
+
+
+def _parse_columns(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def _default_columns(frame, summary: bool) -> list[str]:
+    """The configuration columns that vary here, then the metrics (or the statistics)."""
+    from .runs import METRICS
+    from .stats import config_columns
+
+    config = [*config_columns(frame), *(["seed"] if "seed" in frame else [])]
+    varying = [c for c in config if frame[c].astype(str).nunique() > 1]
+    varying = [c for c in varying if not _follows_owner(frame, c, varying)]
+    if summary:
+        shown = list(_SUMMARY_SHOWN)
+    else:
+        shown = [*METRICS, "diverged"]
+        if "diverged" in frame and frame["diverged"].astype(bool).any():
+            shown.append("diverged_epoch")
+    return varying + [c for c in shown if c in frame.columns]
+
+
+def _follows_owner(frame, column: str, shown: list[str]) -> bool:
+    """A conditional field that only follows its shown owner (the leaky slope of
+    leaky_relu, "-" for the others) says nothing the owner's column does not."""
+    from .runs import get_field
 
     try:
-        from . import report as _report
-    except ImportError:
-        _report = None
-    if _report is None or not hasattr(_report, "build"):
-        out = Path(store).with_name(f"{s.name}-results.csv")
-        s.results().to_csv(out, index=False)
-        console.print(f"results written to [bold]{out}[/]")
-        return
-    out = Path(path or f"{s.name}-report.html")
-    _report.build(s.name, store, out, metric=metric)
-    console.print(f"report written to [bold]{out}[/]")
+        f = get_field(column)
+    except ValueError:
+        return False
+    if not f.conditional or f.owner not in shown:
+        return False
+    return bool(frame.astype({column: str}).groupby(f.owner)[column].nunique().max() <= 1)
 
 
-@app.command()
+def _choose_columns(frame, columns: list[str] | None, summary: bool) -> list[str]:
+    if columns is None:
+        return _default_columns(frame, summary)
+    unknown = [c for c in columns if c not in frame.columns]
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], list(frame.columns), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(
+            f"unknown column {unknown[0]!r}{hint}; the columns are: {', '.join(frame.columns)}"
+        )
+    return columns
+
+
+@_command("results", metric=_one_of(_metrics), fmt=_one_of(lambda: _FORMATS))
 def results(
-    study_name: str | None = typer.Option(None, "--study", "-s", help="study to query"),
-    store: str = typer.Option("initlab.db", "--store"),
-    where: list[str] = typer.Option([], "--where", "-w", help="filter COLUMN=VALUE (repeatable)"),
-    fmt: str | None = typer.Option(None, "--format", "-f", help="csv, json or parquet"),
-    output: str | None = typer.Option(None, "--output", "-o", help="file (default stdout)"),
-    summary: bool = typer.Option(False, "--summary", help="seeds collapsed, with statistics"),
-    metric: str | None = typer.Option(
-        None, "--metric", help="what ranks the runs: val_acc (default; val_loss for regression)"
+    study_name: str | None = typer.Option(
+        None, "--study", "-s", help="the study to query (default: the store's only study)"
     ),
+    store: str = typer.Option("initlab.db", "--store", help="SQLite file of studies"),
+    where: list[str] = typer.Option(
+        [], "--where", "-w", help="keep the rows where COLUMN=VALUE (also != < <= > >=; repeatable)"
+    ),
+    columns: str | None = typer.Option(
+        None,
+        "--columns",
+        help="comma-separated columns to show (default: the settings that vary, then the "
+        "metrics; exports have every column unless given)",
+    ),
+    fmt: str | None = typer.Option(
+        None, "--format", "-f", help="export format (default: from --output's suffix)"
+    ),
+    output: str | None = typer.Option(
+        None, "--output", "-o", help="file to export to (default: stdout with --format)"
+    ),
+    summary: bool = typer.Option(
+        False, "--summary", help="one row per configuration, seeds collapsed, with statistics"
+    ),
+    metric: str | None = typer.Option(None, "--metric", help=_METRIC_HELP + " with --summary"),
     limit: int = typer.Option(40, "--limit", min=0, help="rows shown in the terminal"),
-    failed: bool = typer.Option(False, "--failed", help="the failed runs, with their reason"),
+    failed: bool = typer.Option(
+        False, "--failed", help="the failed runs (of every study without --study), with reasons"
+    ),
 ) -> None:
-    """List the studies in a store, or query a study's runs (filter, export)."""
-    from .store import Store, StoreError
+    """Show a study's runs (filter, choose columns, export), or its failed runs."""
+    from .store import StoreError
+
+    wanted = _parse_columns(columns)
+    try:
+        metric = _check_metric(metric) if metric else None
+        fmt = _check_format(fmt, output)
+        if failed:
+            _show_failed(store, study_name, wanted, fmt, output, limit)
+            return
+        study_name = _only_study(store, study_name)
+        frame, recipe = _results_frame(study_name, store, summary, metric)
+        frame = _filter(frame, where, recipe)
+        shown = _choose_columns(frame, wanted, summary)
+    except _NoRows as exc:
+        _fail(exc, code=1)
+        return
+    except (StoreError, KeyError, ValueError) as exc:
+        _fail(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
+        return
+    if fmt is None:
+        what = "configurations" if summary else "runs"
+        _print_frame(frame[shown], f"{study_name}: {len(frame)} {what}", limit)
+        if not summary:
+            _failure_note(store, study_name)
+        return
+    _export(frame if wanted is None else frame[shown], fmt, output)
+
+
+def _check_format(fmt: str | None, output: str | None) -> str | None:
+    """The export format (None: print a table); checked before anything is read."""
+    if fmt is None and output is None:
+        return None
+    fmt = (fmt or output.rsplit(".", 1)[-1]).lower()
+    if fmt not in _FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of: {', '.join(_FORMATS)}")
+    if fmt == "parquet" and output is None:
+        raise ValueError("parquet is binary: give --output FILE")
+    if output is not None:
+        from .report import check_output_path
+
+        check_output_path(output)
+    return fmt
+
+
+def _results_frame(study_name: str, store: str, summary: bool, metric: str | None):
     from .study import Study
 
-    try:
-        if failed:
-            with Store(store, readonly=True) as st:
-                frame = st.failed_runs(study_name)
-                reasons = st.failure_reasons(study_name)
-            what = f"study {study_name}" if study_name else store
-            if frame.empty:
-                console.print(f"no failed runs in {what}")
-                return
-            if fmt is None and output is None:
-                shown = [c for c in frame.columns if frame[c].astype(str).nunique() > 1]
-                _print_frame(
-                    frame[
-                        ["run_hash", "error", *[c for c in shown if c not in ("run_hash", "error")]]
-                    ],
-                    f"{what}: {len(frame)} failed runs",
-                    limit,
-                )
-                for reason, n in reasons.items():
-                    console.print(f"  {n} run{'s' * (n != 1)}: {reason}")
-                return
-        elif study_name is None:
-            with Store(store, readonly=True) as st:
-                frame = st.studies()
-            if frame.empty:
-                console.print(f"no studies in {store}")
-                return
-            _print_frame(frame, f"studies in {store}", limit)
-            return
-        else:
-            s = Study.load(study_name, store)
-            frame = s.summary(metric) if summary else s.results()
-    except (StoreError, KeyError) as exc:
-        _fail(str(exc).strip('"'))
-        return
+    s = Study.load(study_name, store)
+    return (s.summary(metric) if summary else s.results()), s.recipe
+
+
+def _filter(frame, where: list[str], recipe):
     from . import runs as _runs
 
     for cond in where:
-        try:
-            column, op, value = _runs.parse_condition(cond, list(frame.columns), s.recipe)
-        except ValueError as exc:
-            _fail(str(exc))
-            return
+        column, op, value = _runs.parse_condition(cond, list(frame.columns), recipe)
         before = frame
         frame = _runs.select(frame, column, op, value)
         if frame.empty:
-            present = sorted({_runs.label(column, v, s.recipe) for v in before[column].dropna()})
+            present = sorted({_runs.label(column, v, recipe) for v in before[column].dropna()})
             shown = ", ".join(present[:12]) + (", ..." if len(present) > 12 else "")
-            _fail(
-                f"no rows match {column}{op}{_runs.label(column, value, s.recipe)} "
-                f"(as given: {cond!r}); {column} here is: {shown or 'always empty'}",
-                code=1,
+            raise _NoRows(
+                f"no rows match {column}{op}{_runs.label(column, value, recipe)} "
+                f"(as given: {cond!r}); {column} here is: {shown or 'always empty'}"
             )
-            return
-    if fmt is None and output is None:
-        _print_frame(frame, f"{study_name}: {len(frame)} rows", limit)
+    return frame
+
+
+class _NoRows(ValueError):
+    """A filter that keeps nothing (exit code 1: the query was valid)."""
+
+
+def _show_failed(store, study_name, wanted, fmt, output, limit) -> None:
+    from .store import Store
+
+    with Store(store, readonly=True) as st:
+        frame = st.failed_runs(study_name)
+        reasons = st.failure_reasons(study_name)
+    what = f"study {study_name}" if study_name else store
+    if frame.empty:
+        say(f"no failed runs in {what}")
         return
-    fmt = (fmt or output.rsplit(".", 1)[-1]).lower()
-    if fmt not in ("csv", "json", "parquet"):
-        _fail(f"unknown format {fmt!r}; choose csv, json or parquet")
-    if fmt == "parquet" and output is None:
-        _fail("parquet is binary: give --output FILE")
+    if fmt is not None:
+        _export(
+            frame if wanted is None else frame[_choose_columns(frame, wanted, False)], fmt, output
+        )
+        return
+    if wanted is None:
+        varying = [c for c in frame.columns if frame[c].astype(str).nunique() > 1]
+        shown = ["run_hash", "error", *[c for c in varying if c not in ("run_hash", "error")]]
+    else:
+        shown = _choose_columns(frame, wanted, False)
+    _print_frame(frame[shown], f"{what}: {len(frame)} failed runs", limit)
+    for reason, n in reasons.items():
+        say(f"  {n} run{'s' * (n != 1)}: {reason}")
+
+
+def _failure_note(store: str, study_name: str) -> None:
+    """After a study's runs: how many failed, and why."""
+    from .store import Store
+
+    with Store(store, readonly=True) as st:
+        reasons = st.failure_reasons(study_name)
+    if not reasons:
+        return
+    n = sum(reasons.values())
+    say((f"{n} failed run{'s' * (n != 1)}", "bold red"), " (not in the table above):", err=True)
+    for reason, k in reasons.items():
+        say(f"  {k} run{'s' * (k != 1)}: {reason}", err=True)
+    say(
+        f"  list them with: initlab results --failed --study {study_name} --store {store}", err=True
+    )
+
+
+def _export(frame, fmt: str, output: str | None) -> None:
     from contextlib import nullcontext
 
     from .files import replacing
@@ -762,22 +942,22 @@ def results(
         # written whole or not at all: a full disk leaves no truncated export
         with replacing(output) if output else nullcontext(None) as target:
             if fmt == "csv":
-                text = frame.to_csv(target, index=False)
+                out = frame.to_csv(target, index=False)
             elif fmt == "json":
-                text = frame.to_json(target, orient="records", indent=1)
+                out = frame.to_json(target, orient="records", indent=1)
             else:
                 frame.to_parquet(target, index=False)
-                text = None
+                out = None
     except ImportError as exc:
         _fail(f"{exc} (pip install initlab[parquet])")
         return
     except OSError as exc:
         _fail(f"cannot write {output}: {exc}")
         return
-    if output is None and text is not None:
-        typer.echo(text)
+    if output is None and out is not None:
+        typer.echo(out)
     elif output:
-        err_console.print(f"{len(frame)} rows written to {output}")
+        say(f"{len(frame)} rows written to {output}", err=True)
 
 
 # --- store ------------------------------------------------------------------------------------
@@ -827,51 +1007,84 @@ def store_recover(
         err_console.print(f"  [dim]unreadable: {line}[/]")
 
 
-def _print_frame(frame, title: str, limit: int) -> None:
-    table = Table(title=title, title_justify="left")
+def _cells(frame) -> list[list[str]]:
+    """The frame's cells as text: numbers rounded per column, layer sizes compact."""
+    columns = []
     for c in frame.columns:
-        table.add_column(str(c), overflow="fold")
-    for _, row in frame.head(limit).iterrows():
-        table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
-    console.print(table)
+        values = frame[c].tolist()
+        if c == "hidden":
+            columns.append([_sizes_label(v) for v in values])
+        elif frame[c].dtype.kind == "b":
+            columns.append(["yes" if v else "no" for v in values])
+        else:
+            columns.append(_column(values))
+    return [list(row) for row in zip(*columns, strict=True)] if columns else []
+
+
+def _sizes_label(value) -> str:
+    """``16-16-16-16`` as ``4 x 16``: equal widths say depth and width (not wrapped)."""
+    text_ = str(value)
+    parts = text_.split("-")
+    if len(parts) > 2 and len(set(parts)) == 1:
+        return f"{len(parts)} × {parts[0]}"
+    return text_
+
+
+def _print_frame(frame, title: str, limit: int) -> None:
+    shown = frame.head(limit)
+    numeric = [c for c in shown.columns if shown[c].dtype.kind in "fiu"]
+    console.print(
+        _table(
+            title,
+            [str(c) for c in shown.columns],
+            _cells(shown),
+            right=numeric,
+            box=SIMPLE_HEAD,
+            padding=(0, 1, 0, 0),
+            show_edge=False,
+        )
+    )
     if len(frame) > limit:
-        console.print(f"[dim]... {len(frame) - limit} more rows (use --format/--output)[/]")
+        say((f"... {len(frame) - limit} more rows (use --limit, --where or --output)", "dim"))
 
 
 # --- report ----------------------------------------------------------------------------------
 
 
-@app.command("report")
+@_command("report", metric=_one_of(_metrics))
 def report_cmd(
-    study_name: str = typer.Option(..., "--study", "-s", help="the stored study to report"),
+    study_name: str | None = typer.Option(
+        None, "--study", "-s", help="the stored study to report (default: the store's only one)"
+    ),
     store: str = typer.Option("initlab.db", "--store", help="SQLite file of studies"),
     output: str | None = typer.Option(
         None, "--output", "-o", help="HTML file to write (default: <study>-report.html)"
     ),
-    metric: str | None = typer.Option(
-        None, "--metric", help="what ranks the runs: val_acc (default; val_loss for regression)"
-    ),
+    metric: str | None = typer.Option(None, "--metric", help=_METRIC_HELP),
 ) -> None:
     """Regenerate a study's self-contained HTML report from the store alone."""
     import shlex
     import sys
     import time
-    from pathlib import Path
 
     from . import report as _report
+    from .store import StoreError
 
     start = time.perf_counter()
-    out = Path(output or f"{study_name}-report.html")
     command = "initlab " + " ".join(map(shlex.quote, sys.argv[1:]))
     try:
+        metric = _check_metric(metric) if metric else None
+        study_name = _only_study(store, study_name)
+        out = _report_path(output, study_name)
         path = _report.build(study_name, store, out, command=command, metric=metric)
-    except (ValueError, KeyError, OSError, RuntimeError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        _fail(str(message))
+    except (ValueError, KeyError, OSError, RuntimeError, StoreError) as exc:
+        _fail(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
         return
     size = path.stat().st_size / 1e6
-    console.print(
-        f"report written to [bold]{path}[/] ({size:.1f} MB, {time.perf_counter() - start:.1f} s)"
+    say(
+        "report written to ",
+        (str(path), "bold"),
+        f" ({size:.1f} MB, {time.perf_counter() - start:.1f} s)",
     )
 
 
