@@ -14,6 +14,7 @@ import math
 import numbers
 from collections.abc import Iterable, Sequence
 
+from rich.box import SIMPLE_HEAD
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -27,6 +28,8 @@ Part = str | Text | tuple[str, str]
 #: rounding noise (the standard deviation of equal values: 5.851e-17) and prints as 0.
 _NOISE = 1e-12
 _NOISE_SHARE = 1e-9
+#: A text column is at least as wide as its longest word, up to this many characters.
+_WORD = 16
 
 
 def text(*parts: Part) -> Text:
@@ -91,39 +94,51 @@ def column(values: Sequence[object]) -> list[str]:
     return [number(v, scale) for v in values]
 
 
+def _longest_word(cell: Text) -> int:
+    return max((len(w) for w in cell.plain.split()), default=0)
+
+
 def table(
     title: str | Text,
     columns: Sequence[str],
     rows: Iterable[Sequence[object]],
     caption: str | Text | None = None,
     right: Iterable[str] = (),
+    row_styles: Sequence[str | None] | None = None,
     **options,
 ) -> Table:
     """A table whose title, caption, headers and cells are literal text.
 
     A column is never narrower than its header (no header folded one letter per
     line); the columns named in ``right`` hold numbers: right-aligned and never
-    cut, while text columns fold their long cells.
+    cut, while text columns wrap between words (a word longer than 16 characters
+    may fold).  Compact: no vertical rules, one space between columns; at least as
+    wide as the title.  ``row_styles`` style whole rows.
     """
     right = set(right)
     rows = [[v if isinstance(v, Text) else text(str(v)) for v in row] for row in rows]
+    title = text(title)
+    compact = {"box": SIMPLE_HEAD, "padding": (0, 1, 0, 0), "show_edge": False}
+    options = {**compact, "min_width": title.cell_len, **options}  # the title on one line
     out = Table(
-        title=text(title),
+        title=title,
         caption=text(caption) if caption is not None else None,
         title_justify="left",
         caption_justify="left",
         **options,
     )
     for i, c in enumerate(columns):
-        width = len(str(c))
         if c in right:
-            width = max([width, *(r[i].cell_len for r in rows)])
+            cells = [r[i].cell_len for r in rows]
+        else:
+            cells = [min(_longest_word(r[i]), _WORD) for r in rows]
+        width = max([len(str(c)), *cells])
         out.add_column(
             text(c),
             justify="right" if c in right else "left",
             min_width=width,
             overflow="fold",
         )
-    for row in rows:
-        out.add_row(*row)
+    for row, style in zip(rows, row_styles or [None] * len(rows), strict=True):
+        out.add_row(*row, style=style)
     return out

@@ -13,11 +13,10 @@ from collections.abc import Callable
 from copy import copy
 
 import typer
-from rich.box import SIMPLE_HEAD
 from rich.table import Table
 
 from ._console import column as _column
-from ._console import console, err_console, error, number, say, warn
+from ._console import console, err_console, error, number, say, text, warn
 from ._console import table as _table
 
 app = typer.Typer(
@@ -83,7 +82,7 @@ class _Command:
         self.func(**kwargs)
 
 
-def _command(name: str, on: typer.Typer = app, **values: Callable[[], str]):
+def _command(name: str, /, on: typer.Typer = app, **values: Callable[[], str]):
     """Register a command under ``name``; ``values`` as in :class:`_Command`."""
 
     def register(func: Callable) -> Callable:
@@ -97,13 +96,13 @@ def _one_of(names: Callable[[], object]) -> Callable[[], str]:
     return lambda: "one of " + ", ".join(map(str, names()))
 
 
-def _registry(module: str) -> Callable[[], str]:
+def _registry(module: str, attr: str = "REGISTRY") -> Callable[[], str]:
     """The names of a registry (``"activations"``, ``"optim"``...), read when asked."""
 
     def names():
         from importlib import import_module
 
-        return import_module(f"initlab.{module}").REGISTRY.names()
+        return getattr(import_module(f"initlab.{module}"), attr).names()
 
     return _one_of(names)
 
@@ -216,16 +215,17 @@ def list_cmd(
             _fail(f"unknown group {what!r}; choose one of: {', '.join(groups)}")
         groups = {k: groups[k] for k in keys}
     for title, entries in groups.items():
-        rows = entries()
-        with_aliases = any(aliases for aliases, _ in rows.values())
-        columns = ["name", "aliases", "description"] if with_aliases else ["name", "description"]
-        console.print(
-            _table(
-                title,
-                columns,
-                ([n, a, d] if with_aliases else [n, d] for n, (a, d) in rows.items()),
-            )
+        _print_group(title, entries())
+
+
+def _print_group(title: str, rows: dict[str, tuple[str, str]]) -> None:
+    with_aliases = any(aliases for aliases, _ in rows.values())
+    columns = ["name", "aliases", "description"] if with_aliases else ["name", "description"]
+    console.print(
+        _table(
+            title, columns, ([n, a, d] if with_aliases else [n, d] for n, (a, d) in rows.items())
         )
+    )
 
 
 def _run_options() -> list[inspect.Parameter]:
@@ -965,7 +965,7 @@ store_app = typer.Typer(help="Check a store file, or recover what is readable of
 app.add_typer(store_app, name="store")
 
 
-@store_app.command("check")
+@_command("check", on=store_app)
 def store_check(
     path: str = typer.Argument("initlab.db", help="the store file"),
     full: bool = typer.Option(False, "--full", help="PRAGMA integrity_check (slower)"),
@@ -980,16 +980,16 @@ def store_check(
         _fail(str(exc))
         return
     if not problems:
-        console.print(f"{path}: ok")
+        say(f"{path}: ok")
         return
-    err_console.print(f"[bold red]{path} is damaged[/] ({len(problems)} problem(s)):")
+    say((f"{path} is damaged", "bold red"), f" ({len(problems)} problem(s)):", err=True)
     for line in problems[:20]:
-        err_console.print(f"  {line}")
-    err_console.print(_repair_hint(path))
+        say(f"  {line}", err=True)
+    say(_repair_hint(path), err=True)
     raise typer.Exit(1)
 
 
-@store_app.command("recover")
+@_command("recover", on=store_app)
 def store_recover(
     path: str = typer.Argument(..., help="the damaged store (never modified)"),
     target: str = typer.Argument(..., help="the new store to create"),
@@ -1002,9 +1002,9 @@ def store_recover(
     except StoreError as exc:
         _fail(str(exc))
         return
-    console.print(str(report))
+    say(str(report))
     for line in report.problems[:10]:
-        err_console.print(f"  [dim]unreadable: {line}[/]")
+        say((f"  unreadable: {line}", "dim"), err=True)
 
 
 def _cells(frame) -> list[list[str]]:
@@ -1039,9 +1039,6 @@ def _print_frame(frame, title: str, limit: int) -> None:
             [str(c) for c in shown.columns],
             _cells(shown),
             right=numeric,
-            box=SIMPLE_HEAD,
-            padding=(0, 1, 0, 0),
-            show_edge=False,
         )
     )
     if len(frame) > limit:
@@ -1089,7 +1086,7 @@ def report_cmd(
 
 
 # --- serve -----------------------------------------------------------------------------------
-@app.command()
+@_command("serve")
 def serve(
     host: str = typer.Option(
         "127.0.0.1", "--host", help="interface to bind (default: this machine only)"
@@ -1108,30 +1105,21 @@ def serve(
     from .web import serve as run_server
 
     if host not in ("127.0.0.1", "localhost", "::1"):
-        err_console.print(
-            f"[yellow]warning:[/] binding to {host}: anyone who can reach this machine "
-            "can use the playground"
-        )
+        warn(f"binding to {host}: anyone who can reach this machine can use the playground")
     try:
-        run_server(host=host, port=port, open_browser=open_browser, announce=console.print)
+        run_server(host=host, port=port, open_browser=open_browser, announce=say)
     except OSError as exc:
         _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
 # --- diagnose / experiment -------------------------------------------------------------------
 def _stats_table(df, title: str) -> Table:
-    from rich import box
-
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
     cols = ["layer", "z_var", "a_mean", "a_var", "grad_var", "dW_var"]  # all in --out CSV
     extra = [c for c in ("saturated", "dead") if df[c].notna().any()] + ["copies"]
-    for col in cols + extra:
-        table.add_column(col, justify="right")
+    rows = []
     for _, row in df.iterrows():
         cells = [str(int(row["layer"])) if row["kind"] == "hidden" else "out"]
-        for col in cols[1:]:
-            v = row[col]
-            cells.append(f"{v:.3g}" if v == 0 or 1e-2 <= abs(v) < 1e3 else f"{v:.1e}")
+        cells += [_num(row[col]) for col in cols[1:]]
         for col in extra:
             v = row[col]
             if v != v:  # NaN
@@ -1140,8 +1128,8 @@ def _stats_table(df, title: str) -> Table:
                 cells.append(str(int(v)))
             else:
                 cells.append(f"{v:.1%}")
-        table.add_row(*cells)
-    return table
+        rows.append(cells)
+    return _table(title, cols + extra, rows, right=cols + extra)
 
 
 def _diagnose_torch(spec, input_shape, init, sigma_b2, q0, dataset, n_samples, seed, folder):
@@ -1179,18 +1167,30 @@ def _diagnose_torch(spec, input_shape, init, sigma_b2, q0, dataset, n_samples, s
     written = [folder / "propagation.png", folder / "propagation.csv"]
     plots.propagation(df, title=label).savefig(written[0], dpi=90)
     df.to_csv(written[1], index=False)
-    console.print("wrote " + ", ".join(str(p) for p in written))
+    say("wrote " + ", ".join(str(p) for p in written))
 
 
-@app.command()
+def _inits_or_critical() -> str:
+    from .initializers import REGISTRY
+
+    return "one of " + ", ".join(REGISTRY.names()) + ", or critical"
+
+
+@_command(
+    "diagnose",
+    activation=_registry("activations"),
+    init=_inits_or_critical,
+    bias_init=_registry("initializers", "BIAS_REGISTRY"),
+    dataset=_registry("datasets"),
+)
 def diagnose(
-    activation: str = typer.Option("relu", "--activation", "-a"),
+    activation: str = typer.Option("relu", "--activation", "-a", help="hidden-layer nonlinearity"),
     init: str | None = typer.Option(
         None,
         "--init",
         "-i",
-        help="an initializer name, or 'critical' (edge of chaos); default he_normal "
-        "(a --torch model keeps its own weights unless given)",
+        help="weight initializer, 'critical' being the edge of chaos (default he_normal; "
+        "a --torch model keeps its own weights unless given)",
     ),
     torch_model: str | None = typer.Option(
         None, "--torch", help="diagnose a PyTorch model: MODULE:FACTORY or FILE.py:FACTORY"
@@ -1200,7 +1200,7 @@ def diagnose(
     ),
     depth: int = typer.Option(10, "--depth", help="number of hidden layers"),
     width: int = typer.Option(256, "--width", help="width of every hidden layer"),
-    bias_init: str = typer.Option("zeros", "--bias-init"),
+    bias_init: str = typer.Option("zeros", "--bias-init", help="bias initializer"),
     sigma_w2: float | None = typer.Option(
         None, "--sigma-w2", help="weights N(0, sigma_w2 / fan_in) instead of --init"
     ),
@@ -1218,8 +1218,8 @@ def diagnose(
     ),
     epochs: int = typer.Option(0, "--epochs", help="also train (on --dataset) and record"),
     every: int = typer.Option(5, "--every", help="record every k epochs when training"),
-    seed: int = typer.Option(0, "--seed", "-s"),
-    out: str = typer.Option(".", "--out", "-o", help="directory for the PNG plots"),
+    seed: int = typer.Option(0, "--seed", "-s", help="seed of the weights and inputs"),
+    out: str = typer.Option(".", "--out", "-o", help="directory for the PNG plots and CSV"),
 ) -> None:
     """Per-layer signal propagation of a network at initialization (and during training)."""
     from pathlib import Path
@@ -1288,7 +1288,7 @@ def diagnose(
     df.to_csv(written[1], index=False)
     if spectrum is not None:
         s = spectrum.ravel()
-        console.print(
+        say(
             f"Jacobian singular values: mean {s.mean():.3g}, max {s.max():.3g}, "
             f"Var(s²)/E(s²)² = {np.var(s**2) / np.mean(s**2) ** 2:.3g}"
         )
@@ -1298,22 +1298,32 @@ def diagnose(
         written += [folder / "evolution.png", folder / "evolution.csv"]
         plots.record(record, title=label).savefig(written[-2], dpi=90)
         record.to_csv(written[-1], index=False)
-    console.print("wrote " + ", ".join(str(p) for p in written))
+    say("wrote " + ", ".join(str(p) for p in written))
 
 
-@app.command()
+def _experiment_executors() -> list[str]:
+    from .experiments._common import EXECUTORS
+
+    return list(EXECUTORS)
+
+
+@_command("experiment", name=_one_of(_experiments), executor=_one_of(_experiment_executors))
 def experiment(
-    name: str | None = typer.Argument(None, help="experiment name (see --list)"),
-    list_: bool = typer.Option(False, "--list", "-l", help="list the experiments"),
+    name: str | None = typer.Argument(None, help="the experiment (none: list them)"),
+    list_: bool = typer.Option(
+        False, "--list", "-l", help="list the experiments (as initlab list experiments)"
+    ),
     quick: bool = typer.Option(False, "--quick", help="the reduced size of the test suite"),
-    seed: int = typer.Option(0, "--seed", "-s"),
+    seed: int = typer.Option(0, "--seed", "-s", help="seed of the whole experiment"),
     out: str = typer.Option(".", "--out", "-o", help="directory for the figure"),
     data: bool = typer.Option(False, "--data", help="also write the measurements as CSV"),
     executor: str = typer.Option(
-        "local", "--executor", help="local, processes or dask (for trainability)"
+        "local", "--executor", help="where the experiments that train run (trainability)"
     ),
     workers: int | None = typer.Option(None, "--workers", help="processes or dask workers"),
-    scheduler: str | None = typer.Option(None, "--scheduler", help="tcp://HOST:PORT"),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="the dask scheduler's address, tcp://HOST:PORT"
+    ),
 ) -> None:
     """Run a named reproduction of an initialization paper and compare with its claims."""
     from pathlib import Path
@@ -1321,12 +1331,7 @@ def experiment(
     from . import experiments
 
     if list_ or name is None:
-        table = Table(title="experiments", title_justify="left")
-        table.add_column("name")
-        table.add_column("what")
-        for n in experiments.names():
-            table.add_row(n, experiments.get(n).title)
-        console.print(table)
+        _print_group("experiments", _list_groups()["experiments"]())
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -1353,15 +1358,18 @@ def experiment(
     except (ValueError, TypeError, ClusterError) as exc:
         _fail(str(exc))
         return
-    table = Table(
-        title=f"{result.name}: {result.title} ({result.seconds:.1f} s)", title_justify="left"
+    rows = [
+        [c.claim, c.paper, c.ours, text(("yes", "green") if c.holds else ("no", "red"))]
+        for c in result.claims
+    ]
+    console.print(
+        _table(
+            f"{result.name}: {result.title} ({result.seconds:.1f} s)",
+            ["claim", "paper", "ours", "holds"],
+            rows,
+        )
     )
-    for col in ("claim", "paper", "ours", "holds"):
-        table.add_column(col)
-    for c in result.claims:
-        table.add_row(c.claim, c.paper, c.ours, "[green]yes[/]" if c.holds else "[red]no[/]")
-    console.print(table)
-    console.print(f"[dim]{result.reference}[/]")
+    say((result.reference, "dim"))
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{result.name}.png"
@@ -1370,7 +1378,7 @@ def experiment(
     if data:
         written.append(folder / f"{result.name}.csv")
         result.data.to_csv(written[-1], index=False)
-    console.print("wrote " + ", ".join(str(p) for p in written))
+    say("wrote " + ", ".join(str(p) for p in written))
     if not result.all_hold:
         raise typer.Exit(1)
 
@@ -1383,9 +1391,14 @@ def _num(v: float) -> str:
     return f"{v:.3g}" if v == 0 or 1e-2 <= abs(v) < 1e4 else f"{v:.1e}"
 
 
-@app.command()
+@_command(
+    "advise",
+    activation=_registry("activations"),
+    optimizer=_registry("optim"),
+    dataset=_datasets,
+)
 def advise(
-    activation: str = typer.Option("relu", "--activation", "-a"),
+    activation: str = typer.Option("relu", "--activation", "-a", help="hidden-layer nonlinearity"),
     depth: int = typer.Option(..., "--depth", help="number of hidden layers"),
     width: int = typer.Option(..., "--width", help="width of every hidden layer"),
     dataset: str | None = typer.Option(
@@ -1395,9 +1408,13 @@ def advise(
     check: bool = typer.Option(False, "--check", help="train the candidates to confirm"),
     seeds: int = typer.Option(3, "--seeds", help="seeds per candidate for --check"),
     epochs: int = typer.Option(5, "--epochs", help="epochs for --check"),
-    optimizer: str = typer.Option("momentum", "--optimizer", "-o", help="for --check"),
-    learning_rate: float = typer.Option(0.001, "--learning-rate", "--lr", help="for --check"),
-    batch_size: int = typer.Option(32, "--batch-size", help="for --check (0: full batch)"),
+    optimizer: str = typer.Option("momentum", "--optimizer", "-o", help="optimizer of --check"),
+    learning_rate: float = typer.Option(
+        0.001, "--learning-rate", "--lr", help="learning rate of --check"
+    ),
+    batch_size: int = typer.Option(
+        32, "--batch-size", help="batch size of --check (0: full batch)"
+    ),
 ) -> None:
     """Which initializer for this network, and why: mean-field advice (and --check by training)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -1429,21 +1446,15 @@ def advise(
     except (ValueError, TypeError, FileNotFoundError) as exc:
         _fail(str(exc))
         return
-    table = Table(
-        title=f"{result.activation}: {depth} hidden layers of {width} "
-        f"(inputs: {result.n_features} features, mean square q0 = {result.q0:.3g})",
-        title_justify="left",
-        caption="q_L/q_1: pre-activation variance, last over first hidden layer; grad 1/L: "
-        "squared gradient, first over last; ✓: depth ≤ 6 ξ_c",
-        caption_justify="left",
-    )
-    for col in ("init", "σ_w²", "σ_b²", "q_L/q_1", "grad 1/L", "χ₁", "ξ_c", "ξ_∇", "phase"):
-        table.add_column(col, justify="left" if col in ("init", "phase") else "right")
-    table.add_column("✓")
-    table.add_column("from", style="dim")
-    for c in result.candidates:
-        style = "bold green" if c == result.recommended else None
-        table.add_row(
+    _print_advice(result, depth, width)
+    if result.checked is not None:
+        _print_check(result)
+
+
+def _print_advice(result, depth: int, width: int) -> None:
+    columns = ["init", "σ_w²", "σ_b²", "q_L/q_1", "grad 1/L", "χ₁", "ξ_c", "ξ_∇", "phase"]
+    rows = [
+        [
             c.name,
             f"{c.sigma_w2:.4g}",
             f"{c.sigma_b2:g}",
@@ -1454,42 +1465,63 @@ def advise(
             _num(c.xi_grad),
             c.phase,
             "✓" if c.trainable else "✗",
-            c.source,
-            style=style,
+            text((c.source, "dim")),
+        ]
+        for c in result.candidates
+    ]
+    console.print(
+        _table(
+            f"{result.activation}: {depth} hidden layers of {width} "
+            f"(inputs: {result.n_features} features, mean square q0 = {result.q0:.3g})",
+            [*columns, "✓", "from"],
+            rows,
+            caption="q_L/q_1: pre-activation variance, last over first hidden layer; grad 1/L: "
+            "squared gradient, first over last; ✓: depth ≤ 6 ξ_c",
+            right=[c for c in columns if c not in ("init", "phase")],
+            row_styles=[
+                "bold green" if c == result.recommended else None for c in result.candidates
+            ],
         )
-    console.print(table)
+    )
     r = result.recommended
     what = "the edge of chaos" if r.name == "critical" else r.name
-    console.print(
-        f"[bold]Recommended:[/] {what}: W ~ N(0, {r.sigma_w2:.4g} / fan_in), "
-        + (f"b ~ N(0, {r.sigma_b2:g})" if r.sigma_b2 else "b = 0")
-        + f"  [dim]({r.source})[/]"
+    bias = f"b ~ N(0, {r.sigma_b2:g})" if r.sigma_b2 else "b = 0"
+    say(
+        ("Recommended:", "bold"),
+        f" {what}: W ~ N(0, {r.sigma_w2:.4g} / fan_in), {bias}  ",
+        (f"({r.source})", "dim"),
     )
-    for text, source in result.notes:
-        console.print(f" • {text}  [dim]({source})[/]")
-    if result.checked is not None:
-        setup = result.check_setup
-        check_table = Table(
-            title=f"--check: {setup['data']}, {len(setup['seeds'])} seeds, {setup['epochs']} "
-            f"epochs of {setup['optimizer']} (lr {setup['learning_rate']:g}, batch "
-            f"{setup['batch_size'] or 'full'})",
-            title_justify="left",
-            caption="★ best val_acc  ≈ tied with it (paired t-test across seeds)  "
-            "predicted: rank by the mean-field score",
-            caption_justify="left",
-        )
-        for col in ("init", "val_acc", "95% CI", "train_loss", "predicted"):
-            check_table.add_column(col, justify="left" if col == "init" else "right")
-        for _, row in result.checked.sort_values("predicted_rank").iterrows():
-            mark = " ★" if row["best"] else (" ≈" if row["tied"] else "")
-            check_table.add_row(
+    for note, source in result.notes:
+        say(f" • {note}  ", (f"({source})", "dim"))
+
+
+def _print_check(result) -> None:
+    setup = result.check_setup
+    rows = []
+    for _, row in result.checked.sort_values("predicted_rank").iterrows():
+        mark = " ★" if row["best"] else (" ≈" if row["tied"] else "")
+        rows.append(
+            [
                 row["init"],
                 f"{row['mean']:.1%}{mark}",
                 f"{row['ci_low']:.1%} .. {row['ci_high']:.1%}",
                 f"{row['train_loss']:.3g}",
                 str(int(row["predicted_rank"])),
-            )
-        console.print(check_table)
+            ]
+        )
+    columns = ["init", "val_acc", "95% CI", "train_loss", "predicted"]
+    console.print(
+        _table(
+            f"--check: {setup['data']}, {len(setup['seeds'])} seeds, {setup['epochs']} "
+            f"epochs of {setup['optimizer']} (lr {setup['learning_rate']:g}, batch "
+            f"{setup['batch_size'] or 'full'})",
+            columns,
+            rows,
+            caption="★ best val_acc  ≈ tied with it (paired t-test across seeds)  "
+            "predicted: rank by the mean-field score",
+            right=columns[1:],
+        )
+    )
 
 
 def main() -> None:  # console-script entry point
