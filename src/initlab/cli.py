@@ -835,7 +835,7 @@ def results(
     except _NoRows as exc:
         _fail(exc, code=1)
         return
-    except (StoreError, KeyError, ValueError) as exc:
+    except (StoreError, KeyError, ValueError, OSError) as exc:
         _fail(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
         return
     if fmt is None:
