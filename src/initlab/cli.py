@@ -323,17 +323,16 @@ def train(
 
 
 def _data_caption(data) -> str:
-    """``750 training and 250 validation samples, 2 features, 4 classes: 0 (250), ...``."""
+    """``750 training and 250 validation samples, 4 classes: 0 (250), ...; 2 features``."""
     import numpy as np
 
-    head = (
-        f"{data.n_train} training and {data.n_val} validation samples, {data.n_features} features"
-    )
+    head = f"{data.n_train} training and {data.n_val} validation samples"
+    features = f"{data.n_features} features"
     if getattr(data, "task", "classification") != "classification":
-        return head + ", regression"
+        return f"{head}, regression; {features}"
     counts = np.bincount(np.concatenate([data.y_train, data.y_val]), minlength=data.n_classes)
     classes = ", ".join(f"{c} ({n})" for c, n in zip(data.classes, counts, strict=True))
-    return f"{head}, {data.n_classes} classes: {classes}"
+    return f"{head}, {data.n_classes} classes: {classes}; {features}"
 
 
 def _divergence_note(net) -> str:

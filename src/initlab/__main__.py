@@ -1,0 +1,5 @@
+"""``python -m initlab``: the command line."""
+
+from .cli import main
+
+main()
