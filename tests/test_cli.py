@@ -206,14 +206,22 @@ def test_help_lists_the_allowed_values_from_their_owners():
 def test_help_shows_brackets_literally():
     out = words(runner.invoke(app, ["results", "--help"], env=WIDE))
     assert "!= < <= > >=" in out  # no markup swallowed the operators
-    # a help text holding a markup-like tag (e.g. from a plugin's description) shows as is
-    from initlab.cli import _Command
+    # help holding a markup-like tag (e.g. a plugin's description) shows as it is
+    import typer
 
-    def cmd(x: str = __import__("typer").Option("a", help="pip install initlab[parquet]")):
-        pass
+    from initlab.cli import _command
 
-    sig = _Command(cmd).__signature__
-    assert sig.parameters["x"].default.help == r"pip install initlab\[parquet]"  # rich escape
+    extra = typer.Typer()
+
+    @_command("cmd", on=extra, y=lambda: "[bold]b")
+    def cmd(
+        x: str = typer.Option("a", help="pip install initlab[parquet]"),
+        y: str = typer.Option("b", help="a value"),
+    ):
+        """A command."""
+
+    out = words(runner.invoke(extra, ["--help"], env=WIDE))
+    assert "pip install initlab[parquet]" in out and "a value: [bold]b" in out
 
 
 # --- all user text is literal ----------------------------------------------------------------

@@ -34,23 +34,15 @@ def _fail(message: object, code: int = 2) -> None:
 
 
 class _Command:
-    """A command whose help texts are completed when the command line is built.
+    """A command whose parameters are read when the command line is built.
 
-    ``values`` maps a parameter to a function that says what it accepts, read from
-    the registries or the run schema at that moment (so a plugin's names are listed,
-    and ``import initlab.cli`` stays light); ``extra`` adds parameters built then (the
-    run fields of ``train``).  Every help text is escaped here, the one place where
+    ``extra`` adds parameters built then (the run fields of ``train``, so a plugin's
+    field is an option too).  Every help text is escaped here, the one place where
     text meets typer's rich markup, so ``[parquet]`` or a description's brackets show.
     """
 
-    def __init__(
-        self,
-        func: Callable,
-        values: dict[str, Callable[[], str]] | None = None,
-        extra: Callable[[], list[inspect.Parameter]] | None = None,
-    ):
+    def __init__(self, func: Callable, extra: Callable[[], list[inspect.Parameter]] | None = None):
         self.func = func
-        self.values = values or {}
         self.extra = extra
         self.__name__ = func.__name__
         self.__doc__ = func.__doc__
@@ -66,10 +58,7 @@ class _Command:
         for p in params:
             if isinstance(p.default, typer.models.ParameterInfo):
                 info = copy(p.default)
-                help_ = info.help or ""
-                if p.name in self.values:
-                    help_ = f"{help_}: {self.values[p.name]()}"
-                info.help = escape(help_)
+                info.help = escape(info.help or "")
                 p = p.replace(default=info)
             out.append(p)
         return sig.replace(parameters=out, return_annotation=None)
@@ -82,11 +71,32 @@ class _Command:
         self.func(**kwargs)
 
 
+def _help_with(values: dict[str, Callable[[], str]]) -> type:
+    """A command class whose help appends what each parameter in ``values`` accepts.
+
+    ``values`` maps a parameter to a function that says it, read from the registries
+    or the run schema only when the help is shown: so a plugin's names are listed,
+    and a command that is run, not asked for help, imports none of them.
+    """
+    from rich.markup import escape
+    from typer.core import TyperCommand
+
+    class Command(TyperCommand):
+        def format_help(self, ctx, formatter):
+            for param in self.params:
+                if param.name in values and not getattr(param, "_values_shown", False):
+                    param.help = f"{param.help}: {escape(values[param.name]())}"
+                    param._values_shown = True
+            return super().format_help(ctx, formatter)
+
+    return Command
+
+
 def _command(name: str, /, on: typer.Typer = app, **values: Callable[[], str]):
-    """Register a command under ``name``; ``values`` as in :class:`_Command`."""
+    """Register a command under ``name``; ``values`` as in :func:`_help_with`."""
 
     def register(func: Callable) -> Callable:
-        on.command(name)(_Command(func, values))
+        on.command(name, cls=_help_with(values))(_Command(func))
         return func
 
     return register
@@ -401,12 +411,8 @@ def _write_train_figures(net, data, folder, names: list[str]) -> None:
         )
 
 
-app.command("train")(
-    _Command(
-        train,
-        {"dataset": _datasets, "recipe": _one_of(_recipes)},
-        extra=_run_options,
-    )
+app.command("train", cls=_help_with({"dataset": _datasets, "recipe": _one_of(_recipes)}))(
+    _Command(train, extra=_run_options)
 )
 
 
