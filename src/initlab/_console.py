@@ -99,7 +99,7 @@ def _longest_word(cell: Text) -> int:
 
 
 def table(
-    title: str | Text,
+    title: str | Text | None,
     columns: Sequence[str],
     rows: Iterable[Sequence[object]],
     caption: str | Text | None = None,
@@ -117,9 +117,11 @@ def table(
     """
     right = set(right)
     rows = [[v if isinstance(v, Text) else text(str(v)) for v in row] for row in rows]
-    title = text(title)
+    title = text(title) if title is not None else None
     compact = {"box": SIMPLE_HEAD, "padding": (0, 1, 0, 0), "show_edge": False}
-    options = {**compact, "min_width": title.cell_len, **options}  # the title on one line
+    if title is not None:
+        compact["min_width"] = title.cell_len  # the title on one line
+    options = {**compact, **options}
     out = Table(
         title=title,
         caption=text(caption) if caption is not None else None,

@@ -318,15 +318,14 @@ def train(
         [split, number(h[f"{key}_loss"][-1]), f"{h[f'{key}_acc'][-1]:.2%}"]
         for split, key in (("train", "train"), ("validation", "val"))
     ]
-    console.print(
-        _table(
+    say(
+        (
             f"{spec.activation} + {init}, {spec.optimizer} lr={spec.learning_rate:g}, "
             f"{net.n_iter_} epochs on {data.label}",
-            ["", "loss", "accuracy"],
-            rows,
-            right=("loss", "accuracy"),
+            "bold",
         )
     )
+    console.print(_table(None, ["", "loss", "accuracy"], rows, right=("loss", "accuracy")))
     if net.diverged_:
         warn(_divergence_note(net))
     _write_train_figures(net, data, folder, figures)
