@@ -1029,7 +1029,7 @@ def _sizes_label(value) -> str:
     """``16-16-16-16`` as ``4 x 16``: equal widths say depth and width (not wrapped)."""
     text_ = str(value)
     parts = text_.split("-")
-    if len(parts) > 2 and len(set(parts)) == 1:
+    if len(parts) > 1 and len(set(parts)) == 1:
         return f"{len(parts)} × {parts[0]}"
     return text_
 
