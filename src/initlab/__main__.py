@@ -1,6 +1,6 @@
-"""``python -m initlab``: the command line."""
+"""``python -m initlab``: the command line, as the ``initlab`` command."""
 
-from .cli import main
+from initlab.cli import main
 
 if __name__ == "__main__":
     main()
