@@ -327,6 +327,21 @@ def test_results_summary_rounds_noise_and_columns_are_chosen(blog_store):
     assert set(json.loads(js.output)[0]) == {"init", "val_acc"}
 
 
+def test_results_write_equal_layer_widths_as_depth_times_width(tmp_path):
+    toml = tmp_path / "d.toml"
+    toml.write_text(
+        '[study]\nname = "d"\ndatasets = ["xor"]\nhidden = [[4, 4], [4, 4, 4, 4], [8, 4]]\n'
+        'activations = ["tanh"]\ninits = ["xavier"]\noptimizers = ["adam"]\n'
+        "learning_rates = [0.01]\nepochs = 3\nseeds = 1\n"
+    )
+    db = tmp_path / "d.db"
+    assert invoke("study", "--config", toml, "--store", db, "--no-report").exit_code == 0
+    lines = invoke("results", "--store", db).output.splitlines()[3:]
+    assert [line.split("  ")[0] for line in lines] == ["2 × 4", "4 × 4", "8-4"]
+    res = invoke("results", "--store", db, "-w", "hidden=4-4-4-4", "--columns", "hidden")
+    assert "d: 1 run\n" in res.output and "4 × 4" in res.output
+
+
 def test_number_rounding():
     from initlab._console import column, number
 

@@ -843,7 +843,7 @@ def results(
         _fail(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
         return
     if fmt is None:
-        what = "configurations" if summary else "runs"
+        what = ("configuration" if summary else "run") + "s" * (len(frame) != 1)
         _print_frame(frame[shown], f"{study_name}: {len(frame)} {what}", limit)
         if not summary:
             _failure_note(store, study_name)
