@@ -443,6 +443,9 @@ def test_results_report_and_train_check_their_options_first(tmp_path, blog_store
         invoke("report", "--store", blog_store, "-o", tmp_path / "no/x.html"), "does not exist"
     )
     _refused(invoke("report", "--store", blog_store, "--metric", "foo"), "unknown metric 'foo'")
+    for command in ("results", "report"):
+        _refused(invoke(command, "--store", tmp_path), "is a directory, not a store file")
+    _refused(invoke("results", "--failed", "--store", tmp_path), "is a directory")
     _refused(invoke("train", "--plots", tmp_path / "no" / "plots"), "does not exist")
     (tmp_path / "file").write_text("")
     _refused(invoke("train", "--plots", tmp_path / "file"), "is a file")

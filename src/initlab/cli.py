@@ -619,11 +619,16 @@ def _define_study(preset: str, config: str | None, **overrides):
     return s
 
 
-def _check_store(store: str) -> None:
-    """A store a study can be written to and read back from, checked before training."""
+def _check_store(store: str, write: bool = True) -> None:
+    """A store a study can be written to and read back from, checked before training
+    (``write=False``: one to read, checked before a query)."""
     import os
     from pathlib import Path
 
+    if not write:
+        if Path(store).expanduser().is_dir():
+            raise IsADirectoryError(f"--store {store!r} is a directory, not a store file")
+        return
     if store == ":memory:" or store.startswith("file:"):
         raise ValueError(
             f"--store {store!r}: a study needs a file that outlives the command "
@@ -727,6 +732,7 @@ def _only_study(store: str, given: str | None) -> str:
     """``given``, else the store's only study (several or none: an error naming them)."""
     from .store import Store
 
+    _check_store(store, write=False)
     if given is not None:
         return given
     with Store(store, readonly=True) as st:
@@ -830,6 +836,7 @@ def results(
         metric = _check_metric(metric) if metric else None
         fmt = _check_format(fmt, output)
         if failed:
+            _check_store(store, write=False)
             _show_failed(store, study_name, wanted, fmt, output, limit)
             return
         study_name = _only_study(store, study_name)
