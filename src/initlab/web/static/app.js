@@ -555,7 +555,7 @@ function showDivergence(div) {
   const key = `${state.generation}:${div.epoch}:${div.layer}`;
   if (!state.acknowledged.has(key)) {
     state.acknowledged.add(key);
-    showNote(`${text}: paused. Lower the learning rate and reset, or play on.`);
+    showNote(`${text}: paused. Lower the learning rate and reset.`);
     if (state.playing) enqueue(() => stopStream(true));
   }
 }
