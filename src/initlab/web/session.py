@@ -471,7 +471,7 @@ class Session:
     def _boundary(self) -> str:
         """Class probabilities on the grid, ``(n_models, g, g, K)`` as uint8, base64; for
         regression the predicted value, ``(n_models, g, g, 1)``, as
-        ``128 + 127 * clip(value / value_scale, -1, 1)`` (non-finite: 128)."""
+        ``128 + 127 * clip(value / value_scale, -1, 1)`` (NaN: 128)."""
         g, K = self.grid_size, self.data.n_classes
         if self.data.regression:
             out = np.full((len(self.models), g * g, 1), 128, dtype=np.uint8)
