@@ -267,8 +267,10 @@ def test_divergence_names_the_epoch_and_the_first_nonfinite_layer():
         if any(d["layer"] for d in f["divergence"]):
             break
     [entry] = f["divergence"]
-    assert entry["model"] == 0 and 0 <= entry["epoch"] <= s.epoch
+    assert entry["model"] == 0 and 0 < entry["epoch"] <= s.epoch
     assert entry["layer"] == 1  # the first layer overflows first (forward order)
+    assert not np.isfinite(np.stack(s._rows)[entry["epoch"], 0, 0]) or f["diverged"] == [True]
+    assert np.all(np.isfinite(np.stack(s._rows)[: entry["epoch"], 0, 0]))  # the first one
     json.dumps(f, allow_nan=False)  # the frame stays valid JSON
 
 

@@ -249,11 +249,10 @@ LESSONS: dict[str, Lesson] = {
             "learning-rate-divergence",
             "Too large a learning rate: divergence",
             "Regression on TF Playground's plane with plain gradient descent and a learning "
-            "rate of 3. The loss jumps and the weights grow: the page stops at the epoch the "
-            "network diverged (its loss far above its start) and keeps that picture greyed. "
-            "Play on and within a few epochs a value overflows: the page names the layer "
-            "where the first non-finite number appeared and marks the broken units red. "
-            "Lower the learning rate and reset.",
+            "rate of 3. The loss jumps, the weights grow and within a few epochs a value "
+            "overflows: the page stops, says at which epoch and in which layer the first "
+            "non-finite number appeared, and keeps the last finite picture greyed. Lower the "
+            "learning rate and reset.",
             {
                 "dataset": "plane",
                 "hidden": [8, 8],

@@ -82,15 +82,25 @@ def layer_quantiles(trace: dict[str, list[np.ndarray]], params: Sequence[np.ndar
     return out
 
 
-def first_nonfinite(trace: dict[str, list[np.ndarray]], params: Sequence[np.ndarray]) -> int | None:
-    """The first layer (1-based, forward order) with a non-finite parameter or
-    pre-activation in model 0, or None when everything is finite."""
+def first_nonfinite(
+    trace: dict[str, list[np.ndarray]], params: Sequence[np.ndarray], model: int = 0
+) -> int | None:
+    """Where network ``model`` broke: the first layer (1-based, forward order) with a non-finite
+    parameter or pre-activation, else the first with a non-finite weight or bias
+    gradient (a loss that overflowed while the values were finite), else None."""
+    n_layers = len(params) // 2
     with np.errstate(all="ignore"):
-        for layer in range(len(params) // 2):
+        for layer in range(n_layers):
             W, b = params[2 * layer][0], params[2 * layer + 1][0]
             if not (np.isfinite(W).all() and np.isfinite(b).all()):
                 return layer + 1
             if not np.isfinite(trace["z"][layer][0]).all():
+                return layer + 1
+        for layer in range(n_layers):
+            if "dW" in trace and not (
+                np.isfinite(trace["dW"][layer][0]).all()
+                and np.isfinite(trace["db"][layer][0]).all()
+            ):
                 return layer + 1
     return None
 

@@ -209,7 +209,8 @@ class Session:
         self._updates: list[np.ndarray] = []  # per epoch (single mode): (P,) parameter updates
         self._stats: list[np.ndarray] = []  # per epoch (single mode): (L, 4, 6) quantiles, RMS
         self._trace: dict[str, list[np.ndarray]] | None = None  # the last epoch's, single mode
-        self.divergence: dict[int, dict[str, Any]] = {}  # model -> first non-finite epoch, layer
+        #: First non-finite epoch of each diverged network: model -> {"model", "epoch", "layer"}.
+        self.divergence: dict[int, dict[str, Any]] = {}
         self._record_metrics()
 
     @property
@@ -256,32 +257,24 @@ class Session:
         self._note_divergence(row, layer)
 
     def _note_divergence(self, row: np.ndarray, layer: int | None) -> None:
-        """Remember when each network diverged: the engine's rule (the training loss far
-        above its start, see :class:`initlab.engine.Trainer`) or a non-finite loss or
-        parameter, and the first layer holding a non-finite value (None while finite)."""
+        """Remember the first epoch at which each network has a non-finite training loss
+        or parameter, and where it broke (:func:`initlab.web.netview.first_nonfinite`;
+        the output layer when only the loss is not finite)."""
         for g in self.groups:
             bad = ~np.isfinite(row[0, g.models])
             for p in g.trainer.params:
                 with np.errstate(all="ignore"):
                     bad |= ~np.isfinite(p.reshape(p.shape[0], -1).sum(axis=1))
-            flagged = g.trainer.diverged_epoch
-            for j, model in enumerate(g.models):
-                entry = self.divergence.get(model)
-                if entry is None and (bad[j] or flagged[j] >= 0):
-                    epoch = int(flagged[j]) if flagged[j] >= 0 else self.epoch
-                    entry = {"model": model, "epoch": min(epoch, self.epoch), "layer": None}
-                    self.divergence[model] = entry
-                if entry is not None and bad[j] and entry["layer"] is None:
-                    where = layer if self.config.mode == "single" else self._bad_layer(g, j)
-                    entry.update(layer=where or 1, nonfinite_epoch=self.epoch)
-
-    @staticmethod
-    def _bad_layer(group: _Group, j: int) -> int | None:
-        for layer in range(len(group.trainer.params) // 2):
-            W, b = group.trainer.params[2 * layer][j], group.trainer.params[2 * layer + 1][j]
-            if not (np.isfinite(W).all() and np.isfinite(b).all()):
-                return layer + 1
-        return None
+            new = [j for j in np.flatnonzero(bad) if g.models[j] not in self.divergence]
+            if new and self.config.mode != "single":  # single mode traced this epoch already
+                X, y = self.data.X_train[self.stat_idx], self.data.y_train[self.stat_idx]
+                trace = g.population.trace(g.trainer.params, X, y)
+            for j in new:
+                if self.config.mode != "single":
+                    layer = _netview.first_nonfinite(trace, g.trainer.params, int(j))
+                model = g.models[j]
+                where = layer or g.population.n_layers
+                self.divergence[model] = {"model": model, "epoch": self.epoch, "layer": where}
 
     # -- control ------------------------------------------------------------------------------
     def touch(self) -> None:

@@ -536,14 +536,9 @@ function applyFrame(frame, generation) {
 }
 
 function divergenceText(d) {
-  let text = `diverged at epoch ${d.epoch}`;
-  if (d.layer) {
-    const name = d.layer === state.session.layer_sizes.length - 1 ? "the output layer" : `layer ${d.layer}`;
-    text += ` (first non-finite in ${name}` + (d.nonfinite_epoch !== undefined && d.nonfinite_epoch !== d.epoch ? `, at epoch ${d.nonfinite_epoch})` : ")");
-  } else {
-    text += " (the training loss far above its start; still finite)";
-  }
-  return text;
+  const last = state.session.layer_sizes.length - 1;
+  const name = d.layer === last ? `layer ${d.layer}, the output` : `layer ${d.layer}`;
+  return `diverged at epoch ${d.epoch}` + (d.layer ? ` (first non-finite in ${name})` : "");
 }
 
 function showDivergence(div) {
