@@ -336,7 +336,8 @@ function groupOf(names) {
   for (const [group, members] of Object.entries(GROUPS)) {
     if (names.some((n) => members.includes(n))) return group;
   }
-  return "optimizer";
+  if (names.some((n) => hyperNames().includes(n))) return "optimizer";
+  return "settings";
 }
 
 const liveNames = () => (state.options && state.options.live) || [];
