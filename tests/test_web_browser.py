@@ -301,7 +301,8 @@ def test_regression_features_discretize_and_regenerate(server_url, browser):
     _play_until(page, 20)
     smooth = _canvas_pixels(page, "#boundary")
     page.check("#discretize")
-    hard = _wait_for_pixels(page, "#boundary", None, timeout=0.5)
+    page.wait_for_function("document.getElementById('discretize').checked")
+    hard = _canvas_pixels(page, "#boundary")  # redrawn by the change handler
     assert hard != smooth and "discretize=1" in page.url
 
     # engineered features: a new run whose network has their inputs
