@@ -24,7 +24,9 @@ LAYERS = {
         "errors", "_registry", "plugins", "files", "activations", "initializers", "losses",
         "optim",
     ),
-    "engine": ("engine", "kernels", "runs", "datasets", "network", "diagnostics", "meanfield"),
+    "engine": (
+        "engine", "kernels", "fused", "runs", "datasets", "network", "diagnostics", "meanfield",
+    ),
     "studies": (
         "sweep", "study", "store", "stats", "distributed", "experiments", "experiments.",
         "advice", "torch",

@@ -105,7 +105,7 @@ def _tanh_fd(z):
     """``(tanh z, 1 - tanh^2 z)``: ``tanh = -t / (t + 2)``, ``t = expm1(-2|z|)``."""
     t = _expm1_neg(-2.0 * abs(z))
     y = -t / (t + 2.0)
-    a = -y if z < 0.0 else (y if z == z else z)
+    a = -y if z < 0.0 else (y if z > 0.0 else z)  # +-0 and NaN as they came
     return a, 1.0 - a * a
 
 
