@@ -313,7 +313,14 @@ def test_auto_picks_the_kernels_for_small_networks_and_fused_passes_for_wide_one
     wide = Population((2, 64, 64, 4), "tanh")
     assert engine.choose_engine(Population((2, 2, 4), "tanh"), opt) == "numba"
     assert engine.choose_engine(wide, opt) == "fused"
-    assert engine.choose_engine(wide, opt, sample_epochs=50 * 750) == "numpy"  # too short
+    assert engine.choose_engine(wide, opt, sample_epochs=50 * 750) == "fused"  # W2's runs
+    assert engine.choose_engine(wide, opt, sample_epochs=2 * 750) == "numpy"  # too short
+    smallest = Population((2, 40, 2), "tanh")  # 160 weights: the kernels'
+    assert engine.choose_engine(smallest, opt, sample_epochs=50 * 750) == "numpy"
+    assert engine.choose_engine(Population((2, 41, 2), "tanh"), opt, sample_epochs=97_000) == (
+        "numpy"
+    )  # 164 weights x 97,000 sample-epochs: below FUSED_MIN_WORK
+    assert engine.choose_engine(smallest, opt, sample_epochs=10**5) == "numba"
     custom = optim.GradientTransformation(opt.init, opt.update)  # no recipe
     assert engine.choose_engine(Population((2, 2, 4), "tanh"), custom) == "numpy"
     assert engine.choose_engine(wide, custom) == "fused"  # the optimizer stays NumPy's

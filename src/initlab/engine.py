@@ -69,6 +69,7 @@ __all__ = [
     "engine_for",
     "compiled_wins",
     "fused_wins",
+    "FUSED_MIN_WORK",
     "population_size",
     "prepare",
     "weight_penalty",
@@ -745,11 +746,25 @@ def compiled_wins(layer_sizes: Sequence[int], sample_epochs: int | None = None) 
     return _long_enough(sample_epochs) and _weights(layer_sizes) <= FAST_MAX_WEIGHTS
 
 
+# The smallest runs (multiply-adds of their forward passes: epochs x training samples x
+# weights) worth the fused passes (initlab.fused).  They compile in 2-4 CPU seconds once
+# per machine (0.5-2 s per activation; loading them from numba's cache: 0.5 s with numba's
+# import) and save 0.2-1.3 ms per model-epoch of W2's [2, 64, 64, 64, 4] on 750 samples
+# (AVX-512 to AVX2; docs/benchmarks.md), so a 50-epoch W2 run (3.2e8 multiply-adds) is
+# worth them, and the smallest fused network (161 weights) needs as many sample-epochs as
+# the kernels' rule (FAST_MIN_SAMPLE_EPOCHS).  The blog's networks never reach the fused
+# passes (at most FAST_MAX_WEIGHTS weights).
+FUSED_MIN_WORK = FAST_MIN_SAMPLE_EPOCHS * FAST_MAX_WEIGHTS
+
+
 def fused_wins(layer_sizes: Sequence[int], sample_epochs: int | None = None) -> bool:
     """Whether the fused passes (:mod:`initlab.fused`) are measured faster than NumPy and
-    the kernels: networks beyond :data:`FAST_MAX_WEIGHTS`, runs as long as for the kernels
-    (their compile costs about as much)."""
-    return _long_enough(sample_epochs) and _weights(layer_sizes) > FAST_MAX_WEIGHTS
+    the kernels: networks beyond :data:`FAST_MAX_WEIGHTS` weights, runs of at least
+    :data:`FUSED_MIN_WORK` multiply-adds (``sample_epochs`` x weights; None: long runs)."""
+    weights = _weights(layer_sizes)
+    if weights <= FAST_MAX_WEIGHTS:
+        return False
+    return sample_epochs is None or sample_epochs * weights >= FUSED_MIN_WORK
 
 
 def prepare(
@@ -782,8 +797,11 @@ def prepare(
 # grows with the population (blog shape, N = 750: 64 us per model-epoch at 64 models, 97
 # at 256, 122 at 4,096; 16-wide layers: 381 us at 4 models, 628 at 256;
 # docs/benchmarks.md).  A population is therefore sized so that one layer's plane stays
-# within this budget.  The compiled kernels keep each block of models in cache whatever
-# the population, so their cost per model-epoch is flat (24 us at 64 and at 4,096 models).
+# within this budget.  The fused engine works on the same planes and follows the same
+# budget (W2's 64-wide layers: 1.17, 1.14, 1.17, 1.34, 1.62 ms per model-epoch at 1, 2, 4,
+# 8, 16 models; W3's 24 x 16: 1.50, 1.33, 1.47, 1.82 at 2, 5, 10, 20).  The compiled
+# kernels keep each block of models in cache whatever the population, so their cost per
+# model-epoch is flat (24 us at 64 and at 4,096 models).
 NUMPY_PLANE_BYTES = 1 << 20
 MAX_POPULATION = 4096
 
@@ -792,7 +810,9 @@ def population_size(layer_sizes, n_samples: int, dtype="float64", engine: str = 
     """How many models one population should hold to train fastest (before memory limits).
 
     ``n_samples`` is the number of samples the forward pass sees at once;
-    ``engine`` is the one that will train the population (:func:`engine_for`).
+    ``engine`` is the one that will train the population (:func:`engine_for`):
+    the kernels' cost is flat, NumPy's and the fused engine's grow once a
+    layer's plane of models x samples outgrows :data:`NUMPY_PLANE_BYTES`.
     """
     if engine == "numba":
         return MAX_POPULATION
