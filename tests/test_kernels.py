@@ -332,6 +332,14 @@ def test_auto_picks_the_kernels_for_small_networks_and_fused_passes_for_wide_one
         engine.choose_engine(Population((2, 2, 4), "tanh"), opt, "jax")
 
 
+def test_the_fused_engine_refuses_labels_outside_its_outputs(rng):
+    X, _ = _data(rng)
+    pop = Population((2, 16, 16, 4), "tanh")
+    params = init_params(pop, 0, "xavier_normal")
+    with pytest.raises(ValueError, match=r"labels must be 0..3 for 4 outputs, got 0..4"):
+        Trainer(pop, params, optim.build("gd", 0.1), X, np.arange(60) % 5, engine="fused")
+
+
 def test_the_fused_engine_names_what_it_cannot_train(monkeypatch):
     monkeypatch.setattr(engine, "FAST_PATH", {**FAST_PATH, "activations": ("relu",)})
     with pytest.raises(ConfigError, match="engine 'fused' cannot train.*'tanh' has no compiled"):

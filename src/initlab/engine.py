@@ -821,6 +821,15 @@ def population_size(layer_sizes, n_samples: int, dtype="float64", engine: str = 
     return int(min(MAX_POPULATION, max(1, NUMPY_PLANE_BYTES // plane)))
 
 
+def _labels(y: np.ndarray, population: Population) -> np.ndarray:
+    """Integer labels for the fused passes, which index the class planes by them."""
+    yi = y.astype(np.int64)
+    K = population.n_classes
+    if population.loss.name == "cross_entropy" and yi.size and (yi.min() < 0 or yi.max() >= K):
+        raise ValueError(f"labels must be 0..{K - 1} for {K} outputs, got {yi.min()}..{yi.max()}")
+    return yi
+
+
 def _check_penalty(name: str, value, M: int) -> np.ndarray | float:
     check_hyperparameter(name, value, 0.0, math.inf, False)
     arr = np.asarray(value, dtype=float)
@@ -948,8 +957,8 @@ class Trainer:
             from . import fused
 
             self._fused = fused.Fused(population)
-            self._yi = self.y.astype(np.int64)
-            self._yi_val = self.y_val.astype(np.int64) if self.has_val else None
+            self._yi = _labels(self.y, population)
+            self._yi_val = _labels(self.y_val, population) if self.has_val else None
         if snapshots:
             self._snaps.append(self._flat())
 
