@@ -608,7 +608,7 @@ class TrainResult:
     is -1 for models that never diverged, else the first epoch ``e`` whose
     state had an inf/NaN loss or parameter, or a training loss above the
     divergence limit (see :class:`Trainer`).  ``engine`` is the engine that
-    trained it (``"numpy"`` or ``"numba"``).
+    trained it (``"numpy"``, ``"numba"`` or ``"fused"``).
     """
 
     params: list[np.ndarray]
@@ -877,7 +877,7 @@ class Trainer:
         its loss or parameters become inf/NaN.  None: only inf/NaN.  The loss
         checked is the full-batch loss of each epoch's state with full
         batches, else the mean of an epoch's batch losses.
-    engine : {"auto", "numpy", "numba"}
+    engine : {"auto", "numpy", "numba", "fused"}
         See :func:`choose_engine`; :attr:`engine` is the one chosen.
     threads : int, optional
         Threads for the compiled engine (default: the free cores; one inside
