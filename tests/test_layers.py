@@ -26,7 +26,7 @@ LAYERS = {
     ),
     "engine": ("engine", "kernels", "runs", "datasets", "network", "diagnostics", "meanfield"),
     "studies": (
-        "sweep", "study", "store", "stats", "distributed", "experiments", "experiments.",
+        "sweep", "study", "store", "stats", "layout", "distributed", "experiments", "experiments.",
         "advice", "torch",
     ),
     "top": ("plots", "plots.", "report", "cli", "web", "web."),

@@ -205,72 +205,117 @@ app.command("train")(_TrainCommand())
 
 
 # --- studies ---------------------------------------------------------------------------------
-def _summary_tables(study, summary, metric: str) -> list[Table]:
-    """Pivot a summary: rows the compared settings, columns activations, one table per block set."""
-    import math
+def _summary_tables(study, summary, metric: str, layout, alpha: float = 0.05) -> list[Table]:
+    """The summary as the study's comparisons (:mod:`initlab.layout`): rows the compared
+    levels, columns the levels of the axis across, one table per facet, one ★ per column."""
+    from rich.markup import escape
 
-    col = "activation" if "activation" in summary.columns else study.compare[-1]
-    row_cols = [
-        c for c in study.compare if c in summary.columns and c != col and summary[c].nunique() > 1
-    ]
-    if not row_cols:
-        row_cols = [c for c in study.compare if c in summary.columns and c != col][:1]
-    # drop a row column that the earlier ones determine (the blog's bias follows its init)
-    kept = row_cols[:1]
-    for c in row_cols[1:]:
-        if summary.groupby(kept)[c].nunique().max() > 1:
-            kept.append(c)
-    row_cols = kept
-    from . import runs as _runs
-    from .stats import compared_columns, config_columns
+    from .layout import label
 
-    config = config_columns(summary)
-    along = set(compared_columns(summary, config, [*study.compare, col]))
-    table_cols = [c for c in config if c not in along and summary[c].nunique() > 1]
-    groups = summary.groupby(table_cols, sort=False) if table_cols else [((), summary)]
+    higher = not metric.endswith("loss")
     pct = metric.endswith("acc")
+    across = layout.across
+    legend = _table_legend(metric, layout, alpha)
     tables = []
-    for key, frame in groups:
-        key = key if isinstance(key, tuple) else (key,)
-        title = ", ".join(f"{c}={v}" for c, v in zip(table_cols, key, strict=True))
-        n = int(frame["n"].max())
+    for fkey, frame in layout.cells(summary):
+        columns = layout.levels(across.column, frame[across.column]) if across else [None]
+        seeds = int(frame["n"].max())
+        where = layout.title(fkey)
         table = Table(
-            title=f"{study.name}: mean {metric} over {n} seeds" + (f" ({title})" if title else ""),
-            caption=f"[bold green]★[/] best {' / '.join(row_cols)} for each {col}   "
-            "[green]≈[/] tied with it (paired t-test across seeds, p ≥ 0.05)   "
-            "± half-width of the bootstrap 95% CI",
+            title=f"{study.name}: mean {metric}{' (%)' * pct} over {seeds} seed"
+            f"{'s' * (seeds != 1)}" + (f" — {where}" if where else ""),
             title_justify="left",
-            caption_justify="left",
         )
-        table.add_column(" / ".join(row_cols) or "", no_wrap=True)
-        columns = list(dict.fromkeys(frame[col]))
+        table.add_column(layout.name(layout.compared) or "configuration", no_wrap=True)
         for c in columns:
-            table.add_column(str(c), justify="right", no_wrap=True)
-        for rkey, rows in frame.groupby(row_cols, sort=False) if row_cols else [((), frame)]:
-            rkey = rkey if isinstance(rkey, tuple) else (rkey,)
+            head = metric if c is None else label(across.column, c, layout.recipe)
+            table.add_column(escape(head), justify="right")
+        for rkey in layout.compared_keys(frame):
+            rows = layout.select(frame, layout.compared, rkey)
             cells = []
             for c in columns:
-                hit = rows[rows[col] == c]
-                if hit.empty:
-                    cells.append("")
-                    continue
-                r = hit.iloc[0]
-                scale = 100 if pct else 1
-                half = (r.ci_high - r.ci_low) / 2 * scale
-                text = (
-                    f"{r['mean'] * scale:.1f} ±{half:.1f}" if not math.isnan(r["mean"]) else "n/a"
-                )
-                if r.best:
-                    text = f"[bold green]{text} ★[/]"
-                elif r.tied:
-                    text = f"[green]{text} ≈[/]"
-                if r.diverged > 0:
-                    text += f" [yellow]({r.diverged:.0%} div)[/]"
+                hit = rows if c is None else layout.select(rows, [across], [c])
+                best = layout.best_of(hit, higher)
+                text = _summary_cell(best, pct)
+                if best is not None and layout.best_over:
+                    at = ", ".join(
+                        f"{a.column} {label(a.column, best[a.column], layout.recipe)}"
+                        for a in layout.best_over
+                    )
+                    text += f" [dim]@ {escape(at)}[/]"
                 cells.append(text)
-            names = [_runs.label(c, k, study.recipe) for c, k in zip(row_cols, rkey, strict=False)]
-            table.add_row(" / ".join(names), *cells)
+            table.add_row(escape(layout.level_label(layout.compared, rkey)), *cells)
         tables.append(table)
+    if tables:  # the legend once, under the last table
+        tables[-1].caption = legend
+        tables[-1].caption_justify = "left"
     return tables
+
+
+def _table_legend(metric: str, layout, alpha: float) -> str:
+    from rich.markup import escape
+
+    from .stats import story
+
+    lines = [
+        layout.describe() + ".",
+        escape(story(alpha)).replace("★", "[bold green]★[/]").replace("≈", "[green]≈[/]"),
+        "± half-width of the bootstrap 95% CI of the mean; [yellow]k/n div[/]: k of the n "
+        "seeds diverged (non-finite loss or weights; their last finite "
+        f"{metric} still counts)",
+    ]
+    if layout.best_over:
+        lines.append(
+            "each cell: the best of its "
+            + ", ".join(a.column for a in layout.best_over)
+            + " levels (--best-over)"
+        )
+    return "\n".join(lines)
+
+
+def _summary_cell(r, pct: bool) -> str:
+    """One configuration: mean ± CI half-width, its mark, its divergences."""
+    import math
+
+    if r is None:
+        return ""
+    scale = 100 if pct else 1
+    digits = 1 if pct else 3
+    if math.isnan(r["mean"]):
+        text = "n/a"
+    else:
+        text = f"{r['mean'] * scale:.{digits}f}"
+        if r["n"] >= 2:
+            text += f" ±{(r.ci_high - r.ci_low) / 2 * scale:.{digits}f}"
+    if r["n"] < 2:
+        text += " [dim](n = 1: no test)[/]"
+    elif r.best:
+        text = f"[bold green]{text} ★[/]"
+    elif r.tied:
+        text = f"[green]{text} ≈[/]"
+    if r.get("n_diverged", 0) > 0:
+        text += f" [yellow]{int(r.n_diverged)}/{int(r['n'])} div[/]"
+    return text
+
+
+BEST_OVER_HELP = (
+    "a setting the study varies to take the best over in the tables and the report "
+    "(repeatable, e.g. --best-over learning_rate); by default nothing is best over "
+    "an axis the study varies"
+)
+
+
+def _check_best_over(s, best_over) -> None:
+    """Each --best-over names a setting the study varies (checked before any training)."""
+    varied = [c for c, levels in s.order().items() if len(levels) > 1 and c != "seed"]
+    if len(s.datasets) > 1:
+        varied.append("dataset")
+    for c in best_over:
+        if c not in varied:
+            raise ValueError(
+                f"--best-over {c!r}: the study does not vary it; it varies "
+                f"{', '.join(varied) or 'nothing'}"
+            )
 
 
 @app.command()
@@ -314,6 +359,7 @@ def study(
         min=0.0,
         help="dask: seconds to wait while no worker is connected (0: wait indefinitely)",
     ),
+    best_over: list[str] = typer.Option([], "--best-over", help=BEST_OVER_HELP),
 ) -> None:
     """Run a study (default: the blog's 16 combinations x 10 seeds), print and store it.
 
@@ -352,6 +398,7 @@ def study(
         n_runs = s.n_runs()
         s.check(store, replace)
         metric = _check_metric(metric or s.default_metric())
+        _check_best_over(s, best_over)
     except (StudyConfigError, StoreError, ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
         return
@@ -397,14 +444,16 @@ def study(
     console.print(str(result))
     if result.skipped + result.trained:  # some runs finished: statistics and report
         try:
-            summary = s.summary(metric)
+            runs = s.results()
+            summary = s.summary(metric, runs=runs, best_over=best_over)
+            layout = s.layout(runs, best_over)
         except (StudyConfigError, ValueError) as exc:
             _fail(str(exc), code=1)
             return
-        for table in _summary_tables(s, summary, metric):
+        for table in _summary_tables(s, summary, metric, layout):
             console.print(table)
         if not no_report:
-            _write_report(s, store, report, metric)
+            _write_report(s, store, report, metric, best_over)
     console.print(f"[dim]done in {time.perf_counter() - start:.1f} s[/]")
     if not result.ok:
         err_console.print(
@@ -452,7 +501,7 @@ class _warnings_to:
         warnings.showwarning = self._saved
 
 
-def _write_report(s, store: str, path: str | None, metric: str | None = None) -> None:
+def _write_report(s, store: str, path: str | None, metric: str | None = None, best_over=()) -> None:
     from pathlib import Path
 
     try:
@@ -465,7 +514,7 @@ def _write_report(s, store: str, path: str | None, metric: str | None = None) ->
         console.print(f"results written to [bold]{out}[/]")
         return
     out = Path(path or f"{s.name}-report.html")
-    _report.build(s.name, store, out, metric=metric)
+    _report.build(s.name, store, out, metric=metric, best_over=best_over)
     console.print(f"report written to [bold]{out}[/]")
 
 
@@ -482,6 +531,7 @@ def results(
     ),
     limit: int = typer.Option(40, "--limit", min=0, help="rows shown in the terminal"),
     failed: bool = typer.Option(False, "--failed", help="the failed runs, with their reason"),
+    best_over: list[str] = typer.Option([], "--best-over", help=BEST_OVER_HELP),
 ) -> None:
     """List the studies in a store, or query a study's runs (filter, export)."""
     from .store import Store, StoreError
@@ -518,8 +568,8 @@ def results(
             return
         else:
             s = Study.load(study_name, store)
-            frame = s.summary(metric) if summary else s.results()
-    except (StoreError, KeyError) as exc:
+            frame = s.summary(metric, best_over=best_over) if summary else s.results()
+    except (StoreError, KeyError, ValueError) as exc:
         _fail(str(exc).strip('"'))
         return
     from . import runs as _runs
@@ -542,6 +592,11 @@ def results(
             )
             return
     if fmt is None and output is None:
+        if summary:  # the study's comparisons, as `initlab study` prints them
+            layout = s.layout(best_over=best_over)
+            for table in _summary_tables(s, frame, metric or s.default_metric(), layout):
+                console.print(table)
+            return
         _print_frame(frame, f"{study_name}: {len(frame)} rows", limit)
         return
     fmt = (fmt or output.rsplit(".", 1)[-1]).lower()

@@ -613,6 +613,7 @@ def render(
     command: str | None = None,
     metric: str | None = None,
     workers: int | None = None,
+    best_over: Sequence[str] = (),
 ) -> Path:
     """Write the HTML report of a study-like object; return the path.
 
@@ -764,6 +765,7 @@ def build(
     command: str | None = None,
     metric: str | None = None,
     workers: int | None = None,
+    best_over: Sequence[str] = (),
 ) -> Path:
     """Regenerate the report of a stored study from the store alone; return the path.
 
@@ -791,7 +793,9 @@ def build(
     if not store_file.exists():
         raise FileNotFoundError(f"no store at {str(store_file)!r}")
     study = _load_study(study_name, store_file)
-    return render(study, path, command=command, metric=metric, workers=workers)
+    return render(
+        study, path, command=command, metric=metric, workers=workers, best_over=best_over
+    )
 
 
 def _load_study(name: str, store_path: Path):
