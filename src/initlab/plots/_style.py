@@ -42,9 +42,9 @@ FONT = 11
 #: Pixels per inch of the figures as the report embeds them (and of ``savefig``).
 DPI = 100
 
-#: Width of the report's text column in inches at :data:`DPI` (1120 px): a figure this
+#: Width of the report's text column in inches at :data:`DPI` (1136 px): a figure this
 #: wide fills the page without being scaled (and its text keeps its size).
-PAGE_WIDTH = 11.2
+PAGE_WIDTH = 11.36
 
 #: rc settings every figure of this module is drawn with.
 STYLE = {

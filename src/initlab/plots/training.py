@@ -262,8 +262,9 @@ def _band_line(a, g, metric, band, level, logy, run_key, style, label, **kw):
     if band != "none":
         lo, hi = _band(stats, band, level)
     if logy:
-        mean = np.exp(mean)
-        lo, hi = (None, None) if lo is None else (np.exp(lo), np.exp(hi))
+        with np.errstate(over="ignore"):  # an exploding run's band: inf, off the axis
+            mean = np.exp(mean)
+            lo, hi = (None, None) if lo is None else (np.exp(lo), np.exp(hi))
     ceiling = 1.0 if metric.endswith("acc") else np.inf
     line = a.plot(x, mean, color=color, ls=ls, label=label, lw=1.6, **kw)
     if lo is not None:
