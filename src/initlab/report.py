@@ -893,7 +893,16 @@ def render(
             if {"ci_low", "ci_high"} <= set(best.index)
             else ""
         ),
-        "winners": _table(winners, [*shown_config, *stat_cols, "best", "tied"]),
+        "winners": _table(
+            winners,
+            [
+                *[a.column for a in layout.groups],
+                *_varying(winners, shown_config),
+                *stat_cols,
+                "best",
+                "tied",
+            ],
+        ),
         "groups": _table(_group_bests(layout, summary), None),
         "story": stats.story(),
         "layout": layout.describe(),
