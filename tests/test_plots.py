@@ -270,7 +270,7 @@ def test_boundary_grid_panels_and_regions(blog, blog_nets):
     net = nets[("he", "leaky_relu")]
     gx, gy, grid = plots._mesh(blog.X, 30)
     assert np.array_equal(a.images[0].get_array(), net.predict(grid).reshape(gx.shape))
-    assert a.get_title() == f"val acc {net.score(blog.X_val, blog.y_val):.2f}"
+    assert a.get_title() == f"{net.score(blog.X_val, blog.y_val):.2f}"
     assert by_pos[(0, 0)].get_ylabel() == "zeros"
     with pytest.raises(ValueError, match="keys must be \\(init, activation\\) pairs"):
         plots.boundary_grid({"he": net}, blog)

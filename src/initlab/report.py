@@ -641,8 +641,12 @@ def _mistakes_job(study, best, worst, why, data, metric) -> _Job:
     def make(notes, reproduced):
         return plots.mistakes_pair(
             {
-                f"best: {_describe_run(best)}": _retrained(study, best, data, notes, reproduced),
-                f"worst: {_describe_run(worst)}": _retrained(study, worst, data, notes, reproduced),
+                _wrap(f"best: {_describe_run(best)}"): _retrained(
+                    study, best, data, notes, reproduced
+                ),
+                _wrap(f"worst: {_describe_run(worst)}"): _retrained(
+                    study, worst, data, notes, reproduced
+                ),
             },
             data,
             width=plots.PAGE_WIDTH,

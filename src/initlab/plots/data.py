@@ -300,7 +300,7 @@ def boundary_grid(
     -------
     Figure
         ``len(inits) * len(activations)`` axes; each title gives the
-        validation accuracy.
+        validation accuracy (and "diverged" for a run that did).
     """
     if not isinstance(nets, Mapping) or not nets:
         raise ConfigError("nets must be a non-empty dict {(init, activation): fitted FFNetwork}")
@@ -356,8 +356,8 @@ def boundary_grid(
                         linewidths=0.3,
                     )
                 acc = net.score(data.X_val, data.y_val)
-                flag = " (diverged)" if net.diverged_ else ""
-                _panel_title(a, f"val acc {acc:.2f}{flag}", pad=2)
+                flag = ", diverged" if net.diverged_ else ""
+                _panel_title(a, f"{acc:.2f}{flag}", pad=2)
             a.set_xticks([])
             a.set_yticks([])
             if r == 0:
@@ -375,6 +375,7 @@ def boundary_grid(
                 a.set_ylabel(init, fontweight="bold")
     _suptitle(
         fig,
-        title or f"decision boundaries on {data.name}: rows initializers, columns activations",
+        (title or f"decision boundaries on {data.name}: rows initializers, columns activations")
+        + "; above each: validation accuracy",
     )
     return fig
