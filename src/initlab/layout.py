@@ -154,12 +154,7 @@ class Layout:
     def levels(self, column: str, present: Sequence | None = None) -> list:
         """The levels of ``column`` in the study's order (only those ``present``, if given)."""
         declared = list(self.order.get(column, ()))
-        if present is None:
-            return declared
-        keys = {norm(v): v for v in present}
-        out = [keys[norm(v)] for v in declared if norm(v) in keys]
-        seen = {norm(v) for v in out}
-        return out + [v for v in dict.fromkeys(present) if norm(v) not in seen]
+        return declared if present is None else _ordered(declared, present)
 
     def name(self, axes: Sequence[Axis]) -> str:
         return " / ".join(a.column for a in axes)
@@ -239,14 +234,15 @@ class Layout:
         return text
 
 
-def _levels_in(order: Mapping[str, Sequence], column: str, present: pd.Series) -> tuple:
-    declared = list(order.get(column, ()))
-    keys = {norm(v): v for v in present.dropna().tolist()} | (
-        {"-": "-"} if present.isna().any() else {}
-    )
+def _ordered(declared: Sequence, present: Sequence) -> list:
+    """The ``present`` values, those ``declared`` first in their order, then the others in
+    order of appearance (values compared by :func:`norm`)."""
+    keys = {}
+    for v in present:
+        keys.setdefault(norm(v), v)
     out = [keys[norm(v)] for v in declared if norm(v) in keys]
     seen = {norm(v) for v in out}
-    return tuple(out + [v for k, v in keys.items() if k not in seen])
+    return out + [v for k, v in keys.items() if k not in seen]
 
 
 def _axes_of(frame: pd.DataFrame, order: Mapping[str, Sequence]) -> list[Axis]:
@@ -271,7 +267,10 @@ def _axes_of(frame: pd.DataFrame, order: Mapping[str, Sequence]) -> list[Axis]:
             axes.append([c])
         else:
             home.append(c)
-    return [Axis(a[0], _levels_in(order, a[0], frame[a[0]]), tuple(a[1:])) for a in axes]
+    return [
+        Axis(a[0], tuple(_ordered(order.get(a[0], ()), frame[a[0]].tolist())), tuple(a[1:]))
+        for a in axes
+    ]
 
 
 def plan(

@@ -159,7 +159,8 @@ class FrameStudy:
         return self.curve_frame[self.curve_frame["run_hash"].isin(set(hashes))]
 
     def summary(self, metric: str = "val_acc", runs: pd.DataFrame | None = None) -> pd.DataFrame:
-        return summarize(self.runs if runs is None else runs, metric)
+        runs = self.runs if runs is None else runs
+        return _layout_of(self, runs).summarize(runs, metric)
 
     def network(self, row):
         from .runs import RunSpec
@@ -1012,13 +1013,6 @@ def _accepts(method, name: str) -> bool:
         return False
 
 
-def _summary_of(study, metric: str, results: pd.DataFrame) -> pd.DataFrame:
-    """The study's statistics over the results already read (read again only if it must)."""
-    if _accepts(study.summary, "runs"):
-        return study.summary(metric, runs=results)
-    return study.summary(metric)
-
-
 def _curve_source(study) -> Callable[[Sequence[str]], pd.DataFrame]:
     """``curves_of(hashes)``: the curves of some runs, read when a figure needs them."""
     if _accepts(study.curves, "hashes"):
@@ -1102,10 +1096,3 @@ def _study_config(study) -> dict:
     if hasattr(study, "to_dict"):
         return dict(study.to_dict())
     return dict(getattr(study, "config", {}) or {})
-
-
-def _preferred_order(study, results: pd.DataFrame, column: str, attribute: str) -> list:
-    """Values of ``column`` in the study's own order (its definition), then any others."""
-    present = list(dict.fromkeys(results[column]))
-    declared = [v for v in (getattr(study, attribute, None) or []) if v in present]
-    return declared + [v for v in present if v not in declared]
