@@ -199,6 +199,29 @@ def test_mistakes_larger_exactly_where_wrong(blog, he_leaky):
     assert len(val) == blog.n_val
 
 
+def test_mistakes_pair_each_run_on_its_data(blog, he_leaky):
+    fig = plots.mistakes_pair({"best": (he_leaky, blog), "missing": (None, blog)}, width=9.0)
+    assert fig.get_size_inches()[0] == pytest.approx(9.0)
+    best, missing = fig.axes
+    wrong = he_leaky.predict(blog.X_val) != blog.y_val
+    assert np.allclose(best.collections[0].get_sizes(), 15 * (wrong + 0.1))
+    assert best.get_title() == f"best\n{wrong.sum()} of {blog.n_val} wrong"
+    assert "not retrained" in [t.get_text() for t in missing.texts]
+    with pytest.raises(ValueError, match="non-empty dict"):
+        plots.mistakes_pair({})
+
+
+def test_update_grid_few_layers_and_a_given_width(blog):
+    net = FFNetwork(hidden_layer_sizes=(4,) * 6, epochs=3, record_params=True, random_state=0)
+    net.fit(blog.X_train, blog.y_train)
+    fig = plots.update_grid(net, max_panels_per_layer=2, max_layers=3, ncols=6, width=11.0)
+    shown = [a.get_title() for a in fig.axes if a.get_visible()]
+    layers = sorted({int(t[1 : t.index("[")]) for t in shown})
+    assert layers == [1, 4, 7]  # the first, a middle and the last of 7 weight layers
+    assert len(shown) == 6 and fig.get_size_inches()[0] == pytest.approx(11.0)
+    assert any("(sampled)" in t.get_text() for t in fig.texts)
+
+
 def test_update_grid_blog_18_panels(he_leaky):
     fig = plots.update_grid(he_leaky)
     axes = visible_axes(fig)

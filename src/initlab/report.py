@@ -500,13 +500,18 @@ def _jobs(study, results, summary, layout, curves_of, notes, metric) -> list[_Jo
     best = best_runs.sort_values(metric, ascending=not higher, kind="stable").iloc[0]
     worst_cfg = _worst_config(finite, higher)
     worst = _median_run(_runs_of(worst_cfg.to_frame().T, results, []), metric)
-    why = _teaching(worst, getattr(data, "n_classes", None), metric)
-    jobs.append(_mistakes_job(study, best, worst, why, data, metric))
-    for which, row, caption in (
-        ("best", best, "the best configuration's best seed"),
-        ("worst", worst, why),
+    same = worst.get("dataset") == best_cfg.get("dataset")
+    worst_data = data if same else _safe("data set", notes, lambda: _dataset_of(study, worst))
+    if worst_data is None:
+        return jobs
+    why = _teaching(worst, worst_data.n_classes, metric)
+    if data.n_features == 2 and worst_data.n_features == 2:
+        jobs.append(_mistakes_job(study, (best, data), (worst, worst_data), why))
+    for which, row, d, caption in (
+        ("best", best, data, "the best configuration's best seed"),
+        ("worst", worst, worst_data, why),
     ):
-        jobs.append(_updates_job(study, which, row, caption, data, metric))
+        jobs.append(_updates_job(study, which, row, caption, d, metric))
     return jobs
 
 
@@ -638,20 +643,15 @@ def _boundary_job(study, results, chosen, cells: _Cells, best_cfg, data) -> _Job
     )
 
 
-def _mistakes_job(study, best, worst, why, data, metric) -> _Job:
+def _mistakes_job(study, best, worst, why) -> _Job:
+    """The blog's mistakes scatter of the best and the worst run (each ``(row, data)``)."""
+
     def make(notes, reproduced):
-        return plots.mistakes_pair(
-            {
-                _wrap(f"best: {_describe_run(best)}"): _retrained(
-                    study, best, data, notes, reproduced
-                ),
-                _wrap(f"worst: {_describe_run(worst)}"): _retrained(
-                    study, worst, data, notes, reproduced
-                ),
-            },
-            data,
-            width=plots.PAGE_WIDTH,
-        )
+        panels = {}
+        for which, (row, data) in (("best", best), ("worst", worst)):
+            net = _retrained(study, row, data, notes, reproduced)
+            panels[_wrap(f"{which}: {_describe_run(row)}")] = (net, data)
+        return plots.mistakes_pair(panels, width=plots.PAGE_WIDTH)
 
     return _Job(
         "runs",

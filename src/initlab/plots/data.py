@@ -241,22 +241,22 @@ def mistakes(
 
 @_styled
 def mistakes_pair(
-    nets: Mapping[str, Any], data: Dataset, split: str = "val", width: float | None = None
+    panels: Mapping[str, tuple[Any, Dataset]], split: str = "val", width: float | None = None
 ) -> Figure:
     """The blog's mistakes scatter (:func:`mistakes`) of several runs side by side.
 
-    ``nets`` maps a panel title to a fitted network (None: drawn as "not
-    retrained"); ``split`` is the part of ``data`` drawn.
+    ``panels`` maps a panel title to ``(fitted network, its Dataset)`` (a None
+    network is drawn as "not retrained"); ``split`` is the part of the data drawn.
     """
-    if not isinstance(nets, Mapping) or not nets:
-        raise ConfigError("nets must be a non-empty dict {title: fitted FFNetwork}")
-    n = len(nets)
+    if not isinstance(panels, Mapping) or not panels:
+        raise ConfigError("panels must be a non-empty dict {title: (fitted FFNetwork, Dataset)}")
+    n = len(panels)
     total = width or 4.6 * n
     fig, axes = _figure(1, n, (total, min(4.6, total / n * 0.8)))
-    for a, (title, net) in zip(axes[0], nets.items(), strict=True):
+    for a, (title, (net, data)) in zip(axes[0], panels.items(), strict=True):
         if net is None:
             a.text(0.5, 0.5, "not retrained", ha="center", va="center", transform=a.transAxes)
-            a.set_title(title, wrap=True)
+            a.set_title(title)
             continue
         mistakes(net, data, split=split, ax=a)
         X, y = _xy(data, split=split)
