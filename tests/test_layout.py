@@ -197,3 +197,26 @@ def test_report_figures_text_at_least_the_pages_and_within_its_width(blog):
         small = [(t.get_text(), t.get_fontsize()) for t in texts if t.get_fontsize() < plots.FONT]
         assert not small, (job.title, small[:3])
         assert plots.FONT * plots.DPI / 72 >= 15
+
+
+def test_cli_best_over_is_checked_before_any_training(tmp_path):
+    from typer.testing import CliRunner
+
+    from initlab.cli import app
+
+    store = tmp_path / "s.db"
+    res = CliRunner().invoke(app, ["study", "--store", str(store), "--best-over", "optimizer"])
+    assert res.exit_code == 2
+    assert "--best-over 'optimizer': the study does not vary it" in " ".join(res.output.split())
+    assert not store.exists()  # nothing trained, nothing stored
+    res = CliRunner().invoke(
+        app,
+        ["study", "optimizers", "--store", str(store), "--seeds", "2", "--epochs", "2",
+         "--best-over", "learning_rate", "--no-report"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "best over learning_rate" in " ".join(res.output.split())
+    res = CliRunner().invoke(
+        app, ["results", "-s", "optimizers", "--store", str(store), "--summary"]
+    )
+    assert res.exit_code == 0 and "optimizer / learning_rate" in res.output
