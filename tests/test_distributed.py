@@ -69,6 +69,11 @@ def assert_same_study(name_a, db_a, name_b, db_b, exact=True):
         assert list(ra[col]) == list(rb[col])
 
 
+# Dask's HTTP servers (the scheduler's on 8787, each worker's and nanny's) listen on every
+# interface unless given an address, --no-dashboard or not: keep them on loopback too
+LOOPBACK_HTTP = ["--no-dashboard", "--dashboard-address", "127.0.0.1:0"]
+
+
 @pytest.fixture(scope="module")
 def local_dbs(tmp_path_factory):
     """The reference: the test studies run with the local executor, in the same chunks."""
@@ -105,7 +110,7 @@ def cluster(tmp_path_factory):
     logs = [open(workdir / "scheduler.log", "w"), open(workdir / "worker.log", "w")]  # noqa: SIM115
     procs = [
         subprocess.Popen(
-            [*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+            [*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), *LOOPBACK_HTTP],
             cwd=workdir,
             env=env,
             stdout=logs[0],
@@ -124,7 +129,7 @@ def cluster(tmp_path_factory):
                     "2",
                     "--nthreads",
                     "1",
-                    "--no-dashboard",
+                    *LOOPBACK_HTTP,
                     "--host",
                     "127.0.0.1",
                     "--local-directory",
@@ -455,6 +460,33 @@ def test_in_flight_chunks_are_bounded_and_released_once_consumed(cluster, client
         next(idist.execute_dask(chunk_list, data, client=client, max_in_flight=0))
 
 
+def test_results_arrive_on_the_callers_client_not_the_default_one(cluster, client):
+    # With another client as the default (a notebook's own, say), execute_dask tracked its
+    # futures on that client's event loop: results arrived late, or never (a study hung).
+    # Here the default client's loop is kept busy until the study's chunks are all back.
+    import threading
+
+    data = _datasets.load("moons", n_samples=200, random_state=0)
+    specs = plan((4,), ["tanh"], ["xavier", "he"], ["gd"], [0.5], range(2), epochs=3)
+    chunk_list = [Chunk(i, [s]) for i, s in enumerate(specs)]
+    with distributed.Client(cluster, timeout=30, set_as_default=False) as own:
+        assert distributed.default_client() is client
+        done, held = threading.Event(), {}
+
+        def busy():  # runs on the default client's loop, blocking it
+            held["released"] = done.wait(timeout=60)
+
+        client.loop.add_callback(busy)
+        try:
+            results = list(idist.execute_dask(chunk_list, data, client=own))
+        finally:
+            done.set()
+    assert sorted(r.index for r in results) == list(range(len(chunk_list)))
+    assert all(r.error is None for r in results)
+    time.sleep(0.2)  # let busy() return
+    assert held.get("released") is True, "execute_dask waited for the default client's loop"
+
+
 def _modified_checkout(tmp_path, marker) -> Path:
     """A copy of initlab with the same version but other code: its run_chunk leaves a mark."""
     root = tmp_path / "modified"
@@ -481,7 +513,7 @@ def _start_worker(address, pythonpath, workdir, name):
             "1",
             "--nthreads",
             "1",
-            "--no-dashboard",
+            *LOOPBACK_HTTP,
             "--host",
             "127.0.0.1",
             "--name",
@@ -628,7 +660,7 @@ def own_cluster(tmp_path):
             "127.0.0.1",
             "--port",
             str(port),
-            "--no-dashboard",
+            *LOOPBACK_HTTP,
         ],
         cwd=tmp_path,
         env=env,
@@ -734,3 +766,19 @@ def test_no_workers_for_too_long_is_explained(tmp_path, own_cluster):
         thread.join()
         _stop(joiner["proc"], joiner["log"])
     assert report.skipped + report.trained == 18 and report.failed == 0
+
+
+def test_a_clusters_processes_listen_on_loopback_only(own_cluster):
+    import psutil
+
+    listening = []
+    for name in ("scheduler", "worker"):
+        top = psutil.Process(own_cluster[name].pid)
+        for proc in [top, *top.children(recursive=True)]:
+            listening += [
+                (name, c.laddr.ip, c.laddr.port)
+                for c in proc.net_connections(kind="tcp")
+                if c.status == psutil.CONN_LISTEN
+            ]
+    assert {name for name, _, _ in listening} == {"scheduler", "worker"}
+    assert all(ip == "127.0.0.1" for _, ip, _ in listening), listening
