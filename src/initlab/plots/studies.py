@@ -270,6 +270,6 @@ def metric_curve(
     )
     top = 1 - 0.75 / fig.get_figheight()
     fig.legend(handles=handles, title=line.strip(), loc="upper right", bbox_to_anchor=(1, top))
-    fig.suptitle(f"mean {metric} against {x}: each line a {line}, bars the 95% CI",
+    fig.suptitle(f"mean {metric} against {x}: one line per {line.strip()}, bars the 95% CI",
                  y=1 - 0.06 / fig.get_figheight(), va="top")  # fmt: skip
     return fig
