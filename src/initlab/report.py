@@ -681,6 +681,8 @@ def _updates_job(study, which, row, caption, data, metric) -> _Job:
         net = _retrained(study, row, data, notes, reproduced, record=True)
         if net is None:
             return None
+        if len(net.param_names_) <= 18:  # the blog's whole grid: a glance still
+            return plots.update_grid(net, ncols=6, width=plots.PAGE_WIDTH)
         return plots.update_grid(
             net, max_panels_per_layer=3, max_layers=3, ncols=6, width=plots.PAGE_WIDTH
         )
@@ -741,6 +743,8 @@ def _fmt(v: Any) -> str:
             return ""
         if math.isinf(v):
             return "inf" if v > 0 else "-inf"
+        if abs(v) < 1e-12:  # rounding noise (the std of equal values): zero
+            return "0"
         return f"{v:.4g}"
     return str(v)
 
