@@ -432,11 +432,11 @@ def _summary_tables(study, summary, metric: str, layout, alpha: float = 0.05) ->
         columns = layout.levels(across.column, frame[across.column]) if across else [None]
         seeds = int(frame["n"].max())
         where = layout.title(fkey)
-        table = Table(
-            title=f"{study.name}: mean {metric}{' (%)' * pct} over {seeds} seed"
-            f"{'s' * (seeds != 1)}" + (f" — {where}" if where else ""),
-            title_justify="left",
+        title = f"{study.name}: mean {metric}{' (%)' * pct} over {seeds} seed" + (
+            f"{'s' * (seeds != 1)}" + (f" — {where}" if where else "")
         )
+        # at least as wide as its title, so that a narrow table's title stays one line
+        table = Table(title=escape(title), title_justify="left", min_width=len(title))
         table.add_column(layout.name(layout.compared) or "configuration", no_wrap=True)
         for c in columns:
             head = metric if c is None else label(across.column, c, layout.recipe)
