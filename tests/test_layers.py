@@ -28,7 +28,7 @@ LAYERS = {
         "engine", "kernels", "fused", "runs", "datasets", "network", "diagnostics", "meanfield",
     ),
     "studies": (
-        "sweep", "study", "store", "stats", "distributed", "experiments", "experiments.",
+        "sweep", "study", "store", "stats", "layout", "distributed", "experiments", "experiments.",
         "advice", "torch",
     ),
     "top": ("plots", "plots.", "report", "cli", "_console", "__main__", "web", "web."),
