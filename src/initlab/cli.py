@@ -345,13 +345,11 @@ def _data_caption(data) -> str:
 
 
 def _divergence_note(net) -> str:
-    from .engine import DIVERGENCE_FACTOR, DIVERGENCE_FLOOR
+    from .engine import DIVERGENCE_RULE
 
     return (
-        f"diverged at epoch {net.diverged_epoch_}: the training loss passed "
-        f"max({DIVERGENCE_FACTOR:g} x its initial loss, {DIVERGENCE_FLOOR:g}) or a loss or "
-        "weight became inf/NaN; the numbers above are the last epoch's. "
-        "Try a smaller --learning-rate."
+        f"diverged at epoch {net.diverged_epoch_}: {DIVERGENCE_RULE.replace('its ', 'the ')}; "
+        "the numbers above are the last epoch's. Try a smaller --learning-rate."
     )
 
 
@@ -466,13 +464,14 @@ def _summary_tables(study, summary, metric: str, layout, alpha: float = 0.05) ->
 def _table_legend(metric: str, layout, alpha: float) -> str:
     from rich.markup import escape
 
+    from .engine import DIVERGENCE_RULE
     from .stats import story
 
     lines = [
         layout.describe() + ".",
         escape(story(alpha)).replace("★", "[bold green]★[/]").replace("≈", "[green]≈[/]"),
         "± half-width of the bootstrap 95% CI of the mean; [yellow]k/n div[/]: k of the n "
-        "seeds diverged (non-finite loss or weights; their last finite "
+        f"seeds diverged (a run diverges when {escape(DIVERGENCE_RULE)}; its last finite "
         f"{metric} still counts)",
     ]
     if layout.best_over:

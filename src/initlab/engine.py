@@ -118,6 +118,10 @@ FAST_PATH = {
 # from being flagged at once.
 DIVERGENCE_FACTOR = 1e3
 DIVERGENCE_FLOOR = 1e4
+DIVERGENCE_RULE = (
+    f"its loss or weights became inf/NaN, or its training loss passed max({DIVERGENCE_FACTOR:g} x "
+    f"its initial loss, {DIVERGENCE_FLOOR:g})"
+)  # the rule in words, for every table, legend and warning that reports divergence
 
 _CONTROLLER = None
 
