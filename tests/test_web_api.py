@@ -235,7 +235,7 @@ def test_bad_bodies_and_unknown_sessions(client):
     r = client.post("/api/sessions", content=b"[1, 2]")
     assert r.status_code == 422 and "JSON object" in r.json()["error"]
     r = client.post("/api/sessions", content=b"x" * 70000)
-    assert r.status_code == 422 and "at most" in r.json()["error"]
+    assert r.status_code == 413 and "at most" in r.json()["error"]
     r = client.post("/api/sessions/nope/step", json={"epochs": 1})
     assert r.status_code == 404 and "'nope'" in r.json()["error"]
     sid = create(client)["id"]
