@@ -538,7 +538,7 @@ def _check_name(f: Field, value: Any, label: str) -> str:
         if f.name == "dtype" and not isinstance(value, str):
             try:
                 value = str(np.dtype(value))
-            except TypeError:
+            except (TypeError, ValueError):
                 raise _bad(f, value, label) from None
         if isinstance(value, str) and normalize(value) in f.choices:
             return normalize(value)

@@ -261,8 +261,13 @@ def create_app(limits: Limits | None = None, store: SessionStore | None = None) 
             raise SessionNotFound(sid)
         return session
 
-    async def body_of(request: Request, example: str = "{}") -> dict[str, Any]:
-        return await _json_object(request, limits.max_body, example)
+    async def body_of(request: Request, key: str, example: str) -> dict[str, Any]:
+        """A JSON object with at most the one setting ``key``."""
+        body = await _json_object(request, limits.max_body, example)
+        extra = sorted(set(body) - {key})
+        if extra:
+            raise ConfigError(extra[0], f"unknown setting {extra[0]!r}; send {example}")
+        return body
 
     async def index(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
@@ -287,9 +292,8 @@ def create_app(limits: Limits | None = None, store: SessionStore | None = None) 
 
     async def change(request: Request) -> Response:
         session = session_or_404(request)
-        config = parse_live(
-            session.config, await body_of(request, '{"learning_rate": 0.1}'), limits
-        )
+        changes = await _json_object(request, limits.max_body, '{"learning_rate": 0.1}')
+        config = parse_live(session.config, changes, limits)
         await asyncio.to_thread(session.retune, config)
         frame = await asyncio.to_thread(session.frame, False)
         return JSONResponse({**session.describe(), "frame": frame})
@@ -304,7 +308,7 @@ def create_app(limits: Limits | None = None, store: SessionStore | None = None) 
 
     async def step(request: Request) -> Response:
         session = session_or_404(request)
-        body = await body_of(request, '{"epochs": 1}')
+        body = await body_of(request, "epochs", '{"epochs": 1}')
         epochs = body.get("epochs", 1)
         if isinstance(epochs, bool) or not isinstance(epochs, int):
             raise ConfigError("epochs", f"epochs must be an integer, got {epochs!r}")
@@ -331,7 +335,7 @@ def create_app(limits: Limits | None = None, store: SessionStore | None = None) 
 
     async def reseed(request: Request) -> Response:
         session = session_or_404(request)
-        body = await body_of(request, '{"seed": 123}')
+        body = await body_of(request, "seed", '{"seed": 123}')
         if "seed" not in body:
             raise ConfigError("seed", 'send the new seed as {"seed": 123}')
         session.interrupt()
