@@ -626,14 +626,11 @@ def _stop_at(session, epoch, action):
 
 def test_training_threads_use_one_blas_thread(client):
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    import anyio
 
     async def ask():
         return await client.app.state.pool.run(threadpoolctl.threadpool_info)
 
-    info = client.portal.call(ask) if hasattr(client, "portal") and client.portal else None
-    if info is None:
-        info = anyio.run(ask)
+    info = client.portal.call(ask)
     blas = [lib for lib in info if lib["user_api"] == "blas"]
     assert blas and all(lib["num_threads"] == 1 for lib in blas)
 

@@ -292,7 +292,10 @@ class Session:
                 layer = int(bad[0]) // 2 + 1 if bad.size else self._bad_gradient_layer(group, j)
                 self.divergence.append({"model": model, "epoch": self.epoch, "layer": layer})
             for kept, p in zip(finite, params, strict=True):
-                kept[good] = p[good]
+                if good.all():
+                    np.copyto(kept, p)
+                else:
+                    kept[good] = p[good]
 
     def _bad_gradient_layer(self, group: _Group, j: int) -> int:
         """The first layer (1-based) whose gradient is non-finite for model ``j`` of
