@@ -172,9 +172,10 @@ class Session:
     def _trainer(self, group: _Group) -> Trainer:
         d = self.data
         specs = [self.specs()[i] for i in group.models]
+        # one thread: the server's parallelism is its sessions (web.app.TrainingPool)
         return _runs.trainer(
             specs, group.population, group.initial, group.optimizer,
-            d.X_train, d.y_train, d.X_val, d.y_val, record=True,
+            d.X_train, d.y_train, d.X_val, d.y_val, record=True, threads=1,
         )  # fmt: skip
 
     def _start(self) -> None:
