@@ -687,6 +687,12 @@ def test_work_that_cannot_finish_is_refused_before_it_starts(client):
     assert "one epoch would take about" in err and "36 network(s)" in err
     assert "batches of 1" in err and "1 s per request" in err
     assert client.get("/api/health").json()["sessions"] == 0  # nothing was built
+    # batch size 1 for a 6 x 6 grid of the default axes on 2000 points
+    grid = {**HEAVY, "cols": {"axis": "init", "values": ["zeros", "random", "he", "xavier",
+                                                       "lecun_normal", "orthogonal"]}}  # fmt: skip
+    r = client.post("/api/sessions", json=grid)
+    assert r.status_code == 422 and "one epoch would take" in r.json()["error"]
+    assert client.post("/api/sessions", json={**grid, "batch_size": 50}).status_code == 201
     # the estimate grows with each factor of the work
     base = parse_config({**HEAVY, "batch_size": 100})
     est = wconfig.epoch_seconds

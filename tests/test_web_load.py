@@ -334,8 +334,7 @@ def _heavy_config(i: int) -> dict:
         return {
             "mode": "compare",
             "n_samples": 2000,
-            "hidden": [16, 16],
-            "batch_size": 100,
+            "hidden": [64] * 6,
             "rows": {"axis": "activation", "values": ["relu", "tanh", "sigmoid", "elu", "selu",
                                                        "gelu"]},
             "cols": {"axis": "seed", "values": [0, 1, 2, 3, 4, 5]},

@@ -154,9 +154,10 @@ class TrainingPool:
     """A fixed number of daemon threads that run training jobs for the event loop.
 
     Jobs run in order; each is bounded (a step by ``limits.step_seconds``, a frame
-    by its interval), so a long step delays others by one job at most per thread.
-    The threads are daemons so that a stopping server never waits for more than
-    the epoch under way.
+    by its interval).  *Long* jobs (a step, a frame of a network whose epoch
+    outlasts a frame) hold at most ``n_threads - 1`` threads at once, so one
+    thread always serves the short frames of the other sessions.  The threads
+    are daemons so that a stopping server never waits for the epoch under way.
     """
 
     def __init__(self, n_threads: int):
@@ -164,6 +165,7 @@ class TrainingPool:
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._long: tuple[Any, asyncio.Semaphore] | None = None  # (loop, its gate)
 
     def _start(self) -> None:
         with self._lock:
@@ -187,10 +189,18 @@ class TrainingPool:
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
                 loop.call_soon_threadsafe(_settle, future, outcome)
 
-    async def run(self, fn: Callable[[], Any]) -> Any:
+    async def run(self, fn: Callable[[], Any], long: bool = False) -> Any:
         """Run ``fn()`` in a training thread; its result (or exception)."""
         self._start()
         loop = asyncio.get_running_loop()
+        if not long:
+            return await self._submit(fn, loop)
+        if self._long is None or self._long[0] is not loop:
+            self._long = (loop, asyncio.Semaphore(max(1, self.n_threads - 1)))
+        async with self._long[1]:
+            return await self._submit(fn, loop)
+
+    async def _submit(self, fn: Callable[[], Any], loop) -> Any:
         future = loop.create_future()
         self._jobs.put((fn, future, loop))
         return await future
@@ -324,7 +334,8 @@ def create_app(limits: Limits | None = None, store: SessionStore | None = None) 
             ran = session.advance(epochs, limits.step_seconds, token)
             return ran, session.frame()
 
-        ran, frame = await pool.run(work)
+        long = min(epochs * session.epoch_estimate, limits.step_seconds) > 1 / limits.max_fps
+        ran, frame = await pool.run(work, long)
         return JSONResponse({**frame, "epochs_run": ran})
 
     async def reset(request: Request) -> Response:
@@ -514,6 +525,7 @@ async def _frames(
     ``limits.max_epochs_per_frame`` and for about 60 % of the frame interval.
     """
     interval = 1.0 / plan.fps
+    long = session.epoch_estimate > interval
     need = plan.fixed or 1
     cap = need + plan.speed * interval + 1
     bucket, last = 1.0, time.perf_counter()
@@ -523,9 +535,12 @@ async def _frames(
     def stop() -> str | None:
         return _stopped(session, stream_no, work, store)
 
-    def train(n: int, seconds: float):
+    def train(n: int, seconds: float):  # in a training thread, JSON encoding included
         ran = session.advance(n, seconds, work)
-        return ran, (session.frame() if ran else None)
+        if not ran:
+            return 0, ""
+        frame = session.frame()
+        return ran, _sse("frame", frame, frame["epoch"])
 
     try:
         while True:
@@ -543,12 +558,21 @@ async def _frames(
                     continue
                 n = min(n, int(bucket))
             seconds = limits.step_seconds if plan.fixed else max(0.6 * interval, 1e-3)
-            ran, frame = await pool.run(lambda n=n, seconds=seconds: train(n, seconds))
+            job = asyncio.ensure_future(
+                pool.run(lambda n=n, seconds=seconds: train(n, seconds), long)
+            )
+            while not job.done() and stop() is None:  # a pause, a delete, a shutdown: at once
+                await asyncio.wait({job}, timeout=_NAP)
+            if not job.done():
+                job.cancel()  # the epoch under way finishes alone; its metrics stay recorded
+                reason = stop()
+                break
+            ran, event = job.result()
             if not ran:
                 reason = stop() or "finished"
                 break
             bucket -= ran
-            yield _sse("frame", frame, frame["epoch"])
+            yield event
             sent += 1
             session.touch()
             await _nap(interval - (time.perf_counter() - t0), stop)

@@ -32,7 +32,7 @@ from .. import datasets as _datasets
 from .. import runs as _runs
 from .. import sweep as _sweep
 from ..engine import Population, Trainer
-from .config import ConfigError, Limits, PlaygroundConfig, with_seed
+from .config import ConfigError, Limits, PlaygroundConfig, epoch_seconds, with_seed
 
 __all__ = ["Session", "SessionStore", "SessionLimitError", "unit_activity"]
 
@@ -122,6 +122,8 @@ class Session:
         self.work_token = 0  # training runs while it is unchanged (see begin_work)
         self.closed = False
         self.config = config
+        #: Estimated seconds per epoch (:func:`initlab.web.config.epoch_seconds`).
+        self.epoch_estimate = epoch_seconds(config, self.limits)
         self.data = _datasets.load(config.dataset_name, **config.dataset_options())
         self.models = config.models()
         self._grid_setup()
