@@ -455,6 +455,33 @@ def test_in_flight_chunks_are_bounded_and_released_once_consumed(cluster, client
         next(idist.execute_dask(chunk_list, data, client=client, max_in_flight=0))
 
 
+def test_results_arrive_on_the_callers_client_not_the_default_one(cluster, client):
+    # With another client as the default (a notebook's own, say), execute_dask tracked its
+    # futures on that client's event loop: results arrived late, or never (a study hung).
+    # Here the default client's loop is kept busy until the study's chunks are all back.
+    import threading
+
+    data = _datasets.load("moons", n_samples=200, random_state=0)
+    specs = plan((4,), ["tanh"], ["xavier", "he"], ["gd"], [0.5], range(2), epochs=3)
+    chunk_list = [Chunk(i, [s]) for i, s in enumerate(specs)]
+    with distributed.Client(cluster, timeout=30, set_as_default=False) as own:
+        assert distributed.default_client() is client
+        done, held = threading.Event(), {}
+
+        def busy():  # runs on the default client's loop, blocking it
+            held["released"] = done.wait(timeout=60)
+
+        client.loop.add_callback(busy)
+        try:
+            results = list(idist.execute_dask(chunk_list, data, client=own))
+        finally:
+            done.set()
+    assert sorted(r.index for r in results) == list(range(len(chunk_list)))
+    assert all(r.error is None for r in results)
+    time.sleep(0.2)  # let busy() return
+    assert held.get("released") is True, "execute_dask waited for the default client's loop"
+
+
 def _modified_checkout(tmp_path, marker) -> Path:
     """A copy of initlab with the same version but other code: its run_chunk leaves a mark."""
     root = tmp_path / "modified"

@@ -607,7 +607,9 @@ def execute_dask(
         # results are gathered on the client's event loop as they complete (at most
         # max_in_flight of them wait here), which also re-fetches a result whose worker
         # died between finishing and handing it over
-        finished = distributed.as_completed(with_results=True, raise_errors=False)
+        # on *this* client's loop: as_completed defaults to the default client's, and
+        # tracking another client's futures there never sees them finish
+        finished = distributed.as_completed(loop=client.loop, with_results=True, raise_errors=False)
 
         def submit_next() -> None:
             chunk = next(queue, None)

@@ -880,18 +880,11 @@ def edge_of_chaos(
     )
 
 
-def critical_sigma_w2(
-    activation: ActivationLike,
-    sigma_b2: float = 0.0,
-    *,
-    q0: float = 1.0,
-    bracket: tuple[float, float] = (1e-2, 1e2),
-    order: int = DEFAULT_ORDER,
-    xtol: float = 1e-10,
-) -> float:
+def critical_sigma_w2(activation: ActivationLike, sigma_b2: float = 0.0, **options) -> float:
     """The weight variance ``sigma_w^2`` on the edge of chaos, where ``chi_1 = 1``.
 
-    :func:`edge_of_chaos` without the explanation: the ``sigma_w^2`` where ``chi_1``,
+    :func:`edge_of_chaos` (which takes the same ``options``: ``q0``, ``bracket``,
+    ``order``, ``xtol``) without the explanation: the ``sigma_w^2`` where ``chi_1``,
     evaluated at the stable fixed point reached from the input variance ``q0``, crosses
     1 continuously (Poole et al., 2016, Fig. 1).  Analytic values: ``2`` for ReLU (He et
     al., 2015), ``2 / (1 + a^2)`` for leaky ReLU, ``1`` for linear and for tanh at
@@ -914,7 +907,7 @@ def critical_sigma_w2(
     >>> round(critical_sigma_w2(get("leaky_relu", slope=0.2)), 6)   # 2 / 1.04
     1.923077
     """
-    edge = edge_of_chaos(activation, sigma_b2, q0=q0, bracket=bracket, order=order, xtol=xtol)
+    edge = edge_of_chaos(activation, sigma_b2, **options)
     if not edge.found:
         raise NoEdgeOfChaos(edge)
     return edge.sigma_w2

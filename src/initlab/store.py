@@ -126,6 +126,7 @@ class Store:
         self.readonly = readonly
         self.meta: dict[str, str] = {}
         self._depth = 0  # nesting of transaction() blocks
+        self._timeout = timeout
         exists = self.path == ":memory:" or Path(self.path).exists()
         if readonly and not exists:
             raise StoreError(f"no store at {self.path!r}")
@@ -178,7 +179,7 @@ class Store:
         if self.readonly:
             return
         if self.path != ":memory:":
-            self.conn.execute("PRAGMA journal_mode=WAL")
+            self._use_wal()
         self.conn.execute("PRAGMA synchronous=NORMAL")
         if "meta" not in tables:
             with self.transaction():
@@ -194,6 +195,25 @@ class Store:
             self._migrate()
         else:
             self._add_new_columns()
+
+    def _use_wal(self) -> None:
+        """Switch the file to write-ahead logging.
+
+        Switching needs the file to itself for a moment, and SQLite answers "database
+        is locked" at once (without waiting its busy timeout) while another process
+        opens or switches the same new file; so wait here, up to the same timeout.
+        """
+        deadline = time.monotonic() + self._timeout
+        pause = 0.005
+        while True:
+            try:
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(2 * pause, 0.2)
 
     def _columns(self, table: str) -> list[str]:
         return [r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")]
