@@ -294,7 +294,8 @@ class Session:
                 bad = np.flatnonzero(~ok[:, j])
                 layer = int(bad[0]) // 2 + 1 if bad.size else self._bad_gradient_layer(group, j)
                 self.divergence.append({"model": model, "epoch": self.epoch, "layer": layer})
-            for kept, p in zip(finite, params, strict=True):
+            good &= ~np.isin(group.models, list(self._diverged_models))
+            for kept, p in zip(finite, params, strict=True):  # a diverged one keeps its last
                 if good.all():
                     np.copyto(kept, p)
                 else:
