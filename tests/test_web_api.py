@@ -657,6 +657,15 @@ def test_pause_stops_a_stream_within_one_epoch(client):
     assert session.epoch == 4
 
 
+def test_delete_ends_a_stream_within_one_epoch(client):
+    sid = create(client, epochs=1000)["id"]
+    session = _store_session(client, sid)
+    _stop_at(session, 2, lambda: client.app.state.store.delete(sid))
+    with client.stream("GET", f"/api/sessions/{sid}/stream?epochs_per_frame=50") as r:
+        events = read_events(r)
+    assert events[-1]["data"] == {"reason": "closed", "epoch": 2} and session.epoch == 2
+
+
 def test_a_step_stops_when_its_time_budget_is_spent(clock, monkeypatch):
     monkeypatch.setattr(wconfig, "epoch_seconds", lambda config, limits: 0.0)
     store = SessionStore(Limits(step_seconds=1e-9), clock=clock)
