@@ -185,9 +185,7 @@ class Session:
         self._sent_epoch = -1  # last epoch whose metrics went out in a frame
         self._rows: list[np.ndarray] = []  # per epoch: (4, n_models) metrics
         self._updates: list[np.ndarray] = []  # per epoch (single mode): (P,) parameter updates
-        #: First non-finite epoch of each diverged network: ``{"model", "epoch", "layer"}``.
-        self.divergence: list[dict[str, int]] = []
-        self._diverged_models: set[int] = set()
+        self.divergence: dict[int, dict[str, Any]] = {}  # model -> first non-finite epoch, layer
         self._last_finite = [[p.copy() for p in g.trainer.params] for g in self.groups]
         self._record_metrics()
 
@@ -288,13 +286,12 @@ class Session:
             good = ok.all(axis=0) & np.isfinite(loss[group.models])
             for j in np.flatnonzero(~good):
                 model = group.models[j]
-                if model in self._diverged_models:
+                if model in self.divergence:
                     continue
-                self._diverged_models.add(model)
                 bad = np.flatnonzero(~ok[:, j])
                 layer = int(bad[0]) // 2 + 1 if bad.size else self._bad_gradient_layer(group, j)
-                self.divergence.append({"model": model, "epoch": self.epoch, "layer": layer})
-            good &= ~np.isin(group.models, list(self._diverged_models))
+                self.divergence[model] = {"model": model, "epoch": self.epoch, "layer": layer}
+            good &= ~np.isin(group.models, list(self.divergence))
             for kept, p in zip(finite, params, strict=True):  # a diverged one keeps its last
                 if good.all():
                     np.copyto(kept, p)
@@ -418,7 +415,7 @@ class Session:
                 "finished": self.finished,
                 "boundary": self._boundary(),
                 "diverged": [bool(d) for d in self._diverged()],
-                "divergence": [dict(d) for d in self.divergence],
+                "divergence": sorted(self.divergence.values(), key=lambda d: d["model"]),
             }
             if self.config.mode == "single":
                 out["layers"] = self._layer_stats()
