@@ -220,8 +220,11 @@ class Session:
 
     @property
     def halted(self) -> bool:
-        """A single network that diverged stops training (until reset or reseed)."""
-        return self.config.mode == "single" and bool(self.divergence)
+        """A single network with a non-finite parameter or loss (a divergence entry that
+        names its layer) stops training, until reset or reseed."""
+        return self.config.mode == "single" and any(
+            d.get("layer") is not None for d in self.divergence.values()
+        )
 
     def begin_work(self) -> int:
         """A token for :meth:`advance`; taking one stops the training of older tokens
