@@ -887,14 +887,18 @@ def test_divergence_pauses_and_names_the_epoch_and_layer(client):
         bad = [not np.isfinite(p).all() for p in trainer.params]
         loss = trainer.metrics()["train_loss"][0]
     assert div["model"] == 0 and first_nonfinite == epoch and div["epoch"] <= epoch
-    if any(bad):  # the first layer with a non-finite weight or bias
-        layer = bad.index(True) // 2 + 1
-    else:  # finite weights, non-finite loss: the first layer with a non-finite gradient
-        assert ref.data.n_train <= 256  # the session's gradient sample is the training set
-        tr = ref.groups[0].population.trace(trainer.params, ref.data.X_train, ref.data.y_train)
-        grads = [np.isfinite(dw).all() and np.isfinite(db).all()
-                 for dw, db in zip(tr["dW"], tr["db"], strict=True)]  # fmt: skip
-        layer = grads.index(False) + 1 if False in grads else len(grads)
+    # the first layer with a non-finite weight, bias or pre-activation (forward order),
+    # else gradient, else the output; pre-activations and gradients on the training set
+    assert ref.data.n_train <= 256  # (the session's statistics sample is all of it)
+    tr = ref.groups[0].population.trace(trainer.params, ref.data.X_train, ref.data.y_train)
+    n_layers = len(trainer.params) // 2
+    P = trainer.params
+    forward = [np.isfinite(P[2 * k]).all() and np.isfinite(P[2 * k + 1]).all()
+               and np.isfinite(tr["z"][k]).all() for k in range(n_layers)]  # fmt: skip
+    grads = [np.isfinite(tr["dW"][k]).all() and np.isfinite(tr["db"][k]).all()
+             for k in range(n_layers)]  # fmt: skip
+    layer = next((k + 1 for k, ok in enumerate(forward) if not ok), None)
+    layer = layer or next((k + 1 for k, ok in enumerate(grads) if not ok), n_layers)
     assert div["layer"] == layer
     # the last finite picture: the parameters of the epoch before it diverged
     ref_before = Session(parse_config(DIVERGES))

@@ -284,16 +284,15 @@ class Session:
         loss = self._rows[-1][_METRICS.index("train_loss")]
         for group, finite in zip(self.groups, self._last_finite, strict=True):
             params = group.trainer.params
-            with np.errstate(all="ignore"):  # (n_params, m): is each array of each model finite
-                ok = np.stack([np.isfinite(p.reshape(p.shape[0], -1)).all(axis=1) for p in params])
-            good = ok.all(axis=0) & np.isfinite(loss[group.models])
+            with np.errstate(all="ignore"):
+                good = np.isfinite(loss[group.models])
+                for p in params:
+                    good &= np.isfinite(p.reshape(p.shape[0], -1)).all(axis=1)
             for j in np.flatnonzero(~good):
                 model = group.models[j]
-                if model in self.divergence:
-                    continue
-                bad = np.flatnonzero(~ok[:, j])
-                layer = int(bad[0]) // 2 + 1 if bad.size else self._bad_gradient_layer(group, j)
-                self.divergence[model] = {"model": model, "epoch": self.epoch, "layer": layer}
+                if model not in self.divergence:
+                    layer = self._first_nonfinite_layer(group, j)
+                    self.divergence[model] = {"model": model, "epoch": self.epoch, "layer": layer}
             good &= ~np.isin(group.models, list(self.divergence))
             for kept, p in zip(finite, params, strict=True):  # a diverged one keeps its last
                 if good.all():
@@ -301,19 +300,26 @@ class Session:
                 else:
                     kept[good] = p[good]
 
-    def _bad_gradient_layer(self, group: _Group, j: int) -> int:
-        """The first layer (1-based) whose gradient is non-finite for model ``j`` of
-        ``group`` (the output layer when only the loss is)."""
+    def _first_nonfinite_layer(self, group: _Group, j: int) -> int:
+        """Where model ``j`` of ``group`` went non-finite: the first layer (1-based, in
+        forward order) with a non-finite weight, bias or pre-activation, else the first
+        with a non-finite gradient, else the output layer (only the loss overflowed).
+        Pre-activations and gradients are those of the statistics' training sample."""
         X = self.data.X_train[self.stat_idx]
         y = self.data.y_train[self.stat_idx]
+        params = group.trainer.params
         with np.errstate(all="ignore"):
-            tr = group.population.trace(group.trainer.params, X, y)
-        n_layers = group.population.n_layers
-        for layer in range(n_layers):
-            if not (
-                np.isfinite(tr["dW"][layer][j]).all() and np.isfinite(tr["db"][layer][j]).all()
-            ):
-                return layer + 1
+            tr = group.population.trace(params, X, y)
+            n_layers = len(params) // 2
+            for layer in range(n_layers):
+                W, b, z = params[2 * layer][j], params[2 * layer + 1][j], tr["z"][layer][j]
+                if not (np.isfinite(W).all() and np.isfinite(b).all() and np.isfinite(z).all()):
+                    return layer + 1
+            for layer in range(n_layers):
+                if not (
+                    np.isfinite(tr["dW"][layer][j]).all() and np.isfinite(tr["db"][layer][j]).all()
+                ):
+                    return layer + 1
         return n_layers
 
     def last_finite_params(self) -> list[list[np.ndarray]]:
