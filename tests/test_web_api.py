@@ -911,6 +911,26 @@ def test_divergence_pauses_and_names_the_epoch_and_layer(client):
     assert client.post(f"/api/sessions/{sid}/reset").json()["divergence"] == []
 
 
+def test_the_frame_that_ends_a_stream_arrives_even_when_slow(client):
+    import time
+
+    for cfg, reason in [(DIVERGES, "diverged"), ({**SMALL, "epochs": 7}, "finished")]:
+        sid = create(client, **cfg)["id"]
+        session = _store_session(client, sid)
+        frame = session.frame
+
+        def slow(*args, frame=frame):  # a frame that takes longer than the stop check
+            time.sleep(0.3)
+            return frame(*args)
+
+        session.frame = slow
+        with client.stream("GET", f"/api/sessions/{sid}/stream?epochs_per_frame=50") as r:
+            events = read_events(r)
+        assert [e["event"] for e in events] == ["frame", "end"], events
+        assert events[-1]["data"]["reason"] == reason
+        assert events[0]["data"]["epoch"] == session.epoch
+
+
 def test_divergence_in_compare_mode_keeps_the_others_training(client):
     d = create(client, **{**DIVERGES, "mode": "compare",
                           "rows": {"axis": "learning_rate", "values": [0.01, 10.0]},

@@ -485,6 +485,11 @@ class _Plan:
     speed: float  # epochs per second at most, 0: no limit
 
 
+#: Reasons that end a stream without waiting for the frame under way (the others --
+#: diverged, finished -- come from that frame's own epochs, which it still sends).
+_INTERRUPTS = ("shutdown", "closed", "replaced", "paused")
+
+
 def _stopped(session: Session, stream_no: int, work: int, store: SessionStore) -> str | None:
     """Why the stream must end now, or None."""
     if store.closing:
@@ -561,7 +566,7 @@ async def _frames(
             job = asyncio.ensure_future(
                 pool.run(lambda n=n, seconds=seconds: train(n, seconds), long)
             )
-            while not job.done() and stop() is None:  # a pause, a delete, a shutdown: at once
+            while not job.done() and stop() not in _INTERRUPTS:  # those end it at once
                 await asyncio.wait({job}, timeout=_NAP)
             if not job.done():
                 job.cancel()  # the epoch under way finishes alone; its metrics stay recorded
