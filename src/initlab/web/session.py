@@ -187,6 +187,7 @@ class Session:
         self._updates: list[np.ndarray] = []  # per epoch (single mode): (P,) parameter updates
         self.divergence: dict[int, dict[str, Any]] = {}  # model -> first non-finite epoch, layer
         self._last_finite = [[p.copy() for p in g.trainer.params] for g in self.groups]
+        self._nonfinite: set[int] = set()  # networks whose last finite parameters are kept
         self._record_metrics()
 
     @property
@@ -290,10 +291,11 @@ class Session:
                     good &= np.isfinite(p.reshape(p.shape[0], -1)).all(axis=1)
             for j in np.flatnonzero(~good):
                 model = group.models[j]
+                self._nonfinite.add(model)
                 if model not in self.divergence:
                     layer = self._first_nonfinite_layer(group, j)
                     self.divergence[model] = {"model": model, "epoch": self.epoch, "layer": layer}
-            good &= ~np.isin(group.models, list(self.divergence))
+            good &= ~np.isin(group.models, list(self._nonfinite))
             for kept, p in zip(finite, params, strict=True):  # a diverged one keeps its last
                 if good.all():
                     np.copyto(kept, p)
