@@ -42,6 +42,7 @@ import asyncio
 import contextlib
 import json
 import math
+import os
 import queue
 import threading
 import time
@@ -74,6 +75,9 @@ STATIC = Path(__file__).parent / "static"
 _MAX_DIGITS = 30
 #: Seconds between two checks for a pause, a shutdown or a gone client while a stream waits.
 _NAP = 0.05
+#: Training threads run at this lower priority (Unix ``nice``): the thread that answers
+#: requests gets a core first, so health and small requests stay fast under load.
+_TRAINING_NICENESS = 10
 
 
 def _error(status: int, message: str, field: str | None = None) -> JSONResponse:
@@ -177,6 +181,8 @@ class TrainingPool:
                 self._threads.append(t)
 
     def _work(self) -> None:
+        with contextlib.suppress(AttributeError, OSError):  # Linux: threads have their own
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _TRAINING_NICENESS)
         while True:
             job = self._jobs.get()
             if job is None:
