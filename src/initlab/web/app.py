@@ -24,10 +24,10 @@ Invalid settings, bodies and query parameters get a ``422`` with ``{"error":
 message, "field": name}``; a body over ``limits.max_body`` a ``413``; a full
 server a ``503``; an unknown session a ``404``.
 
-Training runs in a bounded pool of ``limits.train_threads`` threads with one
-BLAS thread each (parallelism comes from the sessions, and a busy machine
-makes multi-threaded BLAS far slower on these small products); every epoch
-can stop it.  The stream trains at most ``speed`` epochs a second (default
+Training runs in a bounded pool of ``limits.train_threads`` threads at a
+lower priority, with one BLAS thread each (parallelism comes from the
+sessions, and a busy machine makes multi-threaded BLAS far slower on these
+small products); every epoch can stop it.  The stream trains at most ``speed`` epochs a second (default
 ``limits.default_speed``, ``0``: as fast as possible), several epochs per
 frame when they are fast, at most ``limits.max_fps`` frames a second, and
 ends with an ``end`` event whose ``reason`` is ``paused``, ``finished``,
