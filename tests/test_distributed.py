@@ -69,6 +69,11 @@ def assert_same_study(name_a, db_a, name_b, db_b, exact=True):
         assert list(ra[col]) == list(rb[col])
 
 
+# Dask's HTTP servers (the scheduler's on 8787, each worker's and nanny's) listen on every
+# interface unless given an address, --no-dashboard or not: keep them on loopback too
+LOOPBACK_HTTP = ["--no-dashboard", "--dashboard-address", "127.0.0.1:0"]
+
+
 @pytest.fixture(scope="module")
 def local_dbs(tmp_path_factory):
     """The reference: the test studies run with the local executor, in the same chunks."""
@@ -105,7 +110,7 @@ def cluster(tmp_path_factory):
     logs = [open(workdir / "scheduler.log", "w"), open(workdir / "worker.log", "w")]  # noqa: SIM115
     procs = [
         subprocess.Popen(
-            [*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+            [*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), *LOOPBACK_HTTP],
             cwd=workdir,
             env=env,
             stdout=logs[0],
@@ -124,7 +129,7 @@ def cluster(tmp_path_factory):
                     "2",
                     "--nthreads",
                     "1",
-                    "--no-dashboard",
+                    *LOOPBACK_HTTP,
                     "--host",
                     "127.0.0.1",
                     "--local-directory",
@@ -508,7 +513,7 @@ def _start_worker(address, pythonpath, workdir, name):
             "1",
             "--nthreads",
             "1",
-            "--no-dashboard",
+            *LOOPBACK_HTTP,
             "--host",
             "127.0.0.1",
             "--name",
@@ -655,7 +660,7 @@ def own_cluster(tmp_path):
             "127.0.0.1",
             "--port",
             str(port),
-            "--no-dashboard",
+            *LOOPBACK_HTTP,
         ],
         cwd=tmp_path,
         env=env,
@@ -761,3 +766,19 @@ def test_no_workers_for_too_long_is_explained(tmp_path, own_cluster):
         thread.join()
         _stop(joiner["proc"], joiner["log"])
     assert report.skipped + report.trained == 18 and report.failed == 0
+
+
+def test_a_clusters_processes_listen_on_loopback_only(own_cluster):
+    import psutil
+
+    listening = []
+    for name in ("scheduler", "worker"):
+        top = psutil.Process(own_cluster[name].pid)
+        for proc in [top, *top.children(recursive=True)]:
+            listening += [
+                (name, c.laddr.ip, c.laddr.port)
+                for c in proc.net_connections(kind="tcp")
+                if c.status == psutil.CONN_LISTEN
+            ]
+    assert {name for name, _, _ in listening} == {"scheduler", "worker"}
+    assert all(ip == "127.0.0.1" for _, ip, _ in listening), listening

@@ -29,7 +29,7 @@ LAYERS = {
         "sweep", "study", "store", "stats", "distributed", "experiments", "experiments.",
         "advice", "torch",
     ),
-    "top": ("plots", "plots.", "report", "cli", "__main__", "web", "web."),
+    "top": ("plots", "plots.", "report", "cli", "_console", "__main__", "web", "web."),
 }  # fmt: skip
 ORDER = list(LAYERS)
 ROOT = Path(initlab.__file__).parent

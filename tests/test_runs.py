@@ -49,7 +49,7 @@ def test_every_surface_has_exactly_the_schemas_fields():
     from typer.main import get_command
 
     command = get_command(app).commands["train"]
-    options = {p.name for p in command.params} - {"dataset", "target", "recipe"}
+    options = {p.name for p in command.params} - {"dataset", "target", "recipe", "plots"}
     assert options == names
     # a study's TOML keys: the grid at the top level, conditional fields in hyperparameters
     from initlab import study as study_mod

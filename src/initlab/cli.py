@@ -2,16 +2,22 @@
 
 Commands: ``study`` (the main job), ``train``, ``list``, ``results``,
 ``report``, ``diagnose``, ``experiment``, ``advise``, ``serve``.  Each command is a thin
-layer over the library: parse, call, print.
+layer over the library: parse, check everything, call, print.  What is printed is
+literal text (:mod:`initlab._console`): no name, path or message is read as markup.
 """
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
+from copy import copy
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from ._console import column as _column
+from ._console import console, err_console, error, number, say, text, warn
+from ._console import table as _table
 
 app = typer.Typer(
     name="initlab",
@@ -20,15 +26,139 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
 
 
-def _fail(message: str, code: int = 2) -> None:
-    from rich.markup import escape
-
-    err_console.print(f"[bold red]error:[/] {escape(str(message))}")
+def _fail(message: object, code: int = 2) -> None:
+    error(message)
     raise typer.Exit(code)
+
+
+class _Command:
+    """A command whose parameters are read when the command line is built.
+
+    ``extra`` adds parameters built then (the run fields of ``train``, so a plugin's
+    field is an option too).  Every help text is escaped here, the one place where
+    text meets typer's rich markup, so ``[parquet]`` or a description's brackets show.
+    """
+
+    def __init__(self, func: Callable, extra: Callable[[], list[inspect.Parameter]] | None = None):
+        self.func = func
+        self.extra = extra
+        self.__name__ = func.__name__
+        self.__doc__ = func.__doc__
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        from rich.markup import escape
+
+        sig = inspect.signature(self.func, eval_str=True)
+        params = [p for p in sig.parameters.values() if p.kind != p.VAR_KEYWORD]
+        params += self.extra() if self.extra else []
+        out = []
+        for p in params:
+            if isinstance(p.default, typer.models.ParameterInfo):
+                info = copy(p.default)
+                info.help = escape(info.help or "")
+                p = p.replace(default=info)
+            out.append(p)
+        return sig.replace(parameters=out, return_annotation=None)
+
+    @property
+    def __annotations__(self) -> dict:
+        return {p.name: p.annotation for p in self.__signature__.parameters.values()}
+
+    def __call__(self, **kwargs) -> None:
+        self.func(**kwargs)
+
+
+def _help_with(values: dict[str, Callable[[], str]]) -> type:
+    """A command class whose help appends what each parameter in ``values`` accepts.
+
+    ``values`` maps a parameter to a function that says it, read from the registries
+    or the run schema only when the help is shown: so a plugin's names are listed,
+    and a command that is run, not asked for help, imports none of them.
+    """
+    from rich.markup import escape
+    from typer.core import TyperCommand
+
+    class Command(TyperCommand):
+        def format_help(self, ctx, formatter):
+            for param in self.params:
+                if param.name in values and not getattr(param, "_values_shown", False):
+                    param.help = f"{param.help}: {escape(values[param.name]())}"
+                    param._values_shown = True
+            return super().format_help(ctx, formatter)
+
+    return Command
+
+
+def _command(name: str, /, on: typer.Typer = app, **values: Callable[[], str]):
+    """Register a command under ``name``; ``values`` as in :func:`_help_with`."""
+
+    def register(func: Callable) -> Callable:
+        on.command(name, cls=_help_with(values))(_Command(func))
+        return func
+
+    return register
+
+
+def _one_of(names: Callable[[], object]) -> Callable[[], str]:
+    return lambda: "one of " + ", ".join(map(str, names()))
+
+
+def _registry(module: str, attr: str = "REGISTRY") -> Callable[[], str]:
+    """The names of a registry (``"activations"``, ``"optim"``...), read when asked."""
+
+    def names():
+        from importlib import import_module
+
+        return getattr(import_module(f"initlab.{module}"), attr).names()
+
+    return _one_of(names)
+
+
+def _metrics() -> list[str]:
+    from .runs import METRICS
+
+    return list(METRICS)
+
+
+def _presets() -> list[str]:
+    from .study import PRESETS
+
+    return list(PRESETS)
+
+
+def _executors() -> list[str]:
+    from .study import EXECUTORS
+
+    return list(EXECUTORS)
+
+
+def _experiments() -> list[str]:
+    from . import experiments
+
+    return experiments.names()
+
+
+_METRIC_HELP = "what ranks the runs (default val_acc; val_loss for regression)"
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"initlab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="print the version and exit"
+    ),
+) -> None:
+    """A laboratory for activation functions, weight initialization and optimizers."""
 
 
 def _parse_sizes(text: str) -> tuple[int, ...]:
@@ -42,55 +172,70 @@ def _parse_sizes(text: str) -> tuple[int, ...]:
         raise
 
 
-def _print_named(title: str, entries: dict[str, str]) -> None:
-    table = Table(title=title, show_header=True, header_style="bold", title_justify="left")
-    table.add_column("name")
-    table.add_column("description")
-    for name, text in entries.items():
-        table.add_row(name, text)
-    console.print(table)
-
-
-@app.command("list")
-def list_cmd(
-    what: str | None = typer.Argument(
-        None, help="activations, initializers, optimizers, losses, datasets (default: all)"
-    ),
-) -> None:
-    """List what can be chosen, each with a one-line description."""
+#: What ``initlab list`` can show, in order; each group is a function of no argument
+#: returning ``{name: (aliases, description)}`` from its owner.
+def _list_groups() -> dict[str, Callable[[], dict[str, tuple[str, str]]]]:
     from . import activations, datasets, initializers, losses, optim
 
-    groups = {
-        "activations": activations.REGISTRY,
-        "initializers": initializers.REGISTRY,
-        "bias initializers": initializers.BIAS_REGISTRY,
-        "optimizers": optim.REGISTRY,
-        "losses": losses.REGISTRY,
-        "datasets": datasets.REGISTRY,
-    }
-    from .runs import RECIPES
+    def registry(reg):
+        return lambda: {n: (", ".join(reg.aliases(n)), reg.describe(n)) for n in reg.names()}
 
-    recipes = {name: r.description for name, r in RECIPES.items()}
-    if what is None or "recipes".startswith(what.lower().rstrip("s")):
-        _print_named("recipes", recipes)
-        if what is not None:
-            return
+    def recipes():
+        from .runs import RECIPES
+
+        return {name: ("", r.description) for name, r in RECIPES.items()}
+
+    def presets():
+        from .study import Study
+
+        return {p: ("", Study.preset(p).description or "") for p in _presets()}
+
+    def experiments():
+        from . import experiments as ex
+
+        return {n: ("", ex.get(n).title) for n in ex.names()}
+
+    return {
+        "recipes": recipes,
+        "activations": registry(activations.REGISTRY),
+        "initializers": registry(initializers.REGISTRY),
+        "bias initializers": registry(initializers.BIAS_REGISTRY),
+        "optimizers": registry(optim.REGISTRY),
+        "losses": registry(losses.REGISTRY),
+        "datasets": registry(datasets.REGISTRY),
+        "presets": presets,
+        "experiments": experiments,
+    }
+
+
+def _list_names() -> str:
+    return ", ".join(g.replace(" ", "_") for g in _list_groups()) + " (default: all)"
+
+
+@_command("list", what=_list_names)
+def list_cmd(
+    what: str | None = typer.Argument(None, help="the group to list"),
+) -> None:
+    """List what can be chosen, each with a one-line description."""
+    groups = _list_groups()
     if what is not None:
-        keys = [k for k in groups if k.replace(" ", "_").startswith(what.lower().rstrip("s"))]
+        stem = what.lower().replace(" ", "_").rstrip("s")
+        keys = [k for k in groups if k.replace(" ", "_").startswith(stem)]
         if not keys:
             _fail(f"unknown group {what!r}; choose one of: {', '.join(groups)}")
         groups = {k: groups[k] for k in keys}
-    for title, registry in groups.items():
-        table = Table(title=title, show_header=True, header_style="bold", title_justify="left")
-        table.add_column("name")
-        table.add_column("aliases", style="dim")
-        table.add_column("description")
-        for name in registry.names():
-            table.add_row(name, ", ".join(registry.aliases(name)), registry.describe(name))
-        console.print(table)
+    for title, entries in groups.items():
+        _print_group(title, entries())
 
 
-_TRAIN_OWN = ("dataset", "target", "recipe")  # train's options that are not run fields
+def _print_group(title: str, rows: dict[str, tuple[str, str]]) -> None:
+    with_aliases = any(aliases for aliases, _ in rows.values())
+    columns = ["name", "aliases", "description"] if with_aliases else ["name", "description"]
+    console.print(
+        _table(
+            title, columns, ([n, a, d] if with_aliases else [n, d] for n, (a, d) in rows.items())
+        )
+    )
 
 
 def _run_options() -> list[inspect.Parameter]:
@@ -113,10 +258,40 @@ def _run_options() -> list[inspect.Parameter]:
 
 
 _KEYWORD = inspect.Parameter.KEYWORD_ONLY
+#: The figures ``initlab train --plots`` writes: file name, what it shows.
+_TRAIN_PLOTS = {
+    "loss.png": "loss per epoch",
+    "mistakes.png": "the blog's scatter of mistakes (2-D data)",
+    "updates.png": "per-parameter updates",
+}
+
+
+def _recipes() -> list[str]:
+    from .runs import RECIPES
+
+    return list(RECIPES)
+
+
+def _datasets() -> str:
+    from .datasets import names
+
+    return "one of " + ", ".join(names()) + ", or a CSV/NPZ path"
 
 
 def train(
-    dataset: str = "blog", target: str | None = None, recipe: str | None = None, **fields
+    *,
+    dataset: str = typer.Option("blog", "--dataset", "-d", help="the data set"),
+    target: str | None = typer.Option(None, "--target", help="label column of a CSV"),
+    recipe: str | None = typer.Option(
+        None, "--recipe", help="a published protocol that sets the defaults"
+    ),
+    plots: str | None = typer.Option(
+        None,
+        "--plots",
+        help="directory to write the run's figures to (created; its parent must exist): "
+        + ", ".join(f"{k} ({v})" for k, v in _TRAIN_PLOTS.items()),
+    ),
+    **fields,
 ) -> None:
     """Train one network on a data set and print its accuracy and loss.
 
@@ -127,81 +302,117 @@ def train(
 
     given = {k: v for k, v in fields.items() if v is not None}
     try:
+        folder = _plots_folder(plots)
         spec = runs.RunSpec.make(recipe=recipe, **given)
         data = datasets.load(dataset, **({"target": target} if target else {}))
-        net = spec.network()
+        net = spec.network(**({"record_params": True} if folder else {}))
+        figures = _train_figures(folder, data)
+        say(("data:", "bold"), f" {data.label}: ", _data_caption(data))
         net.fit(data.X_train, data.y_train, data.X_val, data.y_val)
-    except (ValueError, TypeError, FileNotFoundError) as exc:
+    except (ValueError, TypeError, OSError) as exc:
         _fail(str(exc))
         return
     h = net.history_
     init = runs.label("init", spec.init, recipe)
-    table = Table(
-        title=f"{spec.activation} + {init}, {spec.optimizer} lr={spec.learning_rate:g}, "
-        f"{net.n_iter_} epochs on {data.label}",
-        caption=f"{data.n_train} training and {data.n_val} validation samples, "
-        f"{data.n_classes} classes, {data.n_features} features",
-        title_justify="left",
-        caption_justify="left",
+    rows = [
+        [split, number(h[f"{key}_loss"][-1]), f"{h[f'{key}_acc'][-1]:.2%}"]
+        for split, key in (("train", "train"), ("validation", "val"))
+    ]
+    say(
+        (
+            f"{spec.activation} + {init}, {spec.optimizer} lr={spec.learning_rate:g}, "
+            f"{net.n_iter_} epochs on {data.label}",
+            "bold",
+        )
     )
-    table.add_column("")
-    table.add_column("loss", justify="right")
-    table.add_column("accuracy", justify="right")
-    table.add_row("train", f"{h['train_loss'][-1]:.4f}", f"{h['train_acc'][-1]:.2%}")
-    table.add_row("validation", f"{h['val_loss'][-1]:.4f}", f"{h['val_acc'][-1]:.2%}")
-    console.print(table)
+    console.print(_table(None, ["", "loss", "accuracy"], rows, right=("loss", "accuracy")))
     if net.diverged_:
-        console.print(
-            f"[yellow]diverged at epoch {net.diverged_epoch_}: the loss or the weights "
-            "became non-finite; try a smaller --learning-rate[/]"
+        warn(_divergence_note(net))
+    _write_train_figures(net, data, folder, figures)
+
+
+def _data_caption(data) -> str:
+    """``750 training and 250 validation samples, 4 classes: 0 (250), ...; 2 features``."""
+    import numpy as np
+
+    head = f"{data.n_train} training and {data.n_val} validation samples"
+    features = f"{data.n_features} features"
+    if getattr(data, "task", "classification") != "classification":
+        return f"{head}, regression; {features}"
+    counts = np.bincount(np.concatenate([data.y_train, data.y_val]), minlength=data.n_classes)
+    classes = ", ".join(f"{c} ({n})" for c, n in zip(data.classes, counts, strict=True))
+    return f"{head}, {data.n_classes} classes: {classes}; {features}"
+
+
+def _divergence_note(net) -> str:
+    from .engine import DIVERGENCE_FACTOR, DIVERGENCE_FLOOR
+
+    return (
+        f"diverged at epoch {net.diverged_epoch_}: the training loss passed "
+        f"max({DIVERGENCE_FACTOR:g} x its initial loss, {DIVERGENCE_FLOOR:g}) or a loss or "
+        "weight became inf/NaN; the numbers above are the last epoch's. "
+        "Try a smaller --learning-rate."
+    )
+
+
+def _plots_folder(plots: str | None):
+    """The ``--plots`` directory, checked before training: its parent must exist."""
+    if plots is None:
+        return None
+    from pathlib import Path
+
+    folder = Path(plots).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"--plots {plots!r} is a file, not a directory")
+    parent = folder.parent
+    if not folder.exists() and not parent.is_dir():
+        raise FileNotFoundError(
+            f"--plots {plots!r}: directory {str(parent)!r} does not exist (the last "
+            "directory is created, not its parents)"
+        )
+    import os
+
+    if not os.access(folder if folder.exists() else parent, os.W_OK):
+        raise PermissionError(f"--plots {plots!r}: permission denied")
+    return folder
+
+
+def _train_figures(folder, data) -> list[str]:
+    """The figures ``--plots`` will write for this data (the scatter needs 2 features)."""
+    if folder is None:
+        return []
+    names = list(_TRAIN_PLOTS)
+    if data.n_features != 2 or getattr(data, "task", "classification") != "classification":
+        names.remove("mistakes.png")
+    return names
+
+
+def _write_train_figures(net, data, folder, names: list[str]) -> None:
+    if folder is None:
+        return
+    from . import plots
+
+    draw = {
+        "loss.png": lambda: plots.loss_curve(net),
+        "mistakes.png": lambda: plots.mistakes(net, data),
+        "updates.png": lambda: plots.update_grid(net),
+    }
+    folder.mkdir(exist_ok=True)
+    written = []
+    for name in names:
+        draw[name]().savefig(folder / name, dpi=90)
+        written.append(str(folder / name))
+    say("wrote " + ", ".join(written))
+    if "mistakes.png" not in names:
+        say(
+            f"(no mistakes.png: the scatter needs 2-D classification data, {data.label} has "
+            f"{data.n_features} features)"
         )
 
 
-class _TrainCommand:
-    """``initlab train``: its options are the run schema's fields, read when the command
-    line is built, so a field registered later (a plugin's activation parameter) is an
-    option too."""
-
-    __name__ = "train"
-    __doc__ = train.__doc__
-
-    @property
-    def __signature__(self) -> inspect.Signature:
-        own = [
-            inspect.Parameter(
-                "dataset",
-                _KEYWORD,
-                default=typer.Option(
-                    "blog", "--dataset", "-d", help="data set name or CSV/NPZ path"
-                ),
-                annotation=str,
-            ),
-            inspect.Parameter(
-                "target",
-                _KEYWORD,
-                default=typer.Option(None, "--target", help="label column of a CSV"),
-                annotation=str | None,
-            ),
-            inspect.Parameter(
-                "recipe",
-                _KEYWORD,
-                default=typer.Option(
-                    None, "--recipe", help="a published protocol that sets the defaults: blog"
-                ),
-                annotation=str | None,
-            ),
-        ]
-        return inspect.Signature(own + _run_options(), return_annotation=None)
-
-    @property
-    def __annotations__(self) -> dict:
-        return {p.name: p.annotation for p in self.__signature__.parameters.values()}
-
-    def __call__(self, **kwargs) -> None:
-        train(**kwargs)
-
-
-app.command("train")(_TrainCommand())
+app.command("train", cls=_help_with({"dataset": _datasets, "recipe": _one_of(_recipes)}))(
+    _Command(train, extra=_run_options)
+)
 
 
 # --- studies ---------------------------------------------------------------------------------
@@ -273,14 +484,18 @@ def _summary_tables(study, summary, metric: str) -> list[Table]:
     return tables
 
 
-@app.command()
+@_command("study", preset=_one_of(_presets), executor=_one_of(_executors), metric=_one_of(_metrics))
 def study(
-    preset: str = typer.Argument("blog", help="blog, optimizers, moons or deep"),
-    config: str | None = typer.Option(None, "--config", "-c", help="a study TOML file"),
+    preset: str = typer.Argument("blog", help="a study that ships with initlab"),
+    config: str | None = typer.Option(
+        None, "--config", "-c", help="a study TOML file (instead of a preset)"
+    ),
     seeds: int | None = typer.Option(None, "--seeds", help="number of seeds (0..n-1)"),
     epochs: int | None = typer.Option(None, "--epochs", help="override the epochs"),
     name: str | None = typer.Option(None, "--name", help="store the study under this name"),
-    store: str = typer.Option("initlab.db", "--store", help="SQLite file of studies"),
+    store: str = typer.Option(
+        "initlab.db", "--store", help="SQLite file of studies (created if missing)"
+    ),
     fresh: bool = typer.Option(False, "--fresh", help="retrain runs already stored"),
     replace: bool = typer.Option(
         False,
@@ -288,14 +503,14 @@ def study(
         help="redefine a stored study of this name with this grid (its old runs stay in "
         "the store for reuse); without it a changed grid is refused",
     ),
-    executor: str = typer.Option("local", "--executor", help="local, processes or dask"),
+    executor: str = typer.Option("local", "--executor", help="where the runs train"),
     workers: int | None = typer.Option(None, "--workers", help="processes or dask workers"),
-    scheduler: str | None = typer.Option(None, "--scheduler", help="tcp://HOST:PORT"),
-    metric: str | None = typer.Option(
-        None, "--metric", help="what ranks the runs: val_acc (default; val_loss for regression)"
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="the dask scheduler's address, tcp://HOST:PORT"
     ),
+    metric: str | None = typer.Option(None, "--metric", help=_METRIC_HELP),
     report: str | None = typer.Option(
-        None, "--report", "-o", help="report path (default: <study>-report.html)"
+        None, "--report", "-o", help="HTML report to write (default: <study>-report.html)"
     ),
     no_report: bool = typer.Option(False, "--no-report", help="skip the HTML report"),
     force_workers: bool = typer.Option(
@@ -317,84 +532,54 @@ def study(
 ) -> None:
     """Run a study (default: the blog's 16 combinations x 10 seeds), print and store it.
 
-    Exits 1 when some runs failed (the reasons are listed at the end, and
-    `initlab results --failed` lists the runs), 2 on bad input or a cluster or
-    store that cannot be used.
+    Everything used after training (the metric, the report path, the store) is
+    checked first.  Exits 1 when some runs failed (the reasons are listed at the
+    end, and `initlab results --failed` lists the runs), 2 on bad input or a
+    cluster or store that cannot be used.
     """
     import sys
     import time
 
-    from rich.markup import escape
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     from .distributed import ClusterError  # dask itself is imported only when used
     from .store import StoreError
-    from .study import Study, StudyConfigError
+    from .study import StudyConfigError
 
     start = time.perf_counter()
     try:
-        overrides = {"seeds": seeds, "epochs": epochs, "name": name}
-        if config:
-            s = Study.from_toml(config)
-            for k, v in overrides.items():
-                if v is not None:
-                    setattr(s, k, v)
-            s._normalize()
-        else:
-            s = Study.preset(preset, **overrides)
+        s = _define_study(preset, config, seeds=seeds, epochs=epochs, name=name)
         n_runs = s.n_runs()
+        _check_store(store)
         s.check(store, replace)
         metric = _check_metric(metric or s.default_metric())
-    except (StudyConfigError, StoreError, ValueError, FileNotFoundError) as exc:
+        report_path = None if no_report else _report_path(report, s.name)
+    except (StudyConfigError, StoreError, ValueError, OSError) as exc:
         _fail(str(exc))
         return
-    console.print(f"[bold]{s.name}[/]: {s.description or ''} — {n_runs} runs -> {store}")
-    columns = [
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("model-epochs"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    ]
+    say((s.name, "bold"), f": {s.description or ''} — {n_runs} runs -> {store}")
     try:
-        with Progress(*columns, console=err_console, transient=False) as bar:
-            task = bar.add_task("training", total=None)
-
-            def progress(done, total):
-                bar.update(task, completed=done, total=total)
-
-            with _warnings_to(err_console):
-                result = s.run(
-                    store,
-                    fresh=fresh,
-                    executor=executor,
-                    workers=workers,
-                    scheduler=scheduler,
-                    progress=progress,
-                    command=" ".join(["initlab", *sys.argv[1:]]),
-                    replace=replace,
-                    no_workers_timeout=wait_for_workers or float("inf"),
-                    force_workers=force_workers,
-                    chunk_size=chunk_size,
-                )
+        with _progress("model-epochs") as progress, _warnings_to():
+            result = s.run(
+                store,
+                fresh=fresh,
+                executor=executor,
+                workers=workers,
+                scheduler=scheduler,
+                progress=progress,
+                command=" ".join(["initlab", *sys.argv[1:]]),
+                replace=replace,
+                no_workers_timeout=wait_for_workers or float("inf"),
+                force_workers=force_workers,
+                chunk_size=chunk_size,
+            )
     except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted: finished runs are stored; rerun to resume[/]")
+        warn("interrupted: finished runs are stored; rerun to resume")
         raise typer.Exit(130) from None
     except (StoreError, StudyConfigError, ValueError, OSError, ClusterError) as exc:
         _fail(str(exc))
         return
     for note in result.notes:
-        console.print(f"[dim]{escape(note)}[/]")
-    console.print(str(result))
+        say((note, "dim"))
+    say(str(result))
     if result.skipped + result.trained:  # some runs finished: statistics and report
         try:
             summary = s.summary(metric)
@@ -403,19 +588,101 @@ def study(
             return
         for table in _summary_tables(s, summary, metric):
             console.print(table)
-        if not no_report:
-            _write_report(s, store, report, metric)
-    console.print(f"[dim]done in {time.perf_counter() - start:.1f} s[/]")
+        if report_path is not None:
+            _write_report(s, store, report_path, metric)
+    say((f"done in {time.perf_counter() - start:.1f} s", "dim"))
     if not result.ok:
-        err_console.print(
-            f"[bold red]{result.failed} run(s) failed[/] (stored as failed; a rerun retries them):"
+        say(
+            (f"{result.failed} run(s) failed", "bold red"),
+            " (stored as failed; a rerun retries them):",
+            err=True,
         )
         for line in result.failure_lines():
-            err_console.print(f"  {escape(line)}")
-        err_console.print(
-            f"  list them with: initlab results --failed --study {s.name} --store {store}"
+            say(f"  {line}", err=True)
+        say(
+            f"  list them with: initlab results --failed --study {s.name} --store {store}", err=True
         )
         raise typer.Exit(1)
+
+
+def _define_study(preset: str, config: str | None, **overrides):
+    """The study of a TOML file or a preset, with the command line's overrides."""
+    from .study import Study
+
+    if not config:
+        return Study.preset(preset, **overrides)
+    s = Study.from_toml(config)
+    for k, v in overrides.items():
+        if v is not None:
+            setattr(s, k, v)
+    s._normalize()
+    return s
+
+
+def _check_store(store: str, write: bool = True) -> None:
+    """A store a study can be written to and read back from, checked before training
+    (``write=False``: one to read, checked before a query)."""
+    import os
+    from pathlib import Path
+
+    if not write:
+        if Path(store).expanduser().is_dir():
+            raise IsADirectoryError(f"--store {store!r} is a directory, not a store file")
+        return
+    if store == ":memory:" or store.startswith("file:"):
+        raise ValueError(
+            f"--store {store!r}: a study needs a file that outlives the command "
+            "(its report and `initlab results` read it back); give a path like initlab.db"
+        )
+    path = Path(store).expanduser()
+    if path.is_dir():
+        raise IsADirectoryError(f"--store {store!r} is a directory; give a file name")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise FileNotFoundError(f"--store {store!r}: directory {str(parent)!r} does not exist")
+    # SQLite writes a journal beside the file, so the directory must be writable too
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise PermissionError(f"--store {store!r}: permission denied (the file or its directory)")
+
+
+def _report_path(path: str | None, study_name: str):
+    from .report import check_output_path
+
+    return check_output_path(path or f"{study_name}-report.html")
+
+
+class _progress:
+    """A progress bar on stderr; entered, it is the ``progress(done, total)`` callback."""
+
+    def __init__(self, unit: str, transient: bool = False):
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.bar = Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn(unit),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=transient,
+        )
+
+    def __enter__(self):
+        self.bar.__enter__()
+        task = self.bar.add_task("training", total=None)
+        return lambda done, total: self.bar.update(task, completed=done, total=total)
+
+    def __exit__(self, *exc):
+        return self.bar.__exit__(*exc)
 
 
 def _check_metric(metric: str) -> str:
@@ -433,9 +700,6 @@ def _check_metric(metric: str) -> str:
 class _warnings_to:
     """Show initlab's warnings (a capped --workers, a refused Dask worker) as one line."""
 
-    def __init__(self, where: Console):
-        self.where = where
-
     def __enter__(self):
         import warnings
 
@@ -444,7 +708,7 @@ class _warnings_to:
         return self
 
     def _show(self, message, category, filename, lineno, file=None, line=None):
-        self.where.print(f"[yellow]warning:[/] {message}")
+        warn(message)
 
     def __exit__(self, *exc):
         import warnings
@@ -452,103 +716,235 @@ class _warnings_to:
         warnings.showwarning = self._saved
 
 
-def _write_report(s, store: str, path: str | None, metric: str | None = None) -> None:
-    from pathlib import Path
+def _write_report(s, store: str, path, metric: str | None = None) -> None:
+    from . import report as _report
+
+    out = _report.build(s.name, store, path, metric=metric)
+    say("report written to ", (str(out), "bold"))
+
+
+_FORMATS = ("csv", "json", "parquet")
+#: The statistics ``results --summary`` shows by default (all are exported).
+_SUMMARY_SHOWN = ("n", "mean", "std", "ci_low", "ci_high", "diverged", "best", "tied")
+
+
+def _only_study(store: str, given: str | None) -> str:
+    """``given``, else the store's only study (several or none: an error naming them)."""
+    from .store import Store
+
+    _check_store(store, write=False)
+    if given is not None:
+        return given
+    with Store(store, readonly=True) as st:
+        names = st.study_names()
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise ValueError(f"no studies in {store}; run one with: initlab study --store {store}")
+    raise ValueError(
+        f"{store} holds {len(names)} studies: {', '.join(names)}; choose one with --study"
+    )
+
+
+def _parse_columns(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def _default_columns(frame, summary: bool) -> list[str]:
+    """The configuration columns that vary here, then the metrics (or the statistics)."""
+    from .runs import METRICS
+    from .stats import config_columns
+
+    config = [*config_columns(frame), *(["seed"] if "seed" in frame else [])]
+    varying = [c for c in config if frame[c].astype(str).nunique() > 1]
+    varying = [c for c in varying if not _follows_owner(frame, c, varying)]
+    if summary:
+        shown = list(_SUMMARY_SHOWN)
+    else:
+        shown = [*METRICS, "diverged"]
+        if "diverged" in frame and frame["diverged"].astype(bool).any():
+            shown.append("diverged_epoch")
+    return varying + [c for c in shown if c in frame.columns]
+
+
+def _follows_owner(frame, column: str, shown: list[str]) -> bool:
+    """A conditional field that only follows its shown owner (the leaky slope of
+    leaky_relu, "-" for the others) says nothing the owner's column does not."""
+    from .runs import get_field
 
     try:
-        from . import report as _report
-    except ImportError:
-        _report = None
-    if _report is None or not hasattr(_report, "build"):
-        out = Path(store).with_name(f"{s.name}-results.csv")
-        s.results().to_csv(out, index=False)
-        console.print(f"results written to [bold]{out}[/]")
-        return
-    out = Path(path or f"{s.name}-report.html")
-    _report.build(s.name, store, out, metric=metric)
-    console.print(f"report written to [bold]{out}[/]")
+        f = get_field(column)
+    except ValueError:
+        return False
+    if not f.conditional or f.owner not in shown:
+        return False
+    return bool(frame.astype({column: str}).groupby(f.owner)[column].nunique().max() <= 1)
 
 
-@app.command()
+def _choose_columns(frame, columns: list[str] | None, summary: bool) -> list[str]:
+    if columns is None:
+        return _default_columns(frame, summary)
+    unknown = [c for c in columns if c not in frame.columns]
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], list(frame.columns), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(
+            f"unknown column {unknown[0]!r}{hint}; the columns are: {', '.join(frame.columns)}"
+        )
+    return columns
+
+
+@_command("results", metric=_one_of(_metrics), fmt=_one_of(lambda: _FORMATS))
 def results(
-    study_name: str | None = typer.Option(None, "--study", "-s", help="study to query"),
-    store: str = typer.Option("initlab.db", "--store"),
-    where: list[str] = typer.Option([], "--where", "-w", help="filter COLUMN=VALUE (repeatable)"),
-    fmt: str | None = typer.Option(None, "--format", "-f", help="csv, json or parquet"),
-    output: str | None = typer.Option(None, "--output", "-o", help="file (default stdout)"),
-    summary: bool = typer.Option(False, "--summary", help="seeds collapsed, with statistics"),
-    metric: str | None = typer.Option(
-        None, "--metric", help="what ranks the runs: val_acc (default; val_loss for regression)"
+    study_name: str | None = typer.Option(
+        None, "--study", "-s", help="the study to query (default: the store's only study)"
     ),
+    store: str = typer.Option("initlab.db", "--store", help="SQLite file of studies"),
+    where: list[str] = typer.Option(
+        [], "--where", "-w", help="keep the rows where COLUMN=VALUE (also != < <= > >=; repeatable)"
+    ),
+    columns: str | None = typer.Option(
+        None,
+        "--columns",
+        help="comma-separated columns to show (default: the settings that vary, then the "
+        "metrics; exports have every column unless given)",
+    ),
+    fmt: str | None = typer.Option(
+        None, "--format", "-f", help="export format (default: from --output's suffix)"
+    ),
+    output: str | None = typer.Option(
+        None, "--output", "-o", help="file to export to (default: stdout with --format)"
+    ),
+    summary: bool = typer.Option(
+        False, "--summary", help="one row per configuration, seeds collapsed, with statistics"
+    ),
+    metric: str | None = typer.Option(None, "--metric", help=_METRIC_HELP + " with --summary"),
     limit: int = typer.Option(40, "--limit", min=0, help="rows shown in the terminal"),
-    failed: bool = typer.Option(False, "--failed", help="the failed runs, with their reason"),
+    failed: bool = typer.Option(
+        False, "--failed", help="the failed runs (of every study without --study), with reasons"
+    ),
 ) -> None:
-    """List the studies in a store, or query a study's runs (filter, export)."""
-    from .store import Store, StoreError
+    """Show a study's runs (filter, choose columns, export), or its failed runs."""
+    from .store import StoreError
+
+    wanted = _parse_columns(columns)
+    try:
+        metric = _check_metric(metric) if metric else None
+        fmt = _check_format(fmt, output)
+        if failed:
+            _check_store(store, write=False)
+            _show_failed(store, study_name, wanted, fmt, output, limit)
+            return
+        study_name = _only_study(store, study_name)
+        frame, recipe = _results_frame(study_name, store, summary, metric)
+        frame = _filter(frame, where, recipe)
+        shown = _choose_columns(frame, wanted, summary)
+    except _NoRows as exc:
+        _fail(exc, code=1)
+        return
+    except (StoreError, KeyError, ValueError, OSError) as exc:
+        _fail(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
+        return
+    if fmt is None:
+        what = ("configuration" if summary else "run") + "s" * (len(frame) != 1)
+        _print_frame(frame[shown], f"{study_name}: {len(frame)} {what}", limit)
+        if not summary:
+            _failure_note(store, study_name)
+        return
+    _export(frame if wanted is None else frame[shown], fmt, output)
+
+
+def _check_format(fmt: str | None, output: str | None) -> str | None:
+    """The export format (None: print a table); checked before anything is read."""
+    if fmt is None and output is None:
+        return None
+    fmt = (fmt or output.rsplit(".", 1)[-1]).lower()
+    if fmt not in _FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of: {', '.join(_FORMATS)}")
+    if fmt == "parquet" and output is None:
+        raise ValueError("parquet is binary: give --output FILE")
+    if output is not None:
+        from .report import check_output_path
+
+        check_output_path(output)
+    return fmt
+
+
+def _results_frame(study_name: str, store: str, summary: bool, metric: str | None):
     from .study import Study
 
-    try:
-        if failed:
-            with Store(store, readonly=True) as st:
-                frame = st.failed_runs(study_name)
-                reasons = st.failure_reasons(study_name)
-            what = f"study {study_name}" if study_name else store
-            if frame.empty:
-                console.print(f"no failed runs in {what}")
-                return
-            if fmt is None and output is None:
-                shown = [c for c in frame.columns if frame[c].astype(str).nunique() > 1]
-                _print_frame(
-                    frame[
-                        ["run_hash", "error", *[c for c in shown if c not in ("run_hash", "error")]]
-                    ],
-                    f"{what}: {len(frame)} failed runs",
-                    limit,
-                )
-                for reason, n in reasons.items():
-                    console.print(f"  {n} run{'s' * (n != 1)}: {reason}")
-                return
-        elif study_name is None:
-            with Store(store, readonly=True) as st:
-                frame = st.studies()
-            if frame.empty:
-                console.print(f"no studies in {store}")
-                return
-            _print_frame(frame, f"studies in {store}", limit)
-            return
-        else:
-            s = Study.load(study_name, store)
-            frame = s.summary(metric) if summary else s.results()
-    except (StoreError, KeyError) as exc:
-        _fail(str(exc).strip('"'))
-        return
+    s = Study.load(study_name, store)
+    return (s.summary(metric) if summary else s.results()), s.recipe
+
+
+def _filter(frame, where: list[str], recipe):
     from . import runs as _runs
 
     for cond in where:
-        try:
-            column, op, value = _runs.parse_condition(cond, list(frame.columns), s.recipe)
-        except ValueError as exc:
-            _fail(str(exc))
-            return
+        column, op, value = _runs.parse_condition(cond, list(frame.columns), recipe)
         before = frame
         frame = _runs.select(frame, column, op, value)
         if frame.empty:
-            present = sorted({_runs.label(column, v, s.recipe) for v in before[column].dropna()})
+            present = sorted({_runs.label(column, v, recipe) for v in before[column].dropna()})
             shown = ", ".join(present[:12]) + (", ..." if len(present) > 12 else "")
-            _fail(
-                f"no rows match {column}{op}{_runs.label(column, value, s.recipe)} "
-                f"(as given: {cond!r}); {column} here is: {shown or 'always empty'}",
-                code=1,
+            raise _NoRows(
+                f"no rows match {column}{op}{_runs.label(column, value, recipe)} "
+                f"(as given: {cond!r}); {column} here is: {shown or 'always empty'}"
             )
-            return
-    if fmt is None and output is None:
-        _print_frame(frame, f"{study_name}: {len(frame)} rows", limit)
+    return frame
+
+
+class _NoRows(ValueError):
+    """A filter that keeps nothing (exit code 1: the query was valid)."""
+
+
+def _show_failed(store, study_name, wanted, fmt, output, limit) -> None:
+    from .store import Store
+
+    with Store(store, readonly=True) as st:
+        frame = st.failed_runs(study_name)
+        reasons = st.failure_reasons(study_name)
+    what = f"study {study_name}" if study_name else store
+    if frame.empty:
+        say(f"no failed runs in {what}")
         return
-    fmt = (fmt or output.rsplit(".", 1)[-1]).lower()
-    if fmt not in ("csv", "json", "parquet"):
-        _fail(f"unknown format {fmt!r}; choose csv, json or parquet")
-    if fmt == "parquet" and output is None:
-        _fail("parquet is binary: give --output FILE")
+    if fmt is not None:
+        _export(
+            frame if wanted is None else frame[_choose_columns(frame, wanted, False)], fmt, output
+        )
+        return
+    if wanted is None:
+        varying = [c for c in frame.columns if frame[c].astype(str).nunique() > 1]
+        shown = ["run_hash", "error", *[c for c in varying if c not in ("run_hash", "error")]]
+    else:
+        shown = _choose_columns(frame, wanted, False)
+    _print_frame(frame[shown], f"{what}: {len(frame)} failed runs", limit)
+    for reason, n in reasons.items():
+        say(f"  {n} run{'s' * (n != 1)}: {reason}")
+
+
+def _failure_note(store: str, study_name: str) -> None:
+    """After a study's runs: how many failed, and why."""
+    from .store import Store
+
+    with Store(store, readonly=True) as st:
+        reasons = st.failure_reasons(study_name)
+    if not reasons:
+        return
+    n = sum(reasons.values())
+    say((f"{n} failed run{'s' * (n != 1)}", "bold red"), " (not in the table above):", err=True)
+    for reason, k in reasons.items():
+        say(f"  {k} run{'s' * (k != 1)}: {reason}", err=True)
+    say(
+        f"  list them with: initlab results --failed --study {study_name} --store {store}", err=True
+    )
+
+
+def _export(frame, fmt: str, output: str | None) -> None:
     from contextlib import nullcontext
 
     from .files import replacing
@@ -557,22 +953,22 @@ def results(
         # written whole or not at all: a full disk leaves no truncated export
         with replacing(output) if output else nullcontext(None) as target:
             if fmt == "csv":
-                text = frame.to_csv(target, index=False)
+                out = frame.to_csv(target, index=False)
             elif fmt == "json":
-                text = frame.to_json(target, orient="records", indent=1)
+                out = frame.to_json(target, orient="records", indent=1)
             else:
                 frame.to_parquet(target, index=False)
-                text = None
+                out = None
     except ImportError as exc:
         _fail(f"{exc} (pip install initlab[parquet])")
         return
     except OSError as exc:
         _fail(f"cannot write {output}: {exc}")
         return
-    if output is None and text is not None:
-        typer.echo(text)
+    if output is None and out is not None:
+        typer.echo(out)
     elif output:
-        err_console.print(f"{len(frame)} rows written to {output}")
+        say(f"{len(frame)} rows written to {output}", err=True)
 
 
 # --- store ------------------------------------------------------------------------------------
@@ -580,7 +976,7 @@ store_app = typer.Typer(help="Check a store file, or recover what is readable of
 app.add_typer(store_app, name="store")
 
 
-@store_app.command("check")
+@_command("check", on=store_app)
 def store_check(
     path: str = typer.Argument("initlab.db", help="the store file"),
     full: bool = typer.Option(False, "--full", help="PRAGMA integrity_check (slower)"),
@@ -595,16 +991,16 @@ def store_check(
         _fail(str(exc))
         return
     if not problems:
-        console.print(f"{path}: ok")
+        say(f"{path}: ok")
         return
-    err_console.print(f"[bold red]{path} is damaged[/] ({len(problems)} problem(s)):")
+    say((f"{path} is damaged", "bold red"), f" ({len(problems)} problem(s)):", err=True)
     for line in problems[:20]:
-        err_console.print(f"  {line}")
-    err_console.print(_repair_hint(path))
+        say(f"  {line}", err=True)
+    say(_repair_hint(path), err=True)
     raise typer.Exit(1)
 
 
-@store_app.command("recover")
+@_command("recover", on=store_app)
 def store_recover(
     path: str = typer.Argument(..., help="the damaged store (never modified)"),
     target: str = typer.Argument(..., help="the new store to create"),
@@ -617,61 +1013,91 @@ def store_recover(
     except StoreError as exc:
         _fail(str(exc))
         return
-    console.print(str(report))
+    say(str(report))
     for line in report.problems[:10]:
-        err_console.print(f"  [dim]unreadable: {line}[/]")
+        say((f"  unreadable: {line}", "dim"), err=True)
+
+
+def _cells(frame) -> list[list[str]]:
+    """The frame's cells as text: numbers rounded per column, layer sizes compact."""
+    columns = []
+    for c in frame.columns:
+        values = frame[c].tolist()
+        if c == "hidden":
+            columns.append([_sizes_label(v) for v in values])
+        elif frame[c].dtype.kind == "b":
+            columns.append(["yes" if v else "no" for v in values])
+        else:
+            columns.append(_column(values))
+    return [list(row) for row in zip(*columns, strict=True)] if columns else []
+
+
+def _sizes_label(value) -> str:
+    """``16-16-16-16`` as ``4 x 16``: equal widths say depth and width (not wrapped)."""
+    text_ = str(value)
+    parts = text_.split("-")
+    if len(parts) > 1 and len(set(parts)) == 1:
+        return f"{len(parts)} × {parts[0]}"
+    return text_
 
 
 def _print_frame(frame, title: str, limit: int) -> None:
-    table = Table(title=title, title_justify="left")
-    for c in frame.columns:
-        table.add_column(str(c), overflow="fold")
-    for _, row in frame.head(limit).iterrows():
-        table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
-    console.print(table)
+    shown = frame.head(limit)
+    numeric = [c for c in shown.columns if shown[c].dtype.kind in "fiu"]
+    console.print(
+        _table(
+            title,
+            [str(c) for c in shown.columns],
+            _cells(shown),
+            right=numeric,
+        )
+    )
     if len(frame) > limit:
-        console.print(f"[dim]... {len(frame) - limit} more rows (use --format/--output)[/]")
+        say((f"... {len(frame) - limit} more rows (use --limit, --where or --output)", "dim"))
 
 
 # --- report ----------------------------------------------------------------------------------
 
 
-@app.command("report")
+@_command("report", metric=_one_of(_metrics))
 def report_cmd(
-    study_name: str = typer.Option(..., "--study", "-s", help="the stored study to report"),
+    study_name: str | None = typer.Option(
+        None, "--study", "-s", help="the stored study to report (default: the store's only one)"
+    ),
     store: str = typer.Option("initlab.db", "--store", help="SQLite file of studies"),
     output: str | None = typer.Option(
         None, "--output", "-o", help="HTML file to write (default: <study>-report.html)"
     ),
-    metric: str | None = typer.Option(
-        None, "--metric", help="what ranks the runs: val_acc (default; val_loss for regression)"
-    ),
+    metric: str | None = typer.Option(None, "--metric", help=_METRIC_HELP),
 ) -> None:
     """Regenerate a study's self-contained HTML report from the store alone."""
     import shlex
     import sys
     import time
-    from pathlib import Path
 
     from . import report as _report
+    from .store import StoreError
 
     start = time.perf_counter()
-    out = Path(output or f"{study_name}-report.html")
     command = "initlab " + " ".join(map(shlex.quote, sys.argv[1:]))
     try:
+        metric = _check_metric(metric) if metric else None
+        study_name = _only_study(store, study_name)
+        out = _report_path(output, study_name)
         path = _report.build(study_name, store, out, command=command, metric=metric)
-    except (ValueError, KeyError, OSError, RuntimeError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        _fail(str(message))
+    except (ValueError, KeyError, OSError, RuntimeError, StoreError) as exc:
+        _fail(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
         return
     size = path.stat().st_size / 1e6
-    console.print(
-        f"report written to [bold]{path}[/] ({size:.1f} MB, {time.perf_counter() - start:.1f} s)"
+    say(
+        "report written to ",
+        (str(path), "bold"),
+        f" ({size:.1f} MB, {time.perf_counter() - start:.1f} s)",
     )
 
 
 # --- serve -----------------------------------------------------------------------------------
-@app.command()
+@_command("serve")
 def serve(
     host: str = typer.Option(
         "127.0.0.1", "--host", help="interface to bind (default: this machine only)"
@@ -690,30 +1116,21 @@ def serve(
     from .web import serve as run_server
 
     if host not in ("127.0.0.1", "localhost", "::1"):
-        err_console.print(
-            f"[yellow]warning:[/] binding to {host}: anyone who can reach this machine "
-            "can use the playground"
-        )
+        warn(f"binding to {host}: anyone who can reach this machine can use the playground")
     try:
-        run_server(host=host, port=port, open_browser=open_browser, announce=console.print)
+        run_server(host=host, port=port, open_browser=open_browser, announce=say)
     except OSError as exc:
         _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
 # --- diagnose / experiment -------------------------------------------------------------------
 def _stats_table(df, title: str) -> Table:
-    from rich import box
-
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
     cols = ["layer", "z_var", "a_mean", "a_var", "grad_var", "dW_var"]  # all in --out CSV
     extra = [c for c in ("saturated", "dead") if df[c].notna().any()] + ["copies"]
-    for col in cols + extra:
-        table.add_column(col, justify="right")
+    rows = []
     for _, row in df.iterrows():
         cells = [str(int(row["layer"])) if row["kind"] == "hidden" else "out"]
-        for col in cols[1:]:
-            v = row[col]
-            cells.append(f"{v:.3g}" if v == 0 or 1e-2 <= abs(v) < 1e3 else f"{v:.1e}")
+        cells += [_num(row[col]) for col in cols[1:]]
         for col in extra:
             v = row[col]
             if v != v:  # NaN
@@ -722,8 +1139,8 @@ def _stats_table(df, title: str) -> Table:
                 cells.append(str(int(v)))
             else:
                 cells.append(f"{v:.1%}")
-        table.add_row(*cells)
-    return table
+        rows.append(cells)
+    return _table(title, cols + extra, rows, right=cols + extra)
 
 
 def _diagnose_torch(spec, input_shape, init, sigma_b2, q0, dataset, n_samples, seed, folder):
@@ -761,18 +1178,30 @@ def _diagnose_torch(spec, input_shape, init, sigma_b2, q0, dataset, n_samples, s
     written = [folder / "propagation.png", folder / "propagation.csv"]
     plots.propagation(df, title=label).savefig(written[0], dpi=90)
     df.to_csv(written[1], index=False)
-    console.print("wrote " + ", ".join(str(p) for p in written))
+    say("wrote " + ", ".join(str(p) for p in written))
 
 
-@app.command()
+def _inits_or_critical() -> str:
+    from .initializers import REGISTRY
+
+    return "one of " + ", ".join(REGISTRY.names()) + ", or critical"
+
+
+@_command(
+    "diagnose",
+    activation=_registry("activations"),
+    init=_inits_or_critical,
+    bias_init=_registry("initializers", "BIAS_REGISTRY"),
+    dataset=_registry("datasets"),
+)
 def diagnose(
-    activation: str = typer.Option("relu", "--activation", "-a"),
+    activation: str = typer.Option("relu", "--activation", "-a", help="hidden-layer nonlinearity"),
     init: str | None = typer.Option(
         None,
         "--init",
         "-i",
-        help="an initializer name, or 'critical' (edge of chaos); default he_normal "
-        "(a --torch model keeps its own weights unless given)",
+        help="weight initializer, 'critical' being the edge of chaos (default he_normal; "
+        "a --torch model keeps its own weights unless given)",
     ),
     torch_model: str | None = typer.Option(
         None, "--torch", help="diagnose a PyTorch model: MODULE:FACTORY or FILE.py:FACTORY"
@@ -782,7 +1211,7 @@ def diagnose(
     ),
     depth: int = typer.Option(10, "--depth", help="number of hidden layers"),
     width: int = typer.Option(256, "--width", help="width of every hidden layer"),
-    bias_init: str = typer.Option("zeros", "--bias-init"),
+    bias_init: str = typer.Option("zeros", "--bias-init", help="bias initializer"),
     sigma_w2: float | None = typer.Option(
         None, "--sigma-w2", help="weights N(0, sigma_w2 / fan_in) instead of --init"
     ),
@@ -800,8 +1229,8 @@ def diagnose(
     ),
     epochs: int = typer.Option(0, "--epochs", help="also train (on --dataset) and record"),
     every: int = typer.Option(5, "--every", help="record every k epochs when training"),
-    seed: int = typer.Option(0, "--seed", "-s"),
-    out: str = typer.Option(".", "--out", "-o", help="directory for the PNG plots"),
+    seed: int = typer.Option(0, "--seed", "-s", help="seed of the weights and inputs"),
+    out: str = typer.Option(".", "--out", "-o", help="directory for the PNG plots and CSV"),
 ) -> None:
     """Per-layer signal propagation of a network at initialization (and during training)."""
     from pathlib import Path
@@ -870,7 +1299,7 @@ def diagnose(
     df.to_csv(written[1], index=False)
     if spectrum is not None:
         s = spectrum.ravel()
-        console.print(
+        say(
             f"Jacobian singular values: mean {s.mean():.3g}, max {s.max():.3g}, "
             f"Var(s²)/E(s²)² = {np.var(s**2) / np.mean(s**2) ** 2:.3g}"
         )
@@ -880,22 +1309,32 @@ def diagnose(
         written += [folder / "evolution.png", folder / "evolution.csv"]
         plots.record(record, title=label).savefig(written[-2], dpi=90)
         record.to_csv(written[-1], index=False)
-    console.print("wrote " + ", ".join(str(p) for p in written))
+    say("wrote " + ", ".join(str(p) for p in written))
 
 
-@app.command()
+def _experiment_executors() -> list[str]:
+    from .experiments._common import EXECUTORS
+
+    return list(EXECUTORS)
+
+
+@_command("experiment", name=_one_of(_experiments), executor=_one_of(_experiment_executors))
 def experiment(
-    name: str | None = typer.Argument(None, help="experiment name (see --list)"),
-    list_: bool = typer.Option(False, "--list", "-l", help="list the experiments"),
+    name: str | None = typer.Argument(None, help="the experiment (none: list them)"),
+    list_: bool = typer.Option(
+        False, "--list", "-l", help="list the experiments (as initlab list experiments)"
+    ),
     quick: bool = typer.Option(False, "--quick", help="the reduced size of the test suite"),
-    seed: int = typer.Option(0, "--seed", "-s"),
+    seed: int = typer.Option(0, "--seed", "-s", help="seed of the whole experiment"),
     out: str = typer.Option(".", "--out", "-o", help="directory for the figure"),
     data: bool = typer.Option(False, "--data", help="also write the measurements as CSV"),
     executor: str = typer.Option(
-        "local", "--executor", help="local, processes or dask (for trainability)"
+        "local", "--executor", help="where the experiments that train run (trainability)"
     ),
     workers: int | None = typer.Option(None, "--workers", help="processes or dask workers"),
-    scheduler: str | None = typer.Option(None, "--scheduler", help="tcp://HOST:PORT"),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="the dask scheduler's address, tcp://HOST:PORT"
+    ),
 ) -> None:
     """Run a named reproduction of an initialization paper and compare with its claims."""
     from pathlib import Path
@@ -903,12 +1342,7 @@ def experiment(
     from . import experiments
 
     if list_ or name is None:
-        table = Table(title="experiments", title_justify="left")
-        table.add_column("name")
-        table.add_column("what")
-        for n in experiments.names():
-            table.add_row(n, experiments.get(n).title)
-        console.print(table)
+        _print_group("experiments", _list_groups()["experiments"]())
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -935,15 +1369,18 @@ def experiment(
     except (ValueError, TypeError, ClusterError) as exc:
         _fail(str(exc))
         return
-    table = Table(
-        title=f"{result.name}: {result.title} ({result.seconds:.1f} s)", title_justify="left"
+    rows = [
+        [c.claim, c.paper, c.ours, text(("yes", "green") if c.holds else ("no", "red"))]
+        for c in result.claims
+    ]
+    console.print(
+        _table(
+            f"{result.name}: {result.title} ({result.seconds:.1f} s)",
+            ["claim", "paper", "ours", "holds"],
+            rows,
+        )
     )
-    for col in ("claim", "paper", "ours", "holds"):
-        table.add_column(col)
-    for c in result.claims:
-        table.add_row(c.claim, c.paper, c.ours, "[green]yes[/]" if c.holds else "[red]no[/]")
-    console.print(table)
-    console.print(f"[dim]{result.reference}[/]")
+    say((result.reference, "dim"))
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{result.name}.png"
@@ -952,7 +1389,7 @@ def experiment(
     if data:
         written.append(folder / f"{result.name}.csv")
         result.data.to_csv(written[-1], index=False)
-    console.print("wrote " + ", ".join(str(p) for p in written))
+    say("wrote " + ", ".join(str(p) for p in written))
     if not result.all_hold:
         raise typer.Exit(1)
 
@@ -965,9 +1402,14 @@ def _num(v: float) -> str:
     return f"{v:.3g}" if v == 0 or 1e-2 <= abs(v) < 1e4 else f"{v:.1e}"
 
 
-@app.command()
+@_command(
+    "advise",
+    activation=_registry("activations"),
+    optimizer=_registry("optim"),
+    dataset=_datasets,
+)
 def advise(
-    activation: str = typer.Option("relu", "--activation", "-a"),
+    activation: str = typer.Option("relu", "--activation", "-a", help="hidden-layer nonlinearity"),
     depth: int = typer.Option(..., "--depth", help="number of hidden layers"),
     width: int = typer.Option(..., "--width", help="width of every hidden layer"),
     dataset: str | None = typer.Option(
@@ -977,9 +1419,13 @@ def advise(
     check: bool = typer.Option(False, "--check", help="train the candidates to confirm"),
     seeds: int = typer.Option(3, "--seeds", help="seeds per candidate for --check"),
     epochs: int = typer.Option(5, "--epochs", help="epochs for --check"),
-    optimizer: str = typer.Option("momentum", "--optimizer", "-o", help="for --check"),
-    learning_rate: float = typer.Option(0.001, "--learning-rate", "--lr", help="for --check"),
-    batch_size: int = typer.Option(32, "--batch-size", help="for --check (0: full batch)"),
+    optimizer: str = typer.Option("momentum", "--optimizer", "-o", help="optimizer of --check"),
+    learning_rate: float = typer.Option(
+        0.001, "--learning-rate", "--lr", help="learning rate of --check"
+    ),
+    batch_size: int = typer.Option(
+        32, "--batch-size", help="batch size of --check (0: full batch)"
+    ),
 ) -> None:
     """Which initializer for this network, and why: mean-field advice (and --check by training)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -1011,21 +1457,15 @@ def advise(
     except (ValueError, TypeError, FileNotFoundError) as exc:
         _fail(str(exc))
         return
-    table = Table(
-        title=f"{result.activation}: {depth} hidden layers of {width} "
-        f"(inputs: {result.n_features} features, mean square q0 = {result.q0:.3g})",
-        title_justify="left",
-        caption="q_L/q_1: pre-activation variance, last over first hidden layer; grad 1/L: "
-        "squared gradient, first over last; ✓: depth ≤ 6 ξ_c",
-        caption_justify="left",
-    )
-    for col in ("init", "σ_w²", "σ_b²", "q_L/q_1", "grad 1/L", "χ₁", "ξ_c", "ξ_∇", "phase"):
-        table.add_column(col, justify="left" if col in ("init", "phase") else "right")
-    table.add_column("✓")
-    table.add_column("from", style="dim")
-    for c in result.candidates:
-        style = "bold green" if c == result.recommended else None
-        table.add_row(
+    _print_advice(result, depth, width)
+    if result.checked is not None:
+        _print_check(result)
+
+
+def _print_advice(result, depth: int, width: int) -> None:
+    columns = ["init", "σ_w²", "σ_b²", "q_L/q_1", "grad 1/L", "χ₁", "ξ_c", "ξ_∇", "phase"]
+    rows = [
+        [
             c.name,
             f"{c.sigma_w2:.4g}",
             f"{c.sigma_b2:g}",
@@ -1036,42 +1476,63 @@ def advise(
             _num(c.xi_grad),
             c.phase,
             "✓" if c.trainable else "✗",
-            c.source,
-            style=style,
+            text((c.source, "dim")),
+        ]
+        for c in result.candidates
+    ]
+    console.print(
+        _table(
+            f"{result.activation}: {depth} hidden layers of {width} "
+            f"(inputs: {result.n_features} features, mean square q0 = {result.q0:.3g})",
+            [*columns, "✓", "from"],
+            rows,
+            caption="q_L/q_1: pre-activation variance, last over first hidden layer; grad 1/L: "
+            "squared gradient, first over last; ✓: depth ≤ 6 ξ_c",
+            right=[c for c in columns if c not in ("init", "phase")],
+            row_styles=[
+                "bold green" if c == result.recommended else None for c in result.candidates
+            ],
         )
-    console.print(table)
+    )
     r = result.recommended
     what = "the edge of chaos" if r.name == "critical" else r.name
-    console.print(
-        f"[bold]Recommended:[/] {what}: W ~ N(0, {r.sigma_w2:.4g} / fan_in), "
-        + (f"b ~ N(0, {r.sigma_b2:g})" if r.sigma_b2 else "b = 0")
-        + f"  [dim]({r.source})[/]"
+    bias = f"b ~ N(0, {r.sigma_b2:g})" if r.sigma_b2 else "b = 0"
+    say(
+        ("Recommended:", "bold"),
+        f" {what}: W ~ N(0, {r.sigma_w2:.4g} / fan_in), {bias}  ",
+        (f"({r.source})", "dim"),
     )
-    for text, source in result.notes:
-        console.print(f" • {text}  [dim]({source})[/]")
-    if result.checked is not None:
-        setup = result.check_setup
-        check_table = Table(
-            title=f"--check: {setup['data']}, {len(setup['seeds'])} seeds, {setup['epochs']} "
-            f"epochs of {setup['optimizer']} (lr {setup['learning_rate']:g}, batch "
-            f"{setup['batch_size'] or 'full'})",
-            title_justify="left",
-            caption="★ best val_acc  ≈ tied with it (paired t-test across seeds)  "
-            "predicted: rank by the mean-field score",
-            caption_justify="left",
-        )
-        for col in ("init", "val_acc", "95% CI", "train_loss", "predicted"):
-            check_table.add_column(col, justify="left" if col == "init" else "right")
-        for _, row in result.checked.sort_values("predicted_rank").iterrows():
-            mark = " ★" if row["best"] else (" ≈" if row["tied"] else "")
-            check_table.add_row(
+    for note, source in result.notes:
+        say(f" • {note}  ", (f"({source})", "dim"))
+
+
+def _print_check(result) -> None:
+    setup = result.check_setup
+    rows = []
+    for _, row in result.checked.sort_values("predicted_rank").iterrows():
+        mark = " ★" if row["best"] else (" ≈" if row["tied"] else "")
+        rows.append(
+            [
                 row["init"],
                 f"{row['mean']:.1%}{mark}",
                 f"{row['ci_low']:.1%} .. {row['ci_high']:.1%}",
                 f"{row['train_loss']:.3g}",
                 str(int(row["predicted_rank"])),
-            )
-        console.print(check_table)
+            ]
+        )
+    columns = ["init", "val_acc", "95% CI", "train_loss", "predicted"]
+    console.print(
+        _table(
+            f"--check: {setup['data']}, {len(setup['seeds'])} seeds, {setup['epochs']} "
+            f"epochs of {setup['optimizer']} (lr {setup['learning_rate']:g}, batch "
+            f"{setup['batch_size'] or 'full'})",
+            columns,
+            rows,
+            caption="★ best val_acc  ≈ tied with it (paired t-test across seeds)  "
+            "predicted: rank by the mean-field score",
+            right=columns[1:],
+        )
+    )
 
 
 def main() -> None:  # console-script entry point
