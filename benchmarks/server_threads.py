@@ -10,19 +10,22 @@ slower.  The server therefore sets BLAS to one thread for as long as it runs.
 This measures a single network of 6 x 64 tanh layers on 2000 moons points
 (1500 training), full batch Adam -- the largest the server allows -- trained
 epoch by epoch through :meth:`initlab.web.session.Session.advance` in a
-worker thread, while ``--busy`` other threads train the same network (0: the
-server with one session; 1: two sessions on two cores), once with BLAS as it
-comes and once with one BLAS thread, in the same run.  Reports the median
-milliseconds per epoch and the ratio.  Writes
-``benchmarks/results/server_threads.json``.
+worker thread, once with BLAS as it comes and once with one BLAS thread, in
+the same run.  Reports the median milliseconds per epoch and the ratio.  The
+gap grows with the machine's load (other processes keep the cores busy).
+``--busy n`` also measures it next to ``n`` other threads training the same
+network in the process; there the engine's own one-thread context around each
+``Trainer.step`` (process-wide, so the threads flip it for each other) blurs
+the two cases.  Writes ``benchmarks/results/server_threads.json``.
 
-Usage: python benchmarks/server_threads.py [--epochs 40] [--busy 1]
+Usage: python benchmarks/server_threads.py [--epochs 40] [--busy 0]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import threading
@@ -75,7 +78,7 @@ def per_epoch(epochs: int, busy: int) -> float:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--busy", type=int, default=1)
+    parser.add_argument("--busy", type=int, default=0)
     args = parser.parse_args(argv)
     from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -95,7 +98,9 @@ def main(argv=None) -> int:
             f"{1000 * default:.1f} ms/epoch with BLAS's default {default_threads} threads, "
             f"{1000 * one:.1f} ms with one ({default / one:.1f}x)"
         )
-    out = {"config": CONFIG, "epochs": args.epochs, "busy": rows, "machine": machine_info()}
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    out = {"config": CONFIG, "epochs": args.epochs, "busy": rows, "load_average": load,
+           "machine": machine_info()}  # fmt: skip
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "server_threads.json").write_text(json.dumps(out, indent=2) + "\n")
     return 0
