@@ -44,6 +44,7 @@ import json
 import math
 import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -181,8 +182,9 @@ class TrainingPool:
                 self._threads.append(t)
 
     def _work(self) -> None:
-        with contextlib.suppress(AttributeError, OSError):  # Linux: threads have their own
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _TRAINING_NICENESS)
+        if sys.platform.startswith("linux"):  # where a thread id names the thread's own nice
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _TRAINING_NICENESS)
         while True:
             job = self._jobs.get()
             if job is None:
