@@ -27,13 +27,14 @@ server a ``503``; an unknown session a ``404``.
 Training runs in a bounded pool of ``limits.train_threads`` threads at a
 lower priority, with one BLAS thread each (parallelism comes from the
 sessions, and a busy machine makes multi-threaded BLAS far slower on these
-small products); every epoch can stop it.  The stream trains at most ``speed`` epochs a second (default
-``limits.default_speed``, ``0``: as fast as possible), several epochs per
-frame when they are fast, at most ``limits.max_fps`` frames a second, and
-ends with an ``end`` event whose ``reason`` is ``paused``, ``finished``,
-``diverged``, ``replaced`` (a newer stream), ``max_frames``, ``closed`` (the
-session was deleted) or ``shutdown``.  A client that drops its stream while
-it plays releases the session.
+small products); every epoch can stop it.  The stream trains at most
+``speed`` epochs a second (default ``limits.default_speed``, ``0``: as fast as
+possible), several epochs per frame when they are fast, at most
+``limits.max_fps`` frames a second, and ends with an ``end`` event whose
+``reason`` is ``paused``, ``finished``, ``diverged``, ``replaced`` (a newer
+stream), ``max_frames``, ``closed`` (the session was deleted) or
+``shutdown``.  A client that drops its stream while it plays releases the
+session.
 """
 
 from __future__ import annotations
