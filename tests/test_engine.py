@@ -77,14 +77,18 @@ def _compiled(name):
     return recipe is not None and recipe[0] in engine.FAST_PATH["optimizers"]
 
 
-# every optimizer on NumPy; those with a compiled kernel on the kernels too
-ENGINE_OPTS = [(o, "numpy") for o in OPTS] + [(o, "numba") for o in OPTS if _compiled(o)]
+# every optimizer on NumPy and the fused passes; those with a compiled kernel on the kernels too
+ENGINE_OPTS = (
+    [(o, "numpy") for o in OPTS]
+    + [(o, "numba") for o in OPTS if _compiled(o)]
+    + [(o, "fused") for o in OPTS]
+)
 
 
 @pytest.mark.parametrize("opt_name, eng", ENGINE_OPTS)
 @pytest.mark.parametrize("act", ["tanh", "relu", "leaky_relu", "sigmoid", "selu"])
 def test_population_equals_loop(opt_name, act, eng, rng):
-    if eng == "numba":
+    if eng != "numpy":
         pytest.importorskip("numba")
     X, y = _problem(rng, n=60, d=2, k=4)
     Xv, yv = _problem(rng, n=20, d=2, k=4)

@@ -1,10 +1,10 @@
-"""The compiled engine (initlab.kernels) against the NumPy reference engine.
+"""The compiled engines (initlab.kernels, initlab.fused) against the NumPy reference engine.
 
-Table-driven over every activation, loss and optimizer the kernels compile:
-after one epoch both engines agree to rounding (float64), the per-epoch
-history too; a model's numbers do not depend on the population, the block
-or the thread that trains it (bit for bit); the elementary functions are
-within 2 ulp of libm.
+Table-driven over every activation, loss and optimizer they compile: after
+one epoch both engines agree to rounding (float64), the per-epoch history
+too; a model's numbers do not depend on the population, the block or the
+thread that trains it (bit for bit); the elementary functions are within 2
+ulp of libm.
 """
 
 import subprocess
@@ -18,7 +18,7 @@ from initlab.engine import FAST_PATH, Population, Trainer, init_params
 from initlab.errors import ConfigError
 
 numba = pytest.importorskip("numba")
-from initlab import kernels  # noqa: E402
+from initlab import fused, kernels  # noqa: E402
 
 OPTS = optim.names()
 # the named optimizers the kernels run (the others train with NumPy: engine_for)
@@ -35,10 +35,10 @@ def _data(rng, n=60, d=2, k=4):
     return X, np.arange(n) % k
 
 
-def _pair(pop, params, opt, X, y, epochs, **kw):
-    """The same training by both engines: ``(numpy trainer, numba trainer)`` after ``epochs``."""
+def _pair(pop, params, opt, X, y, epochs, compiled="numba", **kw):
+    """The same training by both engines: ``(numpy trainer, compiled trainer)`` after ``epochs``."""
     out = []
-    for eng in ("numpy", "numba"):
+    for eng in ("numpy", compiled):
         tr = Trainer(pop, params, opt, X, y, engine=eng, **kw)
         assert tr.engine == eng
         tr.step(epochs)
@@ -67,9 +67,10 @@ def test_the_fast_path_tables_match_the_registries():
         assert engine.engine_for((2, 2, 4), "tanh", name, "gd") == "numpy"
 
 
+@pytest.mark.parametrize("compiled", ["numba", "fused"])
 @pytest.mark.parametrize("loss", LOSSES)
 @pytest.mark.parametrize("act", ACTS)
-def test_every_activation_and_loss_matches_numpy(act, loss, rng):
+def test_every_activation_and_loss_matches_numpy(act, loss, compiled, rng):
     X, y = _data(rng)
     Xv, yv = _data(rng, n=20)
     if loss == "binary_cross_entropy":
@@ -78,7 +79,7 @@ def test_every_activation_and_loss_matches_numpy(act, loss, rng):
     a = activations.get(act, slope=np.array([0.1, 0.2, 0.01])) if act == "leaky_relu" else act
     pop = Population((2, 6, 5, k), a, loss, n_models=3)
     params = init_params(pop, [3, 4, 5], ["xavier_normal", "he_uniform", "orthogonal"], "normal")
-    kw = dict(X_val=Xv, y_val=yv)
+    kw = dict(X_val=Xv, y_val=yv, compiled=compiled)
     one = _pair(pop, params, optim.build("gd", np.array([0.05, 0.1, 0.02])), X, y, 1, **kw)
     for p, q in zip(one[0].params, one[1].params, strict=True):
         assert _rel(p, q) < 1e-13
@@ -89,15 +90,19 @@ def test_every_activation_and_loss_matches_numpy(act, loss, rng):
         np.testing.assert_allclose(h1[key], h0[key], rtol=1e-11, atol=1e-13)
 
 
-@pytest.mark.parametrize("batch", [None, 16])
-@pytest.mark.parametrize("opt_name", COMPILED_OPTS)
-def test_every_optimizer_matches_numpy_with_penalties(opt_name, batch, rng):
+@pytest.mark.parametrize(
+    "opt_name, batch, compiled",
+    [(o, b, "numba") for o in COMPILED_OPTS for b in (None, 16)]
+    + [(o, b, "fused") for o in OPTS for b in (None, 16)],  # the fused engine: every optimizer
+)
+def test_every_optimizer_matches_numpy_with_penalties(opt_name, batch, compiled, rng):
     X, y = _data(rng)
     pop = Population((2, 8, 4), "tanh", n_models=3)
     params = init_params(pop, [0, 1, 2], "xavier_normal", "normal")
     hyper = {"weight_decay": np.array([0.0, 0.01, 0.1])} if opt_name == "adamw" else {}
     opt = optim.build(opt_name, np.array([0.05, 0.1, 0.02]), **hyper)
     kw = dict(batch_size=batch, shuffle=True, shuffle_seed=3, l1=np.array([0, 1e-3, 1e-2]), l2=0.01)
+    kw["compiled"] = compiled
     for epochs, tol in [(1, 1e-12), (15, 1e-10)]:
         ref, fast = _pair(pop, params, opt, X, y, epochs, **kw)
         for p, q in zip(ref.params, fast.params, strict=True):
@@ -150,11 +155,12 @@ def test_a_models_numbers_do_not_depend_on_its_population_or_thread(rng):
             np.testing.assert_array_equal(p[m], q[0])
 
 
-def test_float32_matches_numpy_float32(rng):
+@pytest.mark.parametrize("compiled", ["numba", "fused"])
+def test_float32_matches_numpy_float32(compiled, rng):
     X, y = _data(rng)
     pop = Population((2, 8, 4), "tanh", dtype="float32", n_models=2)
     params = init_params(pop, [0, 1], "xavier_normal", "normal")
-    ref, fast = _pair(pop, params, optim.build("adam", 0.01), X, y, 5)
+    ref, fast = _pair(pop, params, optim.build("adam", 0.01), X, y, 5, compiled)
     for p, q in zip(ref.params, fast.params, strict=True):
         assert q.dtype == np.float32
         np.testing.assert_allclose(q, p, rtol=1e-4, atol=1e-5)
@@ -260,18 +266,86 @@ def test_the_divergence_limit_is_relative_to_the_initial_loss():
         Trainer(pop, params, optim.build("gd", 0.1), X, y, divergence_factor=0.5)
 
 
+def test_the_fused_engine_trains_a_model_as_if_alone(rng):
+    """Bit for bit: a model's numbers do not depend on the other models of its population."""
+    X, y = _data(rng, n=90)
+    lrs = np.linspace(0.05, 0.5, 5)
+    sizes = (2, 12, 12, 4)
+    big = Population(sizes, "tanh", n_models=5)
+    params = init_params(big, list(range(5)), "xavier_normal", "normal")
+    tr = Trainer(big, params, optim.build("momentum", lrs), X, y, engine="fused")
+    tr.step(20)
+    for m in (0, 3):
+        one = Trainer(
+            Population(sizes, "tanh"), [p[m : m + 1] for p in params],
+            optim.build("momentum", lrs[m]), X, y, engine="fused",
+        )  # fmt: skip
+        one.step(20)
+        for p, q in zip(tr.params, one.params, strict=True):
+            np.testing.assert_array_equal(p[m], q[0])
+        for key, rows in tr.result().history.items():
+            np.testing.assert_array_equal(rows[:, m], one.result().history[key][:, 0])
+
+
+def test_the_fused_engine_agrees_on_a_deep_network_and_flags_divergence(rng):
+    """24 tanh layers (the deep preset's shape) agree after 5 epochs, to 1e-12 of each
+    parameter array's scale (the first layer's updates are ~1e-5 of its weights, and
+    rounding differences grow through the depth: 5e-12 relative, element by element); a
+    24-layer ReLU net from N(0, 1) weights diverges at the same epoch on both engines."""
+    X, y = _data(rng, n=80, k=2)
+    sizes = (2,) + (16,) * 24 + (2,)
+    tanh = Population(sizes, "tanh", n_models=2)
+    params = init_params(tanh, [0, 1], "xavier_normal")
+    ref, fast = _pair(tanh, params, optim.build("momentum", 0.05), X, y, 5, "fused")
+    for p, q in zip(ref.params, fast.params, strict=True):
+        assert np.max(np.abs(p - q)) < 1e-12 * np.max(np.abs(p))
+    relu = Population(sizes, "relu", n_models=2)
+    params = init_params(relu, [0, 1], "normal")
+    ref, fast = _pair(relu, params, optim.build("momentum", 0.05), X, y, 3, "fused")
+    np.testing.assert_array_equal(ref.result().diverged_epoch, fast.result().diverged_epoch)
+    assert np.all(fast.result().diverged_epoch >= 0)
+
+
 # --- choosing the engine --------------------------------------------------------------------
-def test_auto_picks_the_kernels_for_small_networks_and_numpy_for_wide_ones(monkeypatch):
+def test_auto_picks_the_kernels_for_small_networks_and_fused_passes_for_wide_ones(monkeypatch):
     monkeypatch.delenv("INITLAB_ENGINE", raising=False)
     opt = optim.build("gd", 0.1)
+    wide = Population((2, 64, 64, 4), "tanh")
     assert engine.choose_engine(Population((2, 2, 4), "tanh"), opt) == "numba"
-    assert engine.choose_engine(Population((2, 64, 64, 4), "tanh"), opt) == "numpy"
+    assert engine.choose_engine(wide, opt) == "fused"
+    assert engine.choose_engine(wide, opt, sample_epochs=50 * 750) == "fused"  # W2's runs
+    assert engine.choose_engine(wide, opt, sample_epochs=2 * 750) == "numpy"  # too short
+    smallest = Population((2, 40, 2), "tanh")  # 160 weights: the kernels'
+    assert engine.choose_engine(smallest, opt, sample_epochs=50 * 750) == "numpy"
+    assert engine.choose_engine(Population((2, 41, 2), "tanh"), opt, sample_epochs=97_000) == (
+        "numpy"
+    )  # 164 weights x 97,000 sample-epochs: below FUSED_MIN_WORK
+    assert engine.choose_engine(smallest, opt, sample_epochs=10**5) == "numba"
     custom = optim.GradientTransformation(opt.init, opt.update)  # no recipe
     assert engine.choose_engine(Population((2, 2, 4), "tanh"), custom) == "numpy"
+    assert engine.choose_engine(wide, custom) == "fused"  # the optimizer stays NumPy's
     with pytest.raises(ConfigError, match="it has no recipe"):
         engine.choose_engine(Population((2, 2, 4), "tanh"), custom, "numba")
-    with pytest.raises(ConfigError, match="engine must be one of auto, numpy, numba, got 'jax'"):
+    with pytest.raises(
+        ConfigError, match="engine must be one of auto, numpy, numba, fused, got 'jax'"
+    ):
         engine.choose_engine(Population((2, 2, 4), "tanh"), opt, "jax")
+
+
+def test_the_fused_engine_refuses_labels_outside_its_outputs(rng):
+    X, _ = _data(rng)
+    pop = Population((2, 16, 16, 4), "tanh")
+    params = init_params(pop, 0, "xavier_normal")
+    with pytest.raises(ValueError, match=r"labels must be 0..3 for 4 outputs, got 0..4"):
+        Trainer(pop, params, optim.build("gd", 0.1), X, np.arange(60) % 5, engine="fused")
+
+
+def test_the_fused_engine_names_what_it_cannot_train(monkeypatch):
+    monkeypatch.setattr(engine, "FAST_PATH", {**FAST_PATH, "activations": ("relu",)})
+    with pytest.raises(ConfigError, match="engine 'fused' cannot train.*'tanh' has no compiled"):
+        engine.choose_engine(Population((2, 64, 4), "tanh"), optim.build("gd", 0.1), "fused")
+    auto = engine.choose_engine(Population((2, 64, 4), "tanh"), optim.build("gd", 0.1))
+    assert auto == "numpy"
 
 
 def test_the_environment_turns_the_kernels_off(monkeypatch, rng):
@@ -305,14 +379,17 @@ def _apply(which, x, out):
             out[i] = kernels._expm1(x[i])
         elif which == 2:
             out[i] = kernels._log(x[i])
-        else:
+        elif which == 3:
             out[i] = kernels._tanh(x[i])
+        else:
+            out[i] = fused._tanh_fd(x[i])[0]
 
 
 @pytest.mark.parametrize(
     "which, ref, domain",
-    [(0, np.exp, (-745, 709)), (1, np.expm1, (-60, 0)), (2, np.log, None), (3, np.tanh, (-30, 30))],
-)
+    [(0, np.exp, (-745, 709)), (1, np.expm1, (-60, 0)), (2, np.log, None), (3, np.tanh, (-30, 30)),
+     (4, np.tanh, (-30, 30))],
+)  # fmt: skip
 def test_elementary_functions_are_within_two_ulp(which, ref, domain, rng):
     if domain is None:
         x = np.concatenate([10.0 ** rng.uniform(-310, 308, 20000), rng.uniform(0.5, 2, 5000)])

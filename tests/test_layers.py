@@ -24,9 +24,11 @@ LAYERS = {
         "errors", "_registry", "plugins", "files", "activations", "initializers", "losses",
         "optim",
     ),
-    "engine": ("engine", "kernels", "runs", "datasets", "network", "diagnostics", "meanfield"),
+    "engine": (
+        "engine", "kernels", "fused", "runs", "datasets", "network", "diagnostics", "meanfield",
+    ),
     "studies": (
-        "sweep", "study", "store", "stats", "distributed", "experiments", "experiments.",
+        "sweep", "study", "store", "stats", "layout", "distributed", "experiments", "experiments.",
         "advice", "torch",
     ),
     "top": ("plots", "plots.", "report", "cli", "_console", "__main__", "web", "web."),

@@ -142,9 +142,11 @@ def test_loss_band_mean_and_bands():
     ax = fig.axes[0]
     lines = ax.get_lines()
     assert [ln.get_label() for ln in lines] == ["tanh (n=3)", "relu (n=3)"]
-    # mean over seeds 0, 1, 2 -> +1
-    assert np.allclose(lines[0].get_ydata(), 1 + 1 + 0.1 * np.arange(5))
-    assert np.allclose(lines[1].get_ydata(), 2 + 1 + 0.1 * np.arange(5))
+    # a loss on its log axis: the geometric mean over seeds 0, 1, 2
+    e = 0.1 * np.arange(5)
+    geo = np.exp(np.mean(np.log([1 + e, 2 + e, 3 + e]), axis=0))
+    assert np.allclose(lines[0].get_ydata(), geo)
+    assert np.allclose(lines[1].get_ydata(), np.exp(np.mean(np.log([2 + e, 3 + e, 4 + e]), axis=0)))
     band = ax.collections[0].get_paths()[0].vertices[:, 1]
     assert np.isclose(band.min(), 1.0) and np.isclose(band.max(), 3.4)
     # the t confidence interval of the mean of (2, 3, 4): 3 +- t(0.975, 2) * 1 / sqrt(3)
@@ -153,7 +155,14 @@ def test_loss_band_mean_and_bands():
     half = stats.t.ppf(0.975, 2) / np.sqrt(3)
     assert np.isclose(relu.max(), 3.4 + half)
     assert np.isclose(relu.min(), 3.0 - half)
-    assert np.isclose(tanh.min(), 0.0)  # a loss band is clipped at 0
+    assert np.isclose(tanh.min(), 0.0)  # a linear loss band is clipped at 0
+    # on the log axis the band is the t interval of the mean log loss: a factor × / ÷
+    fig = plots.loss_band(curves, runs=runs, by="activation", band="ci")
+    tanh = fig.axes[0].collections[0].get_paths()[0].vertices[:, 1]
+    logs = np.log([1.0, 2.0, 3.0])  # epoch 0 of tanh's three seeds
+    half = stats.t.ppf(0.975, 2) * logs.std(ddof=1) / np.sqrt(3)
+    assert np.isclose(tanh.min(), np.exp(logs.mean() - half))
+    assert tanh.min() > 0  # never below zero, where the linear band was clipped
 
 
 def test_loss_band_facets_and_divergence():
@@ -165,7 +174,7 @@ def test_loss_band_facets_and_divergence():
     assert labels == ["he (n=3)", "he (n=3, 1 diverged)"]
     # the diverged run is left out of the mean after epoch 3
     relu = fig.axes[1].get_lines()[0].get_ydata()
-    assert np.isclose(relu[4], (2 + 3 + 0.4 * 2) / 2)
+    assert np.isclose(relu[4], np.sqrt(2.4 * 3.4))  # geometric mean of the other two
     assert fig.axes[0].get_yscale() == "log"  # losses default to a log axis
     with pytest.raises(ValueError, match=r"lacks column\(s\) \['optimizer'\]"):
         plots.loss_band(curves, runs=runs, by="optimizer")
@@ -188,6 +197,29 @@ def test_mistakes_larger_exactly_where_wrong(blog, he_leaky):
     assert f"{wrong.sum()} of 750 wrong" in fig.axes[0].get_title()
     val = plots.mistakes(he_leaky, blog, split="val").axes[0].collections[0].get_sizes()
     assert len(val) == blog.n_val
+
+
+def test_mistakes_pair_each_run_on_its_data(blog, he_leaky):
+    fig = plots.mistakes_pair({"best": (he_leaky, blog), "missing": (None, blog)}, width=9.0)
+    assert fig.get_size_inches()[0] == pytest.approx(9.0)
+    best, missing = fig.axes
+    wrong = he_leaky.predict(blog.X_val) != blog.y_val
+    assert np.allclose(best.collections[0].get_sizes(), 15 * (wrong + 0.1))
+    assert best.get_title() == f"best\n{wrong.sum()} of {blog.n_val} wrong"
+    assert "not retrained" in [t.get_text() for t in missing.texts]
+    with pytest.raises(ValueError, match="non-empty dict"):
+        plots.mistakes_pair({})
+
+
+def test_update_grid_few_layers_and_a_given_width(blog):
+    net = FFNetwork(hidden_layer_sizes=(4,) * 6, epochs=3, record_params=True, random_state=0)
+    net.fit(blog.X_train, blog.y_train)
+    fig = plots.update_grid(net, max_panels_per_layer=2, max_layers=3, ncols=6, width=11.0)
+    shown = [a.get_title() for a in fig.axes if a.get_visible()]
+    layers = sorted({int(t[1 : t.index("[")]) for t in shown})
+    assert layers == [1, 4, 7]  # the first, a middle and the last of 7 weight layers
+    assert len(shown) == 6 and fig.get_size_inches()[0] == pytest.approx(11.0)
+    assert any("(sampled)" in t.get_text() for t in fig.texts)
 
 
 def test_update_grid_blog_18_panels(he_leaky):
@@ -261,7 +293,7 @@ def test_boundary_grid_panels_and_regions(blog, blog_nets):
     net = nets[("he", "leaky_relu")]
     gx, gy, grid = plots._mesh(blog.X, 30)
     assert np.array_equal(a.images[0].get_array(), net.predict(grid).reshape(gx.shape))
-    assert a.get_title() == f"val acc {net.score(blog.X_val, blog.y_val):.2f}"
+    assert a.get_title() == f"{net.score(blog.X_val, blog.y_val):.2f}"
     assert by_pos[(0, 0)].get_ylabel() == "zeros"
     with pytest.raises(ValueError, match="keys must be \\(init, activation\\) pairs"):
         plots.boundary_grid({"he": net}, blog)
@@ -292,13 +324,13 @@ def test_accuracy_heatmap_cells_and_marks():
     assert len(heat) == 2  # one per optimizer, plus a colorbar
     assert len(fig.axes) == 3
     gd, adam = heat
-    assert gd.get_title() == "optimizer = gd"
+    assert gd.get_title() == "optimizer gd"
     expected = df[df.optimizer == "adam"].pivot(index="init", columns="activation", values="mean")
     expected = expected.loc[["zeros", "he"], ["tanh", "relu", "elu"]].to_numpy()
     assert np.allclose(adam.images[0].get_array(), expected)
     texts = {t.get_position(): t.get_text() for t in adam.texts}
     assert texts[(2, 1)].startswith("★ 0.75") and "±0.02" in texts[(2, 1)]
-    assert texts[(1, 1)].startswith("= ")
+    assert texts[(1, 1)].startswith("≈ ")
     assert not any("★" in t.get_text() for t in gd.texts)
 
 

@@ -60,11 +60,12 @@ def test_report_is_self_contained_with_every_section(built):
     assert path.stat().st_size < 10e6
     # no network: nothing is fetched from elsewhere
     assert not re.search(r'(src|href)="(https?:)?//', html)
-    for anchor in ("winners", "accuracy", "loss", "boundaries", "updates", "tables", "provenance"):
+    for anchor in ("winners", "accuracy", "loss", "boundaries", "runs", "tables", "provenance"):
         assert f'id="{anchor}"' in html
     images = IMG.findall(html)
-    # heatmap, loss bands, boundary grid, update grids of the best and the worst run
-    assert len(images) == 5
+    # heatmap, loss panels, boundary grid, mistakes of the best and the worst run, and
+    # their update grids
+    assert len(images) == 6
     for data in images:
         with Image.open(io.BytesIO(base64.b64decode(data))) as im:
             im.verify()
@@ -79,8 +80,10 @@ def test_report_tables_and_provenance(built, store):
     configs = html.split('id="configs-table"')[1].split("</table>")[0]
     assert configs.count("<tr") == 1 + 4  # 2 inits x 2 activations
     assert "initlab report --study tiny" in html
-    for key in ("numpy", "matplotlib", "scikit-learn", "platform", "seeds"):
+    for key in ("versions", "machine", "seeds"):
         assert f"<dt>{key}</dt>" in html
+    for key in ("numpy", "matplotlib", "scikit-learn", "platform"):
+        assert re.search(rf"<dd>[^<]*\b{key} ", html), key
     assert '"activations": [' in unescape(html)  # the study's configuration
     # the retrained runs reproduce their stored accuracy exactly (runs are deterministic)
     assert re.search(
@@ -148,7 +151,7 @@ def test_unwritable_directory(store, tmp_path):
 def test_cli_report(store, tmp_path, monkeypatch):
     calls = []
 
-    def fake_render(study, out_path, command=None, metric="val_acc", workers=None):
+    def fake_render(study, out_path, command=None, metric="val_acc", workers=None, best_over=()):
         calls.append((study.name, command, metric))
         out_path.write_text("<html></html>")
         return out_path
@@ -217,7 +220,7 @@ def test_render_from_sweep_frames(tmp_path):
     )  # fmt: skip
     study = report.from_frames("sweep", runs, curves, config={"epochs": 5})
     html = report.render(study, tmp_path / "s.html", command="test").read_text()
-    assert len(IMG.findall(html)) == 5
+    assert len(IMG.findall(html)) == 6
     assert "sweep" in html
 
 
@@ -229,7 +232,7 @@ def test_serial_and_forked_reports_have_the_same_figures(built, store, tmp_path)
     serial = report.build("tiny", store, tmp_path / "serial.html", workers=1).read_text()
     assert IMG.findall(serial) == IMG.findall(forked)  # byte for byte, in page order
     captions = re.findall(r"<figcaption>(.*?)</figcaption>", serial)
-    assert len(captions) == 5
+    assert len(captions) == 6
     assert captions == re.findall(r"<figcaption>(.*?)</figcaption>", forked)
     reproduced = r"\d+ retrained run\(s\) reproduce the stored val_acc: largest difference 0\b"
     assert re.search(reproduced, serial) and re.search(reproduced, forked)

@@ -21,6 +21,19 @@ def test_paired_p_value_edge_cases():
     assert paired_p_value(a, a) == 1.0  # identical runs are tied
     assert paired_p_value(a, a - 0.1) == 0.0  # a constant non-zero difference is not
     assert np.isnan(paired_p_value([np.nan], [0.5]))
+    assert np.isnan(paired_p_value([0.5], [0.4]))  # one pair: no test
+    assert np.isnan(paired_p_value([0.5], [0.5]))
+
+
+def test_one_seed_marks_no_best_and_no_tie():
+    rows = [
+        dict(activation="tanh", init=init, seed=0, diverged=False, val_acc=acc)
+        for init, acc in [("a", 0.9), ("b", 0.5)]
+    ]
+    summ = summarize(pd.DataFrame(rows), compared=("init",))
+    assert not summ["best"].any() and not summ["tied"].any()
+    assert summ["p_value"].isna().all()
+    assert summ.set_index("init").loc["a", "rank"] == 1  # still ranked
 
 
 def test_bootstrap_ci_covers_the_mean_and_shrinks_with_n():
@@ -110,6 +123,8 @@ def _reference_summarize(runs, metric, compared, higher_is_better=None, alpha=0.
             continue
         best_i = block["mean"].idxmax() if higher_is_better else block["mean"].idxmin()
         best_runs = seed_values(out.loc[best_i])
+        if np.isfinite(best_runs.to_numpy()).sum() < 2:
+            continue  # one seed: no test, no best, no tie
         for i in idx:
             other = seed_values(out.loc[i])
             common = best_runs.index.intersection(other.index)

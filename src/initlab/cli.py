@@ -416,72 +416,117 @@ app.command("train", cls=_help_with({"dataset": _datasets, "recipe": _one_of(_re
 
 
 # --- studies ---------------------------------------------------------------------------------
-def _summary_tables(study, summary, metric: str) -> list[Table]:
-    """Pivot a summary: rows the compared settings, columns activations, one table per block set."""
-    import math
+def _summary_tables(study, summary, metric: str, layout, alpha: float = 0.05) -> list[Table]:
+    """The summary as the study's comparisons (:mod:`initlab.layout`): rows the compared
+    levels, columns the levels of the axis across, one table per facet, one ★ per column."""
+    from rich.markup import escape
 
-    col = "activation" if "activation" in summary.columns else study.compare[-1]
-    row_cols = [
-        c for c in study.compare if c in summary.columns and c != col and summary[c].nunique() > 1
-    ]
-    if not row_cols:
-        row_cols = [c for c in study.compare if c in summary.columns and c != col][:1]
-    # drop a row column that the earlier ones determine (the blog's bias follows its init)
-    kept = row_cols[:1]
-    for c in row_cols[1:]:
-        if summary.groupby(kept)[c].nunique().max() > 1:
-            kept.append(c)
-    row_cols = kept
-    from . import runs as _runs
-    from .stats import compared_columns, config_columns
+    from .layout import label
 
-    config = config_columns(summary)
-    along = set(compared_columns(summary, config, [*study.compare, col]))
-    table_cols = [c for c in config if c not in along and summary[c].nunique() > 1]
-    groups = summary.groupby(table_cols, sort=False) if table_cols else [((), summary)]
+    higher = not metric.endswith("loss")
     pct = metric.endswith("acc")
+    across = layout.across
+    legend = _table_legend(metric, layout, alpha)
     tables = []
-    for key, frame in groups:
-        key = key if isinstance(key, tuple) else (key,)
-        title = ", ".join(f"{c}={v}" for c, v in zip(table_cols, key, strict=True))
-        n = int(frame["n"].max())
-        table = Table(
-            title=f"{study.name}: mean {metric} over {n} seeds" + (f" ({title})" if title else ""),
-            caption=f"[bold green]★[/] best {' / '.join(row_cols)} for each {col}   "
-            "[green]≈[/] tied with it (paired t-test across seeds, p ≥ 0.05)   "
-            "± half-width of the bootstrap 95% CI",
-            title_justify="left",
-            caption_justify="left",
+    for fkey, frame in layout.cells(summary):
+        columns = layout.levels(across.column, frame[across.column]) if across else [None]
+        seeds = int(frame["n"].max())
+        where = layout.title(fkey)
+        title = f"{study.name}: mean {metric}{' (%)' * pct} over {seeds} seed" + (
+            f"{'s' * (seeds != 1)}" + (f" — {where}" if where else "")
         )
-        table.add_column(" / ".join(row_cols) or "", no_wrap=True)
-        columns = list(dict.fromkeys(frame[col]))
+        # at least as wide as its title, so that a narrow table's title stays one line
+        table = Table(title=escape(title), title_justify="left", min_width=len(title))
+        table.add_column(layout.name(layout.compared) or "configuration", no_wrap=True)
         for c in columns:
-            table.add_column(str(c), justify="right", no_wrap=True)
-        for rkey, rows in frame.groupby(row_cols, sort=False) if row_cols else [((), frame)]:
-            rkey = rkey if isinstance(rkey, tuple) else (rkey,)
+            head = metric if c is None else label(across.column, c, layout.recipe)
+            table.add_column(escape(head), justify="right")
+        for rkey in layout.compared_keys(frame):
+            rows = layout.select(frame, layout.compared, rkey)
             cells = []
             for c in columns:
-                hit = rows[rows[col] == c]
-                if hit.empty:
-                    cells.append("")
-                    continue
-                r = hit.iloc[0]
-                scale = 100 if pct else 1
-                half = (r.ci_high - r.ci_low) / 2 * scale
-                text = (
-                    f"{r['mean'] * scale:.1f} ±{half:.1f}" if not math.isnan(r["mean"]) else "n/a"
-                )
-                if r.best:
-                    text = f"[bold green]{text} ★[/]"
-                elif r.tied:
-                    text = f"[green]{text} ≈[/]"
-                if r.diverged > 0:
-                    text += f" [yellow]({r.diverged:.0%} div)[/]"
+                hit = rows if c is None else layout.select(rows, [across], [c])
+                best = layout.best_of(hit, higher)
+                text = _summary_cell(best, pct)
+                if best is not None and layout.best_over:
+                    at = ", ".join(
+                        f"{a.column} {label(a.column, best[a.column], layout.recipe)}"
+                        for a in layout.best_over
+                    )
+                    text += f" [dim]@ {escape(at)}[/]"
                 cells.append(text)
-            names = [_runs.label(c, k, study.recipe) for c, k in zip(row_cols, rkey, strict=False)]
-            table.add_row(" / ".join(names), *cells)
+            table.add_row(escape(layout.level_label(layout.compared, rkey)), *cells)
         tables.append(table)
+    if tables:  # the legend once, under the last table
+        tables[-1].caption = legend
+        tables[-1].caption_justify = "left"
     return tables
+
+
+def _table_legend(metric: str, layout, alpha: float) -> str:
+    from rich.markup import escape
+
+    from .stats import story
+
+    lines = [
+        layout.describe() + ".",
+        escape(story(alpha)).replace("★", "[bold green]★[/]").replace("≈", "[green]≈[/]"),
+        "± half-width of the bootstrap 95% CI of the mean; [yellow]k/n div[/]: k of the n "
+        "seeds diverged (non-finite loss or weights; their last finite "
+        f"{metric} still counts)",
+    ]
+    if layout.best_over:
+        lines.append(
+            "each cell: the best of its "
+            + ", ".join(a.column for a in layout.best_over)
+            + " levels (--best-over)"
+        )
+    return "\n".join(lines)
+
+
+def _summary_cell(r, pct: bool) -> str:
+    """One configuration: mean ± CI half-width, its mark, its divergences."""
+    import math
+
+    if r is None:
+        return ""
+    scale = 100 if pct else 1
+    digits = 1 if pct else 3
+    if math.isnan(r["mean"]):
+        text = "n/a"
+    else:
+        text = f"{r['mean'] * scale:.{digits}f}"
+        if r["n"] >= 2:
+            text += f" ±{(r.ci_high - r.ci_low) / 2 * scale:.{digits}f}"
+    if r["n"] < 2:
+        text += " [dim](n = 1: no test)[/]"
+    elif r.best:
+        text = f"[bold green]{text} ★[/]"
+    elif r.tied:
+        text = f"[green]{text} ≈[/]"
+    if r.get("n_diverged", 0) > 0:
+        text += f" [yellow]{int(r.n_diverged)}/{int(r['n'])} div[/]"
+    return text
+
+
+BEST_OVER_HELP = (
+    "a setting the study varies to take the best over in the tables and the report "
+    "(repeatable, e.g. --best-over learning_rate); by default nothing is best over "
+    "an axis the study varies"
+)
+
+
+def _check_best_over(s, best_over) -> None:
+    """Each --best-over names a setting the study varies (checked before any training)."""
+    varied = [c for c, levels in s.order().items() if len(levels) > 1 and c != "seed"]
+    if len(s.datasets) > 1:
+        varied.append("dataset")
+    for c in best_over:
+        if c not in varied:
+            raise ValueError(
+                f"--best-over {c!r}: the study does not vary it; it varies "
+                f"{', '.join(varied) or 'nothing'}"
+            )
 
 
 @_command("study", preset=_one_of(_presets), executor=_one_of(_executors), metric=_one_of(_metrics))
@@ -529,6 +574,7 @@ def study(
         min=0.0,
         help="dask: seconds to wait while no worker is connected (0: wait indefinitely)",
     ),
+    best_over: list[str] = typer.Option([], "--best-over", help=BEST_OVER_HELP),
 ) -> None:
     """Run a study (default: the blog's 16 combinations x 10 seeds), print and store it.
 
@@ -551,6 +597,7 @@ def study(
         _check_store(store)
         s.check(store, replace)
         metric = _check_metric(metric or s.default_metric())
+        _check_best_over(s, best_over)
         report_path = None if no_report else _report_path(report, s.name)
     except (StudyConfigError, StoreError, ValueError, OSError) as exc:
         _fail(str(exc))
@@ -582,14 +629,16 @@ def study(
     say(str(result))
     if result.skipped + result.trained:  # some runs finished: statistics and report
         try:
-            summary = s.summary(metric)
+            runs = s.results()
+            summary = s.summary(metric, runs=runs, best_over=best_over)
+            layout = s.layout(runs, best_over)
         except (StudyConfigError, ValueError) as exc:
             _fail(str(exc), code=1)
             return
-        for table in _summary_tables(s, summary, metric):
+        for table in _summary_tables(s, summary, metric, layout):
             console.print(table)
         if report_path is not None:
-            _write_report(s, store, report_path, metric)
+            _write_report(s, store, report_path, metric, best_over)
     say((f"done in {time.perf_counter() - start:.1f} s", "dim"))
     if not result.ok:
         say(
@@ -716,10 +765,10 @@ class _warnings_to:
         warnings.showwarning = self._saved
 
 
-def _write_report(s, store: str, path, metric: str | None = None) -> None:
+def _write_report(s, store: str, path, metric: str | None = None, best_over=()) -> None:
     from . import report as _report
 
-    out = _report.build(s.name, store, path, metric=metric)
+    out = _report.build(s.name, store, path, metric=metric, best_over=best_over)
     say("report written to ", (str(out), "bold"))
 
 
@@ -827,6 +876,7 @@ def results(
     failed: bool = typer.Option(
         False, "--failed", help="the failed runs (of every study without --study), with reasons"
     ),
+    best_over: list[str] = typer.Option([], "--best-over", help=BEST_OVER_HELP),
 ) -> None:
     """Show a study's runs (filter, choose columns, export), or its failed runs."""
     from .store import StoreError
@@ -840,8 +890,8 @@ def results(
             _show_failed(store, study_name, wanted, fmt, output, limit)
             return
         study_name = _only_study(store, study_name)
-        frame, recipe = _results_frame(study_name, store, summary, metric)
-        frame = _filter(frame, where, recipe)
+        frame, s = _results_frame(study_name, store, summary, metric, best_over)
+        frame = _filter(frame, where, s.recipe)
         shown = _choose_columns(frame, wanted, summary)
     except _NoRows as exc:
         _fail(exc, code=1)
@@ -852,6 +902,10 @@ def results(
     if fmt is None:
         what = ("configuration" if summary else "run") + "s" * (len(frame) != 1)
         _print_frame(frame[shown], f"{study_name}: {len(frame)} {what}", limit)
+        if summary and wanted is None:  # then the comparisons, as `study` prints them
+            layout = s.layout(best_over=best_over)
+            for table in _summary_tables(s, frame, metric or s.default_metric(), layout):
+                console.print(table)
         if not summary:
             _failure_note(store, study_name)
         return
@@ -874,11 +928,11 @@ def _check_format(fmt: str | None, output: str | None) -> str | None:
     return fmt
 
 
-def _results_frame(study_name: str, store: str, summary: bool, metric: str | None):
+def _results_frame(study_name: str, store: str, summary: bool, metric: str | None, best_over=()):
     from .study import Study
 
     s = Study.load(study_name, store)
-    return (s.summary(metric) if summary else s.results()), s.recipe
+    return (s.summary(metric, best_over=best_over) if summary else s.results()), s
 
 
 def _filter(frame, where: list[str], recipe):

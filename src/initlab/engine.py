@@ -27,9 +27,11 @@ Engines
 -------
 This module is the reference implementation.  :class:`Trainer` can also
 train with the compiled kernels of :mod:`initlab.kernels` (numba), the same
-math fused into one call per block of models: ``engine="auto"`` (the
-default) uses them where they are measured to be faster (:func:`choose_engine`),
-``engine="numpy"`` never, ``engine="numba"`` always (or a clear error); the
+math fused into one call per block of models (``engine="numba"``), or with
+:mod:`initlab.fused`: this module's BLAS products and compiled passes for
+the elementwise work between them (``engine="fused"``, for wide and deep
+networks).  ``engine="auto"`` (the default) uses them where they are
+measured to be faster (:func:`choose_engine`), ``engine="numpy"`` never; the
 environment variable ``INITLAB_ENGINE`` replaces ``"auto"``.  Both engines
 agree to rounding (about 1e-15 relative after one epoch in float64); the
 choice depends only on the configuration, so a run's numbers are the same on
@@ -66,6 +68,8 @@ __all__ = [
     "choose_engine",
     "engine_for",
     "compiled_wins",
+    "fused_wins",
+    "FUSED_MIN_WORK",
     "population_size",
     "prepare",
     "weight_penalty",
@@ -81,7 +85,7 @@ __all__ = [
 # epochs: the blog's [2, 2, 4] numbers would no longer be bit-for-bit the same.
 SMALL_LAYER = 16
 
-ENGINES = ("auto", "numpy", "numba")
+ENGINES = ("auto", "numpy", "numba", "fused")
 #: What the compiled kernels (:mod:`initlab.kernels`) implement; anything else is
 #: trained by this module.  Optimizers are named by their ``recipe``.
 FAST_PATH = {
@@ -476,6 +480,21 @@ class Population:
             return out
 
 
+def accuracy(loss: _losses.Loss, proba: np.ndarray, y: np.ndarray, mean_loss: np.ndarray):
+    """Per model, the share of samples whose prediction is the label ``y`` ``(N,)``, from the
+    output ``proba`` ``(K, M, N)`` of ``loss`` and each model's ``mean_loss`` (NaN for a
+    regression: there the loss is the measure)."""
+    if loss.regression:
+        return np.full(mean_loss.shape, np.nan)
+    if loss.binary:
+        pred = (proba[0] > 0.5).astype(np.int64)
+    elif np.isfinite(mean_loss).all():
+        pred = _argmax_planes(proba)
+    else:  # NaN probabilities: argmax's NaN-first rule
+        pred = proba.argmax(axis=0)
+    return (pred == y).mean(axis=-1)
+
+
 def _argmax_planes(p: np.ndarray) -> np.ndarray:
     """``p.argmax(axis=0)`` for NaN-free ``(K, M, N)``, by K - 1 plane comparisons.
 
@@ -589,7 +608,7 @@ class TrainResult:
     is -1 for models that never diverged, else the first epoch ``e`` whose
     state had an inf/NaN loss or parameter, or a training loss above the
     divergence limit (see :class:`Trainer`).  ``engine`` is the engine that
-    trained it (``"numpy"`` or ``"numba"``).
+    trained it (``"numpy"``, ``"numba"`` or ``"fused"``).
     """
 
     params: list[np.ndarray]
@@ -607,13 +626,17 @@ def _numba_available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
-def _fast_path_gaps(activation: str, loss: str, optimizer: str | None) -> list[str]:
-    """Why the compiled kernels cannot train such a population (empty if they can)."""
+def _fast_path_gaps(activation: str, loss: str, optimizer: str | None, engine="numba") -> list[str]:
+    """Why ``engine`` (``"numba"`` or ``"fused"``) cannot train such a population (empty if
+    it can).  The fused passes cover the activations; losses and optimizers they leave to
+    NumPy."""
     gaps = []
     if not _numba_available():
         gaps.append("numba is not installed (pip install numba)")
     if activation not in FAST_PATH["activations"]:
         gaps.append(f"activation {activation!r} has no compiled kernel")
+    if engine == "fused":
+        return gaps
     if loss not in FAST_PATH["losses"]:
         gaps.append(f"loss {loss!r} has no compiled kernel")
     if optimizer is None or optimizer not in FAST_PATH["optimizers"]:
@@ -627,15 +650,16 @@ def choose_engine(
     engine: str = "auto",
     sample_epochs: int | None = None,
 ) -> str:
-    """The engine that trains ``population``: ``"numpy"`` or ``"numba"``.
+    """The engine that trains ``population``: ``"numpy"``, ``"numba"`` or ``"fused"``.
 
-    ``"auto"`` (replaced by ``$INITLAB_ENGINE`` when that is set) picks the
-    compiled kernels when they can train the population and are measured to
-    be faster for its layer sizes and its runs are long enough to repay the
-    one-time compile (:func:`compiled_wins`; ``sample_epochs`` is epochs x
-    training samples of each run, None when unknown), else NumPy.
-    ``"numba"`` raises a :class:`~initlab.errors.ConfigError` saying why when
-    the kernels cannot train it.  The choice depends only on the
+    ``"auto"`` (replaced by ``$INITLAB_ENGINE`` when that is set) picks
+    compiled code only for runs long enough to repay the one-time compile
+    (``sample_epochs`` is epochs x training samples of each run, None when
+    unknown): the kernels for the small networks they are measured to be
+    faster for (:func:`compiled_wins`), the fused passes for larger ones
+    (:func:`fused_wins`), NumPy otherwise.  ``"numba"`` and ``"fused"``
+    raise a :class:`~initlab.errors.ConfigError` saying why when they cannot
+    train it.  The choice depends only on the
     configuration, never on the machine's state, so every executor trains a
     run with the same engine and gets the same bits.
     """
@@ -673,18 +697,20 @@ def engine_for(
         )
     if engine == "numpy":
         return "numpy"
-    gaps = _fast_path_gaps(activation, loss, optimizer)
-    if engine == "numba":
+    if engine in ("numba", "fused"):
+        gaps = _fast_path_gaps(activation, loss, optimizer, engine)
         if gaps:
             raise ConfigError(
-                f"engine 'numba' cannot train this population: {'; '.join(gaps)}; "
+                f"engine {engine!r} cannot train this population: {'; '.join(gaps)}; "
                 "use engine='auto' or 'numpy'",
                 field="engine",
             )
-        return "numba"
-    if gaps:
-        return "numpy"
-    return "numba" if compiled_wins(layer_sizes, sample_epochs) else "numpy"
+        return engine
+    if compiled_wins(layer_sizes, sample_epochs):
+        return "numpy" if _fast_path_gaps(activation, loss, optimizer) else "numba"
+    if fused_wins(layer_sizes, sample_epochs):
+        return "numpy" if _fast_path_gaps(activation, loss, optimizer, "fused") else "fused"
+    return "numpy"
 
 
 # The largest networks (weights per model) that the compiled kernels train faster than
@@ -705,13 +731,40 @@ FAST_MAX_WEIGHTS = 160
 FAST_MIN_SAMPLE_EPOCHS = 100_000
 
 
+def _long_enough(sample_epochs: int | None) -> bool:
+    return sample_epochs is None or sample_epochs >= FAST_MIN_SAMPLE_EPOCHS
+
+
+def _weights(layer_sizes: Sequence[int]) -> int:
+    sizes = [int(s) for s in layer_sizes]
+    return sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+
+
 def compiled_wins(layer_sizes: Sequence[int], sample_epochs: int | None = None) -> bool:
     """Whether the compiled kernels are measured faster than NumPy for these layer sizes
     and runs of ``sample_epochs`` (epochs x training samples; None: long runs)."""
-    if sample_epochs is not None and sample_epochs < FAST_MIN_SAMPLE_EPOCHS:
+    return _long_enough(sample_epochs) and _weights(layer_sizes) <= FAST_MAX_WEIGHTS
+
+
+# The smallest runs (multiply-adds of their forward passes: epochs x training samples x
+# weights) worth the fused passes (initlab.fused).  They compile in 2-4 CPU seconds once
+# per machine (0.5-2 s per activation; loading them from numba's cache: 0.5 s with numba's
+# import) and save 0.2-1.3 ms per model-epoch of W2's [2, 64, 64, 64, 4] on 750 samples
+# (AVX-512 to AVX2; docs/benchmarks.md), so a 50-epoch W2 run (3.2e8 multiply-adds) is
+# worth them, and the smallest fused network (161 weights) needs as many sample-epochs as
+# the kernels' rule (FAST_MIN_SAMPLE_EPOCHS).  The blog's networks never reach the fused
+# passes (at most FAST_MAX_WEIGHTS weights).
+FUSED_MIN_WORK = FAST_MIN_SAMPLE_EPOCHS * FAST_MAX_WEIGHTS
+
+
+def fused_wins(layer_sizes: Sequence[int], sample_epochs: int | None = None) -> bool:
+    """Whether the fused passes (:mod:`initlab.fused`) are measured faster than NumPy and
+    the kernels: networks beyond :data:`FAST_MAX_WEIGHTS` weights, runs of at least
+    :data:`FUSED_MIN_WORK` multiply-adds (``sample_epochs`` x weights; None: long runs)."""
+    weights = _weights(layer_sizes)
+    if weights <= FAST_MAX_WEIGHTS:
         return False
-    sizes = [int(s) for s in layer_sizes]
-    return sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True)) <= FAST_MAX_WEIGHTS
+    return sample_epochs is None or sample_epochs * weights >= FUSED_MIN_WORK
 
 
 def prepare(
@@ -728,11 +781,15 @@ def prepare(
     processes, so that they inherit the compiled code instead of each loading
     numba and its cache.
     """
-    if engine_for(layer_sizes, activation, loss, optimizer, "auto", sample_epochs) != "numba":
-        return
-    from . import kernels
+    chosen = engine_for(layer_sizes, activation, loss, optimizer, "auto", sample_epochs)
+    if chosen == "fused":
+        from . import fused
 
-    kernels.warm("adam" if optimizer == "adamw" else optimizer, activation, loss, dtype)
+        fused.warm(activation, loss, dtype)
+    elif chosen == "numba":
+        from . import kernels
+
+        kernels.warm("adam" if optimizer == "adamw" else optimizer, activation, loss, dtype)
 
 
 # The NumPy engine works on planes of (models x samples) per unit; once one layer's plane
@@ -740,8 +797,11 @@ def prepare(
 # grows with the population (blog shape, N = 750: 64 us per model-epoch at 64 models, 97
 # at 256, 122 at 4,096; 16-wide layers: 381 us at 4 models, 628 at 256;
 # docs/benchmarks.md).  A population is therefore sized so that one layer's plane stays
-# within this budget.  The compiled kernels keep each block of models in cache whatever
-# the population, so their cost per model-epoch is flat (24 us at 64 and at 4,096 models).
+# within this budget.  The fused engine works on the same planes and follows the same
+# budget (W2's 64-wide layers: 1.17, 1.14, 1.17, 1.34, 1.62 ms per model-epoch at 1, 2, 4,
+# 8, 16 models; W3's 24 x 16: 1.50, 1.33, 1.47, 1.82 at 2, 5, 10, 20).  The compiled
+# kernels keep each block of models in cache whatever the population, so their cost per
+# model-epoch is flat (24 us at 64 and at 4,096 models).
 NUMPY_PLANE_BYTES = 1 << 20
 MAX_POPULATION = 4096
 
@@ -750,13 +810,24 @@ def population_size(layer_sizes, n_samples: int, dtype="float64", engine: str = 
     """How many models one population should hold to train fastest (before memory limits).
 
     ``n_samples`` is the number of samples the forward pass sees at once;
-    ``engine`` is the one that will train the population (:func:`engine_for`).
+    ``engine`` is the one that will train the population (:func:`engine_for`):
+    the kernels' cost is flat, NumPy's and the fused engine's grow once a
+    layer's plane of models x samples outgrows :data:`NUMPY_PLANE_BYTES`.
     """
     if engine == "numba":
         return MAX_POPULATION
     widest = max(int(s) for s in layer_sizes[1:])
     plane = max(1, int(n_samples)) * widest * np.dtype(dtype).itemsize
     return int(min(MAX_POPULATION, max(1, NUMPY_PLANE_BYTES // plane)))
+
+
+def _labels(y: np.ndarray, population: Population) -> np.ndarray:
+    """Integer labels for the fused passes, which index the class planes by them."""
+    yi = y.astype(np.int64)
+    K = population.n_classes
+    if population.loss.name == "cross_entropy" and yi.size and (yi.min() < 0 or yi.max() >= K):
+        raise ValueError(f"labels must be 0..{K - 1} for {K} outputs, got {yi.min()}..{yi.max()}")
+    return yi
 
 
 def _check_penalty(name: str, value, M: int) -> np.ndarray | float:
@@ -806,7 +877,7 @@ class Trainer:
         its loss or parameters become inf/NaN.  None: only inf/NaN.  The loss
         checked is the full-batch loss of each epoch's state with full
         batches, else the mean of an epoch's batch losses.
-    engine : {"auto", "numpy", "numba"}
+    engine : {"auto", "numpy", "numba", "fused"}
         See :func:`choose_engine`; :attr:`engine` is the one chosen.
     threads : int, optional
         Threads for the compiled engine (default: the free cores; one inside
@@ -882,6 +953,12 @@ class Trainer:
         else:
             self.opt_state = optimizer.init(self.params)
             self._buffers, self._val_buffers = Buffers(), Buffers()
+        if self.engine == "fused":
+            from . import fused
+
+            self._fused = fused.Fused(population)
+            self._yi = _labels(self.y, population)
+            self._yi_val = _labels(self.y_val, population) if self.has_val else None
         if snapshots:
             self._snaps.append(self._flat())
 
@@ -956,29 +1033,47 @@ class Trainer:
             self._fast.set_hyper(self._kernel_hyper())
 
     # -- metrics ------------------------------------------------------------------------------
-    def _metrics_from(self, cache: Cache, y: np.ndarray, prefix: str) -> dict[str, np.ndarray]:
+    def _metrics_from(self, cache, y: np.ndarray, prefix: str) -> dict[str, np.ndarray]:
+        if self.engine == "fused":  # the fused passes computed both
+            return {f"{prefix}_loss": cache.loss, f"{prefix}_acc": cache.acc}
         loss = cache.loss.mean(axis=-1)
-        if self.pop.loss.regression:  # no classes, no accuracy: the loss is the measure
-            return {f"{prefix}_loss": loss, f"{prefix}_acc": np.full(loss.shape, np.nan)}
-        if self.pop.loss.binary:
-            pred = (cache.proba[0] > 0.5).astype(np.int64)
-        elif np.isfinite(loss).all():
-            pred = _argmax_planes(cache.proba)
-        else:  # NaN probabilities: argmax's NaN-first rule
-            pred = cache.proba.argmax(axis=0)
-        acc = (pred == y).mean(axis=-1)
+        acc = accuracy(self.pop.loss, cache.proba, y, loss)
         return {f"{prefix}_loss": loss, f"{prefix}_acc": acc}
 
-    def _evaluate(self, train_cache: Cache | None = None) -> dict[str, np.ndarray]:
+    def _forward(self, x, t, yi, buffers: Buffers, train: bool, metrics: bool):
+        """The forward pass of the NumPy or fused engine and each model's mean loss; ``train``:
+        the backward pass follows, ``metrics``: :meth:`_metrics_from` follows."""
+        if self.engine == "fused":
+            cache = self._fused.forward(self.params, x, yi, t, buffers, train, metrics)
+            return cache, cache.loss
+        cache = self.pop.forward(self.params, x, t, buffers)
+        return cache, cache.loss.mean(axis=-1)
+
+    def _gradients(self, cache, t) -> list[np.ndarray]:
+        if self.engine == "fused":
+            return self._fused.backward(self.params, cache, self._buffers)
+        return self.pop.backward(self.params, cache, t, self._buffers)
+
+    def _evaluate(self, train_cache=None) -> dict[str, np.ndarray]:
         if self.engine == "numba":
             return self._row(self._run_compiled(0, record=False, final=True)[2][0])
         if train_cache is None:
-            train_cache = self.pop.forward(self.params, self.x, self.t, self._buffers)
+            yi = self._y_int()
+            train_cache = self._forward(self.x, self.t, yi, self._buffers, False, True)[0]
         row = self._metrics_from(train_cache, self.y, "train")
         if self.has_val:
-            val_cache = self.pop.forward(self.params, self.x_val, self.t_val, self._val_buffers)
-            row.update(self._metrics_from(val_cache, self.y_val, "val"))
+            val = self._forward(
+                self.x_val, self.t_val, self._y_int(val=True), self._val_buffers, False, True
+            )[0]
+            row.update(self._metrics_from(val, self.y_val, "val"))
         return row
+
+    def _y_int(self, idx=None, val: bool = False):
+        """Integer labels for the fused passes (None for the NumPy engine)."""
+        if self.engine != "fused":
+            return None
+        y = self._yi_val if val else self._yi
+        return y if idx is None else y[idx]
 
     def _row(self, h: np.ndarray) -> dict[str, np.ndarray]:
         """A compiled history row ``(4, M)`` as a metrics dict."""
@@ -1080,11 +1175,12 @@ class Trainer:
 
     def _one_epoch(self) -> None:
         if self.batch_size is None:
-            cache = self.pop.forward(self.params, self.x, self.t, self._buffers)
-            if self.record and len(self._rows) == self.epoch:
+            metrics = self.record and len(self._rows) == self.epoch
+            cache, loss = self._forward(self.x, self.t, self._y_int(), self._buffers, True, metrics)
+            if metrics:
                 self._rows.append(self._evaluate(cache))
-            self._mark_divergence(self.epoch, cache.loss.mean(axis=-1))
-            self._apply(self.pop.backward(self.params, cache, self.t, self._buffers))
+            self._mark_divergence(self.epoch, loss)
+            self._apply(self._gradients(cache, self.t))
         else:
             if self.record and len(self._rows) == self.epoch:
                 self._rows.append(self._evaluate())
@@ -1092,14 +1188,13 @@ class Trainer:
             batch_losses = []
             for start in range(0, self.n, self.batch_size):
                 if order is None:
-                    sl = slice(start, start + self.batch_size)
-                    xb, tb = self.x[:, sl], self.t[..., sl]
+                    idx = slice(start, start + self.batch_size)
                 else:
                     idx = order[start : start + self.batch_size]
-                    xb, tb = self.x[:, idx], self.t[..., idx]
-                cache = self.pop.forward(self.params, xb, tb, self._buffers)
-                batch_losses.append(cache.loss.mean(axis=-1))
-                self._apply(self.pop.backward(self.params, cache, tb, self._buffers))
+                xb, tb = self.x[:, idx], self.t[..., idx]
+                cache, loss = self._forward(xb, tb, self._y_int(idx), self._buffers, True, False)
+                batch_losses.append(loss)
+                self._apply(self._gradients(cache, tb))
             self._mark_divergence(self.epoch + 1, np.mean(batch_losses, axis=0))
         self.epoch += 1
         if self.keep_snapshots:

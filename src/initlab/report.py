@@ -60,8 +60,8 @@ OUTCOMES = (
 )
 #: Runs listed in the runs table at most (the configuration table is always complete).
 MAX_TABLE_RUNS = 3000
-#: Resolution of embedded figures.
-DPI = 80
+#: Resolution of embedded figures: the plots' own (text at the page's size, 1:1).
+DPI = plots.DPI
 
 
 # --------------------------------------------------------------------------- inputs
@@ -159,7 +159,8 @@ class FrameStudy:
         return self.curve_frame[self.curve_frame["run_hash"].isin(set(hashes))]
 
     def summary(self, metric: str = "val_acc", runs: pd.DataFrame | None = None) -> pd.DataFrame:
-        return summarize(self.runs if runs is None else runs, metric)
+        runs = self.runs if runs is None else runs
+        return _layout_of(self, runs).summarize(runs, metric)
 
     def network(self, row):
         from .runs import RunSpec
@@ -354,15 +355,6 @@ def _draw_forked(jobs: Sequence[_Job], n: int) -> list[_Drawn] | None:
         _JOBS = []
 
 
-def _cell_best(summary: pd.DataFrame, results: pd.DataFrame, cell: Sequence[str]) -> pd.DataFrame:
-    """The runs of the best configuration of each ``cell`` (e.g. optimizer × init × activation)."""
-    config = [c for c in _config_columns(results) if c in summary.columns]
-    best = summary.sort_values("mean", ascending=False, na_position="last")
-    best = best.drop_duplicates([c for c in cell if c in best.columns], keep="first")
-    keys = set(_key(best[config]))
-    return results[_key(results[config]).isin(keys)]
-
-
 def _retrain(study, row: Mapping[str, Any], record: bool = True, data=None):
     """The run of ``row`` trained again (runs are deterministic), and its data set."""
     net = study.network(row)
@@ -380,139 +372,346 @@ def _retrain(study, row: Mapping[str, Any], record: bool = True, data=None):
     return net, data
 
 
-def _boundary_nets(study, first: pd.DataFrame, data, notes, reproduced) -> dict:
-    """``{(init, activation): net}`` retrained from one row per cell."""
-    nets = {}
-    for _, row in first.iterrows():
-        net = _safe("retraining", notes, lambda row=row: _retrain(study, row, False, data)[0])
-        if net is not None:
-            nets[(row["init"], row["activation"])] = net
-            reproduced.append((row["val_acc"], net.history_["val_acc"][-1]))
-    return nets
+@dataclass
+class _Cells:
+    """The summary written as the figures show it: each configuration's line (the
+    compared levels), column (the axis across) and panel (facets, and the curve axis
+    when it is compared), with each one's order."""
+
+    frame: pd.DataFrame  # the summary plus the columns named below (labels)
+    line: str
+    col: str | None
+    panel: str | None
+    orders: dict[str, list]
 
 
-def _jobs(study, results, summary, curves_of, notes) -> list[_Job]:
+def _cells(layout, summary: pd.DataFrame) -> _Cells:
+    curve = layout.curve
+    panel_axes = [
+        *layout.facets,
+        *([curve] if curve is not None and curve in layout.compared else []),
+    ]
+    across = [layout.across] if layout.across is not None else []
+    roles = (("line", list(layout.lines)), ("col", across), ("panel", panel_axes))
+    out = summary.copy()
+    names: dict[str, str | None] = {}
+    orders: dict[str, list] = {}
+    for role, axes in roles:
+        if not axes and role != "line":
+            names[role] = None
+            continue
+        name = layout.name(axes) or "configuration"
+        if name in summary.columns:  # the levels' labels beside the values: same name, shown,
+            name += "\u00a0"  # and a no-break space that keeps the column apart
+        keys = layout.compared_keys(summary, axes) if axes else [()]
+        orders[name] = [layout.level_label(axes, k) or "all" for k in keys]
+        cols = [a.column for a in axes]
+        out[name] = (
+            [layout.level_label(axes, k) for k in summary[cols].itertuples(index=False)]
+            if axes
+            else "all"
+        )
+        names[role] = name
+    return _Cells(out, names["line"], names["col"], names["panel"], orders)
+
+
+def _chosen(cells: _Cells, higher: bool) -> pd.DataFrame:
+    """The configuration each (panel, column, line) shows: the best of its best-over levels."""
+    f = cells.frame
+    by = [c for c in (cells.panel, cells.col, cells.line) if c]
+    key = f["mean"].fillna(-np.inf if higher else np.inf)
+    order = f.assign(_k=key).sort_values("_k", ascending=not higher, kind="stable")
+    return order.drop_duplicates(by, keep="first").drop(columns="_k")
+
+
+def _runs_of(configs: pd.DataFrame, results: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
+    """The runs of ``configs`` (summary rows), with the ``labels`` columns of their row."""
+    config = [c for c in _config_columns(results) if c in configs.columns]
+    keys = _key(configs[config]).to_numpy()
+    index = {k: i for i, k in enumerate(keys)}
+    at = _key(results[config]).map(index)
+    runs = results[at.notna().to_numpy()].copy()
+    rows = at.dropna().astype(int).to_numpy()
+    for c in labels:
+        runs[c] = configs[c].to_numpy()[rows]
+    return runs
+
+
+def _teaching(row: Mapping[str, Any], n_classes: int | None, metric: str) -> str:
+    """Why a worst run is worth a look, in words (what its figures show)."""
+    if row.get("init") == "zeros":
+        return (
+            "zero initialization: every unit of a layer starts equal and receives the same "
+            "update, so the symmetry is never broken (the hidden layer acts as one unit; "
+            "updates that stay at zero are parameters that never learn)"
+        )
+    if bool(row.get("diverged")):
+        return (
+            f"diverged at epoch {row.get('diverged_epoch')}: the loss or the weights became "
+            "non-finite (the step is too large for this network)"
+        )
+    acc = row.get("val_acc")
+    if n_classes and acc is not None and np.isfinite(acc) and acc <= 1 / n_classes + 0.05:
+        return f"no better than chance (1/{n_classes} = {1 / n_classes:.2f}): it did not learn"
+    return f"the lowest mean {metric} of the study"
+
+
+def _worst_config(summary: pd.DataFrame, higher: bool) -> pd.Series:
+    """The configuration with the worst mean; among equally bad ones, a zero init first
+    (its symmetry is the lesson the blog draws)."""
+    m = summary["mean"].astype(float)
+    worst = m.min() if higher else m.max()
+    tied = summary[np.isclose(m, worst, rtol=0, atol=1e-9)]
+    if tied.empty:
+        tied = summary.iloc[[int(np.nanargmin(m) if higher else np.nanargmax(m))]]
+    zeros = tied[tied["init"] == "zeros"] if "init" in tied.columns else tied.iloc[:0]
+    return (zeros if not zeros.empty else tied).iloc[0]
+
+
+def _median_run(runs: pd.DataFrame, metric: str) -> pd.Series:
+    ordered = runs.sort_values([metric, "seed"], kind="stable", na_position="last")
+    return ordered.iloc[(len(ordered) - 1) // 2]
+
+
+def _jobs(study, results, summary, layout, curves_of, notes, metric) -> list[_Job]:
     """The report's figures, as independent jobs, in the order the page shows them."""
-    jobs: list[_Job] = []
-    datasets_ = list(dict.fromkeys(results["dataset"])) if "dataset" in results else [None]
-    has_cells = {"init", "activation"} <= set(summary.columns)
-    if has_cells:
-        inits = _preferred_order(study, results, "init", "inits")
-        activations = _preferred_order(study, results, "activation", "activations")
-    by = "optimizer" if "optimizer" in summary.columns else None
-    for ds in datasets_:
-        s = summary if ds is None else summary[summary["dataset"] == ds]
-        r = results if ds is None else results[results["dataset"] == ds]
-        label = f" on {ds}" if ds is not None else ""
-        if has_cells:
-            rows = [i for i in inits if i in set(s["init"])]
-            cols = [a for a in activations if a in set(s["activation"])]
-            jobs.append(
-                _Job(
-                    "heatmaps",
-                    "accuracy heatmap",
-                    f"Validation accuracy{label}",
-                    "",
-                    lambda notes, reproduced, s=s, rows=rows, cols=cols, label=label: (
-                        plots.accuracy_heatmap(
-                            s,
-                            by=by,
-                            row_order=rows,
-                            col_order=cols,
-                            title=f"mean validation accuracy{label}",
-                        )
-                    ),
-                    cost=0.5,
-                )
-            )
-        if has_cells and "run_hash" in r.columns:
-            cell = [c for c in ("optimizer", "init", "activation") if c in s.columns]
-            chosen = _cell_best(s, r, cell)
-            opts = list(dict.fromkeys(chosen["optimizer"])) if by else [None]
-            for opt in opts:
-                runs_o = chosen if opt is None else chosen[chosen["optimizer"] == opt]
-                # only the curves drawn are read: the best configuration of each cell
-                c = curves_of(list(runs_o["run_hash"]))
-                if c is None or c.empty or "run_hash" not in c.columns:
-                    continue
-                jobs.append(
-                    _Job(
-                        "bands",
-                        "loss bands",
-                        f"Validation loss{label}" + (f", {opt}" if opt else ""),
-                        "each cell's best configuration, all its seeds",
-                        lambda notes, reproduced, c=c, runs_o=runs_o: plots.loss_band(
-                            c, by="init", facet="activation", runs=runs_o, metric="val_loss"
-                        ),
-                        cost=1.0,
-                    )
-                )
-        data = _safe("data set", notes, lambda ds=ds: study.dataset(ds))
-        if data is None:
-            continue
-        if has_cells and data.n_features == 2:
-            best_opt = s.iloc[s["mean"].fillna(-np.inf).argmax()].get("optimizer") if by else None
-            cells = s if best_opt is None else s[s["optimizer"] == best_opt]
-            chosen = _cell_best(cells, r, ["init", "activation"])
-            first = chosen.sort_values("seed").drop_duplicates(["init", "activation"])
-
-            def boundaries(notes, reproduced, first=first, data=data):
-                nets = _boundary_nets(study, first, data, notes, reproduced)
-                if not nets:
-                    return None
-                rows = [i for i in inits if any(k[0] == i for k in nets)]
-                cols = [a for a in activations if any(k[1] == a for k in nets)]
-                return plots.boundary_grid(
-                    nets, data, resolution=100, row_order=rows, col_order=cols
-                )
-
-            extra = f", optimizer {best_opt}" if best_opt is not None else ""
-            jobs.append(
-                _Job(
-                    "boundaries",
-                    "decision boundaries",
-                    f"Decision boundaries{label}",
-                    f"each cell's best configuration{extra}, smallest seed",
-                    boundaries,
-                    cost=0.5 + 0.1 * len(first),
-                )
-            )
-        elif data.n_features != 2:
-            notes.append(
-                f"decision boundaries{label}: skipped, the data has {data.n_features} features"
-            )
-        finite = r[np.isfinite(r["val_acc"].astype(float))]
-        if finite.empty:
-            continue
-        order = finite.sort_values("val_acc", ascending=False, kind="stable")
-        for which, row in (("best", order.iloc[0]), ("worst", order.iloc[-1])):
-
-            def updates(notes, reproduced, row=row, data=data):
-                net = _safe("retraining", notes, lambda: _retrain(study, row, True, data)[0])
-                if net is None:
-                    return None
-                reproduced.append((row["val_acc"], net.history_["val_acc"][-1]))
-                return plots.update_grid(net)
-
-            jobs.append(
-                _Job(
-                    "updates",
-                    "update grid",
-                    f"Updates per parameter, {which} run{label}",
-                    f"{_describe_run(row)}: validation accuracy {row['val_acc']:.3f}",
-                    updates,
-                    cost=0.8,
-                )
-            )
+    higher = not metric.endswith("loss")
+    cells = _cells(layout, summary)
+    jobs = [_heatmap_job(cells, metric)]
+    if layout.curve is not None:
+        jobs.append(_curve_job(layout, cells, metric))
+    chosen = _chosen(cells, higher)
+    if "run_hash" in results.columns:
+        job = _loss_job(results, chosen, cells, curves_of)
+        if job is not None:
+            jobs.append(job)
+    finite = summary[np.isfinite(summary["mean"].astype(float))]
+    if finite.empty:
+        return jobs
+    best_cfg = finite.iloc[int(np.argmax(finite["mean"]) if higher else np.argmin(finite["mean"]))]
+    data = _safe("data set", notes, lambda: _dataset_of(study, best_cfg))
+    if data is None:
+        return jobs
+    if data.n_features == 2:
+        jobs.append(_boundary_job(study, results, chosen, cells, best_cfg, data))
+    else:
+        notes.append(f"decision boundaries: skipped, the data has {data.n_features} features")
+    best_runs = _runs_of(best_cfg.to_frame().T, results, [])
+    best = best_runs.sort_values(metric, ascending=not higher, kind="stable").iloc[0]
+    worst_cfg = _worst_config(finite, higher)
+    worst = _median_run(_runs_of(worst_cfg.to_frame().T, results, []), metric)
+    same = worst.get("dataset") == best_cfg.get("dataset")
+    worst_data = data if same else _safe("data set", notes, lambda: _dataset_of(study, worst))
+    if worst_data is None:
+        return jobs
+    why = _teaching(worst, worst_data.n_classes, metric)
+    if data.n_features == 2 and worst_data.n_features == 2:
+        jobs.append(_mistakes_job(study, (best, data), (worst, worst_data), why))
+    for which, row, d, caption in (
+        ("best", best, data, "the best configuration's best seed"),
+        ("worst", worst, worst_data, why),
+    ):
+        jobs.append(_updates_job(study, which, row, caption, d, metric))
     return jobs
 
 
+def _dataset_of(study, row):
+    return study.dataset(row["dataset"]) if "dataset" in row else study.dataset(None)
+
+
+def _heatmap_job(cells: _Cells, metric: str) -> _Job:
+    f = cells.frame
+
+    def make(notes, reproduced):
+        return plots.accuracy_heatmap(
+            f,
+            row=cells.line,
+            col=cells.col or cells.line,
+            by=cells.panel,
+            row_order=cells.orders[cells.line],
+            col_order=cells.orders[cells.col] if cells.col else None,
+            by_order=cells.orders[cells.panel] if cells.panel else None,
+            title=f"mean {_metric_words(metric)}",
+        )
+
+    size = len(f) / 16
+    return _Job("heatmaps", "accuracy heatmap", f"Mean {metric}", "", make, cost=0.5 + size)
+
+
+def _curve_job(layout, cells: _Cells, metric: str) -> _Job:
+    curve = layout.curve
+    x_order = sorted(layout.levels(curve.column, cells.frame[curve.column]), key=float)
+    rest = [a for a in layout.facets if a is not curve]  # panel rows: the other facets
+    f = cells.frame.copy()
+    cols = [a.column for a in rest]
+    f["_panel"] = (
+        [layout.level_label(rest, k) for k in f[cols].itertuples(index=False)] if rest else ""
+    )
+
+    def make(notes, reproduced):
+        return plots.metric_curve(
+            f,
+            x=curve.column,
+            line=cells.line,
+            col=cells.col,
+            row="_panel" if rest else None,
+            x_order=x_order,
+            orders=cells.orders,
+            metric=metric,
+        )
+
+    return _Job(
+        "heatmaps",
+        "curve",
+        f"Mean {metric} against {curve.column}",
+        f"one point per {curve.column}, error bars: the bootstrap 95% CI of the mean",
+        make,
+        cost=0.6,
+    )
+
+
+def _loss_job(results, chosen: pd.DataFrame, cells: _Cells, curves_of) -> _Job | None:
+    labels = [c for c in (cells.line, cells.col, cells.panel) if c]
+    runs = _runs_of(chosen, results, labels)
+    c = curves_of(list(runs["run_hash"]))  # only the curves drawn are read
+    if c is None or c.empty or "run_hash" not in c.columns:
+        return None
+
+    def make(notes, reproduced):
+        return plots.loss_grid(
+            c,
+            runs,
+            line=cells.line,
+            col=cells.col,
+            row=cells.panel,
+            orders=cells.orders,
+            metric="val_loss",
+            width=plots.PAGE_WIDTH,
+        )
+
+    n_panels = len(cells.orders.get(cells.col, [0])) * len(cells.orders.get(cells.panel, [0]))
+    return _Job(
+        "bands",
+        "loss curves",
+        "Validation loss",
+        f"{cells.line.strip()} overlaid, one panel per cell; every seed of each configuration",
+        make,
+        cost=0.3 + 0.12 * n_panels,
+    )
+
+
+def _boundary_job(study, results, chosen, cells: _Cells, best_cfg, data) -> _Job:
+    here = chosen
+    if cells.panel:  # the panel (facet levels) of the best configuration
+        panel = cells.frame.loc[best_cfg.name, cells.panel]
+        here = chosen[chosen[cells.panel] == panel]
+    if "dataset" in here.columns and "dataset" in best_cfg:
+        here = here[here["dataset"] == best_cfg["dataset"]]
+    col = cells.col
+    labels = [c for c in (cells.line, col) if c]
+    firsts = _runs_of(here, results, labels).sort_values("seed", kind="stable")
+    firsts = firsts.drop_duplicates(labels)
+    rows = [v for v in cells.orders[cells.line] if v in set(firsts[cells.line])]
+    cols = [v for v in cells.orders[col] if v in set(firsts[col])] if col else None
+    where = f" at {cells.panel.strip()} {panel}" if cells.panel else ""
+
+    def make(notes, reproduced):
+        nets = {}
+        for _, row in firsts.iterrows():
+            net = _safe("retraining", notes, lambda row=row: _retrain(study, row, False, data)[0])
+            if net is not None:
+                nets[(row[cells.line], row[col] if col else "")] = net
+                reproduced.append((row["val_acc"], net.history_["val_acc"][-1]))
+        if not nets:
+            return None
+        return plots.boundary_grid(
+            nets,
+            data,
+            resolution=100,
+            row_order=rows,
+            col_order=cols or [""],
+            title=f"rows {cells.line.strip()}" + (f", columns {col.strip()}" if col else ""),
+        )
+
+    return _Job(
+        "boundaries",
+        "decision boundaries",
+        f"Decision boundaries on {data.name}{where}",
+        "each cell's configuration, its smallest seed",
+        make,
+        cost=0.5 + 0.1 * len(firsts),
+    )
+
+
+def _mistakes_job(study, best, worst, why) -> _Job:
+    """The blog's mistakes scatter of the best and the worst run (each ``(row, data)``)."""
+
+    def make(notes, reproduced):
+        panels = {}
+        for which, (row, data) in (("best", best), ("worst", worst)):
+            net = _retrained(study, row, data, notes, reproduced)
+            panels[_wrap(f"{which}: {_describe_run(row)}")] = (net, data)
+        return plots.mistakes_pair(panels, width=plots.PAGE_WIDTH)
+
+    return _Job(
+        "runs",
+        "mistakes",
+        "Mistakes of the best and the worst run",
+        f"validation points; large dots are the wrong predictions. Worst: {why}",
+        make,
+        cost=0.5,
+    )
+
+
+def _wrap(text: str, width: int = 52) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width))
+
+
+def _retrained(study, row, data, notes, reproduced, record=False):
+    net = _safe("retraining", notes, lambda: _retrain(study, row, record, data)[0])
+    if net is not None:
+        reproduced.append((row["val_acc"], net.history_["val_acc"][-1]))
+    return net
+
+
+def _updates_job(study, which, row, caption, data, metric) -> _Job:
+    def make(notes, reproduced):
+        net = _retrained(study, row, data, notes, reproduced, record=True)
+        if net is None:
+            return None
+        if len(net.param_names_) <= 18:  # the blog's whole grid: a glance still
+            return plots.update_grid(net, ncols=6, width=plots.PAGE_WIDTH)
+        return plots.update_grid(
+            net, max_panels_per_layer=3, max_layers=3, ncols=6, width=plots.PAGE_WIDTH
+        )
+
+    return _Job(
+        "runs",
+        "update grid",
+        f"Updates per parameter, {which} run",
+        f"{_describe_run(row)}, validation accuracy {row['val_acc']:.3f}: {caption}",
+        make,
+        cost=0.8,
+    )
+
+
+def _metric_words(metric: str) -> str:
+    split, _, kind = metric.partition("_")
+    return (
+        {"val": "validation", "train": "training"}.get(split, split)
+        + " "
+        + {"acc": "accuracy"}.get(kind, kind)
+    )
+
+
 def _figures(
-    study, results, summary, curves_of, notes, reproduced, workers: int | None = None
+    study, results, summary, layout, curves_of, notes, reproduced, metric, workers=None
 ) -> dict[str, list[_Figure]]:
     """Every figure of the report by section; notes and reproductions appended in place."""
-    out: dict[str, list[_Figure]] = {"heatmaps": [], "bands": [], "boundaries": [], "updates": []}
-    jobs = _jobs(study, results, summary, curves_of, notes)
+    out: dict[str, list[_Figure]] = {"heatmaps": [], "bands": [], "boundaries": [], "runs": []}
+    jobs = _jobs(study, results, summary, layout, curves_of, notes, metric)
     for job, drawn in zip(jobs, _draw_all(jobs, workers), strict=True):
         notes.extend(drawn.notes)
         reproduced.extend(drawn.reproduced)
@@ -522,10 +721,12 @@ def _figures(
 
 
 def _describe_run(row: Mapping[str, Any]) -> str:
+    from .layout import label
+
     parts = []
     for key in ("activation", "init", "optimizer", "learning_rate", "hidden", "seed"):
         if key in row and row[key] is not None:
-            parts.append(f"{key} {row[key]}")
+            parts.append(f"{key} {label(key, row[key])}")
     return ", ".join(parts)
 
 
@@ -542,12 +743,15 @@ def _fmt(v: Any) -> str:
             return ""
         if math.isinf(v):
             return "inf" if v > 0 else "-inf"
+        if abs(v) < 1e-12:  # rounding noise (the std of equal values): zero
+            return "0"
         return f"{v:.4g}"
     return str(v)
 
 
-def _table(df: pd.DataFrame, columns: Sequence[str]) -> dict:
+def _table(df: pd.DataFrame, columns: Sequence[str] | None) -> dict:
     """Columns and cells for the template; numeric cells carry a sort key."""
+    columns = list(df.columns) if columns is None else columns
     cols = list(dict.fromkeys(c for c in columns if c in df.columns))
     best = df["best"].fillna(False).astype(bool).tolist() if "best" in df else [False] * len(df)
     rows = []
@@ -613,6 +817,7 @@ def render(
     command: str | None = None,
     metric: str | None = None,
     workers: int | None = None,
+    best_over: Sequence[str] = (),
 ) -> Path:
     """Write the HTML report of a study-like object; return the path.
 
@@ -650,27 +855,29 @@ def render(
     results = study.results()  # read once: the statistics and every table use this frame
     if results is None or len(results) == 0:
         raise ValueError(f"study {study.name!r} has no runs yet: nothing to report")
-    summary = _summary_of(study, metric, results)
+    layout = _layout_of(study, results, best_over)
+    summary = layout.summarize(results, metric)
     notes: list[str] = []
     reproduced: list[tuple[float, float]] = []
-    figures = _figures(study, results, summary, _curve_source(study), notes, reproduced, workers)
+    figures = _figures(
+        study, results, summary, layout, _curve_source(study), notes, reproduced, metric, workers
+    )
 
     config_cols = [c for c in _config_columns(results) if c in summary.columns]
-    shown_config = _varying(summary, config_cols) or config_cols[:4]
+    shown_config = [
+        c for a in (*layout.groups, *layout.compared, *layout.best_over) for c in a.columns
+    ]
+    shown_config = [c for c in shown_config if c in summary.columns] or config_cols[:4]
     stat_cols = [
         c
         for c in ("mean", "std", "ci_low", "ci_high", "n", "diverged", "rank", "p_value")
         if c in summary
     ]
-    marks = np.zeros(len(summary), bool)
-    for col in ("best", "tied"):
-        if col in summary:
-            marks |= summary[col].fillna(False).astype(bool).to_numpy()
     ranked = summary.sort_values("mean", ascending=metric.endswith("loss"), na_position="last")
-    winners = summary[marks] if marks.any() else ranked.head(1)
-    best = ranked.iloc[0]  # the best mean of all (a study marks the best of each block)
+    best = ranked.iloc[0]  # the best mean of all (each comparison group has its own best)
+    winners = _winners(summary, best)
     runs_cols = _varying(results, config_cols) + ["seed", *[m for m in OUTCOMES]]
-    runs_table = results
+    runs_table = layout.sort(results)
     truncated = len(results) > MAX_TABLE_RUNS
     if truncated:
         runs_table = results.sort_values(metric, ascending=False).head(MAX_TABLE_RUNS)
@@ -685,7 +892,10 @@ def render(
         "n_configs": len(summary),
         "n_diverged": int(results["diverged"].sum()) if "diverged" in results else 0,
         "metric": metric,
-        "best": {c: _fmt(best[c]) for c in shown_config if c in best},
+        "best": {
+            a.column: _label(a.column, best[a.column])
+            for a in (*layout.groups, *layout.compared, *layout.best_over)
+        },
         "best_mean": _fmt(best["mean"]),
         "best_ci": (
             f"{_fmt(best['ci_low'])} – {_fmt(best['ci_high'])}"
@@ -693,10 +903,22 @@ def render(
             else ""
         ),
         "winners": _table(
-            winners, [*shown_config, *stat_cols, *[c for c in ("best", "tied") if c in winners]]
+            winners,
+            [
+                *[a.column for a in layout.groups],
+                *_varying(winners, shown_config),
+                *stat_cols,
+                "best",
+                "tied",
+            ],
         ),
+        "groups": _table(_group_bests(layout, summary), None),
+        "story": stats.story(),
+        "layout": layout.describe(),
         "figures": figures,
-        "configs": _table(summary, [*shown_config, *stat_cols, "best", "tied"]),
+        "configs": _table(
+            _labelled(summary, shown_config), [*shown_config, *stat_cols, "best", "tied"]
+        ),
         "runs": _table(runs_table, runs_cols),
         "runs_truncated": truncated,
         "max_runs": MAX_TABLE_RUNS,
@@ -723,6 +945,69 @@ def render(
     return path
 
 
+def _layout_of(study, results: pd.DataFrame, best_over: Sequence[str] = ()):
+    """The study's layout (:mod:`initlab.layout`); for bare tables, the order they list."""
+    if hasattr(study, "layout"):
+        return study.layout(results, best_over)
+    from .layout import plan
+
+    compare = (getattr(study, "config", None) or {}).get("compare", ("init", "bias_init"))
+    return plan(results, compare, None, best_over)
+
+
+def _label(column: str, value) -> str:
+    from .layout import label
+
+    if isinstance(value, (float, np.floating)) and column not in ("hidden",):
+        return _fmt(value)
+    return label(column, value)
+
+
+def _labelled(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """``columns`` of ``frame`` written as levels are (depth "24 × 16")."""
+    out = frame.copy()
+    if "hidden" in columns and "hidden" in out.columns:
+        out["hidden"] = [_label("hidden", v) for v in out["hidden"]]
+    return out
+
+
+def _winners(summary: pd.DataFrame, best: pd.Series) -> pd.DataFrame:
+    """The comparison group of the overall best: its best and those tied with it, only."""
+    group = summary[summary["block"] == best["block"]]
+    marked = group["best"].fillna(False).astype(bool) | group["tied"].fillna(False).astype(bool)
+    out = group[marked] if marked.any() else group.loc[[best.name]]
+    return _labelled(out, list(out.columns))
+
+
+def _group_bests(layout, summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per comparison group: its levels, its best, the levels tied with it."""
+    from .layout import label
+
+    rows = []
+    group_cols = [a.column for a in layout.groups]
+    compared = list(layout.compared) + list(layout.best_over)
+    for _, g in summary.groupby("block", sort=False):
+        top = g[g["best"].fillna(False).astype(bool)]
+        first = g.iloc[0]
+        row = {c: label(c, first[c], layout.recipe) for c in group_cols}
+        if top.empty:
+            row.update(best="(n = 1: no test)", mean=_fmt(g["mean"].max()), tied="")
+        else:
+            b = top.iloc[0]
+            tied = g[g["tied"].fillna(False).astype(bool) & ~g["best"].fillna(False).astype(bool)]
+            row["best"] = layout.level_label(compared, [b[a.column] for a in compared])
+            row["mean"] = f"{_fmt(b['mean'])} ({_fmt(b['ci_low'])} – {_fmt(b['ci_high'])})"
+            row["tied"] = (
+                ", ".join(
+                    layout.level_label(compared, [t[a.column] for a in compared])
+                    for _, t in tied.iterrows()
+                )
+                or "none"
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def _accepts(method, name: str) -> bool:
     import inspect
 
@@ -730,13 +1015,6 @@ def _accepts(method, name: str) -> bool:
         return name in inspect.signature(method).parameters
     except (TypeError, ValueError):  # pragma: no cover - builtins
         return False
-
-
-def _summary_of(study, metric: str, results: pd.DataFrame) -> pd.DataFrame:
-    """The study's statistics over the results already read (read again only if it must)."""
-    if _accepts(study.summary, "runs"):
-        return study.summary(metric, runs=results)
-    return study.summary(metric)
 
 
 def _curve_source(study) -> Callable[[Sequence[str]], pd.DataFrame]:
@@ -764,6 +1042,7 @@ def build(
     command: str | None = None,
     metric: str | None = None,
     workers: int | None = None,
+    best_over: Sequence[str] = (),
 ) -> Path:
     """Regenerate the report of a stored study from the store alone; return the path.
 
@@ -791,7 +1070,7 @@ def build(
     if not store_file.exists():
         raise FileNotFoundError(f"no store at {str(store_file)!r}")
     study = _load_study(study_name, store_file)
-    return render(study, path, command=command, metric=metric, workers=workers)
+    return render(study, path, command=command, metric=metric, workers=workers, best_over=best_over)
 
 
 def _load_study(name: str, store_path: Path):
@@ -821,10 +1100,3 @@ def _study_config(study) -> dict:
     if hasattr(study, "to_dict"):
         return dict(study.to_dict())
     return dict(getattr(study, "config", {}) or {})
-
-
-def _preferred_order(study, results: pd.DataFrame, column: str, attribute: str) -> list:
-    """Values of ``column`` in the study's own order (its definition), then any others."""
-    present = list(dict.fromkeys(results[column]))
-    declared = [v for v in (getattr(study, attribute, None) or []) if v in present]
-    return declared + [v for v in present if v not in declared]

@@ -13,6 +13,8 @@ so we test the per-seed differences (a paired t-test; if every difference is
 exactly zero the two are identical, hence tied).  A configuration is tied
 when the test cannot reject equality at ``alpha`` (0.05).  No
 multiple-comparison correction is applied: "tied" means "not shown worse".
+With fewer than two seeds there is no test: a block whose best has one seed
+marks neither a best nor ties (:func:`story` says it in one sentence).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ __all__ = [
     "config_columns",
     "COMPARED",
     "SUMMARY_COLUMNS",
+    "MIN_SEEDS",
+    "story",
 ]
 
 #: Within a block, configurations differ in these columns (the blog's table).
@@ -60,11 +64,11 @@ def paired_p_value(a: np.ndarray, b: np.ndarray) -> float:
     a, b = np.asarray(a, float), np.asarray(b, float)
     ok = np.isfinite(a) & np.isfinite(b)
     d = a[ok] - b[ok]
-    if len(d) == 0:
-        return np.nan
+    if len(d) < 2:
+        return np.nan  # one pair (or none): no test
     if np.all(d == 0):
         return 1.0
-    if len(d) < 2 or np.all(d == d[0]):
+    if np.all(d == d[0]):
         return 0.0  # a constant non-zero difference: never equal
     # the paired t-test (as scipy.stats.ttest_rel), from the t distribution's CDF in
     # scipy.special: importing scipy.stats would double `initlab study`'s start-up time
@@ -102,6 +106,19 @@ def compared_columns(data: pd.DataFrame, cfg: list[str], compared) -> list[str]:
             if data.groupby(out, dropna=False)[c].nunique(dropna=False).max() <= 1:
                 out.append(c)
     return out
+
+
+#: Seeds a configuration needs for the paired test (and so for a best or a tie).
+MIN_SEEDS = 2
+
+
+def story(alpha: float = 0.05) -> str:
+    """What ★ and ≈ mean, in the one sentence the terminal, the report and the docs use."""
+    return (
+        f"★ best mean of its comparison group; ≈ tied with it: a paired t-test across "
+        f"seeds (runs with the same seed share the data split and batch order) finds no "
+        f"difference (p ≥ {alpha:g}); n = 1: no test, no ★ or ≈"
+    )
 
 
 #: The statistics columns :func:`summarize` adds to the configuration columns, in order.
@@ -228,6 +245,8 @@ def summarize(
             continue
         best_i = members[np.nanargmax(m) if higher_is_better else np.nanargmin(m)]
         best_runs = per_seed[best_i]
+        if sum(np.isfinite(v) for v in best_runs.values()) < MIN_SEEDS:
+            continue  # one seed: no test, so neither a best nor a tie is claimed
         for i in members:
             other = per_seed[i]
             common = [s for s in best_runs if s in other]

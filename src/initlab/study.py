@@ -725,14 +725,35 @@ class Study:
         tasks = {_datasets.task(n) for n in names if n in _datasets.REGISTRY}
         return "val_loss" if tasks == {"regression"} else "val_acc"
 
-    def summary(self, metric: str | None = None, alpha: float = 0.05, runs=None):
-        """Seeds collapsed: mean, std, bootstrap 95% CI, rank, best and tied per block.
+    def order(self) -> dict[str, list]:
+        """Each run field's levels in the order this study defines them (the blog's order
+        for the presets): what every table and figure of the study follows."""
+        keyed = {f.key: f.name for f in _grid_fields()}
+        out = {keyed[k]: list(v) for k, v in self.axes().items()}
+        out.update({k: list(v) for k, v in self.hyperparameters.items()})
+        return out
+
+    def layout(self, runs=None, best_over: Sequence[str] = ()):
+        """How the results are compared and laid out (:func:`initlab.layout.plan`)."""
+        from .layout import plan
+
+        runs = self.results() if runs is None else runs
+        return plan(runs, self.compare, self.order(), best_over, self.recipe)
+
+    def summary(
+        self,
+        metric: str | None = None,
+        alpha: float = 0.05,
+        runs=None,
+        best_over: Sequence[str] = (),
+    ):
+        """Seeds collapsed: mean, std, bootstrap 95% CI, rank, best and tied per comparison
+        group (:meth:`layout`), in the study's order.
 
         ``metric`` defaults to :meth:`default_metric`; ``runs``: the study's results
-        when already read (:meth:`results`).
+        when already read (:meth:`results`); ``best_over``: varied settings the best is
+        taken over too (compared within the groups of the others).
         """
-        from .stats import summarize
-
         metric = metric or self.default_metric()
         runs = self.results() if runs is None else runs
         if runs.empty:
@@ -741,7 +762,7 @@ class Study:
                 + _failure_hint(self)
                 + "; run it first"
             )
-        return summarize(runs, metric, alpha=alpha, compared=self.compare)
+        return self.layout(runs, best_over).summarize(runs, metric, alpha=alpha)
 
     def network(self, row):
         """An unfitted FFNetwork configured exactly like a stored run (a results row)."""

@@ -56,7 +56,7 @@ from . import studies as _studies
 from . import theory as _theory
 from . import training as _training
 from ._inputs import _params_at  # noqa: F401 (also reached as initlab.plots._params_at)
-from ._style import BLOG_CMAP, OKABE_ITO, STYLE, class_cmap
+from ._style import BLOG_CMAP, DPI, FONT, OKABE_ITO, PAGE_WIDTH, STYLE, class_cmap
 from .data import *  # noqa: F403
 from .data import _mesh  # noqa: F401 (as above)
 from .layers import *  # noqa: F403
@@ -67,6 +67,9 @@ from .training import *  # noqa: F403
 
 __all__ = [
     "BLOG_CMAP",
+    "DPI",
+    "FONT",
+    "PAGE_WIDTH",
     "OKABE_ITO",
     "STYLE",
     "class_cmap",

@@ -35,16 +35,29 @@ OKABE_ITO = (
 )
 
 
+#: The smallest text of a figure, in points: 11 pt at :data:`DPI` is 15 px, the body
+#: text of the report, so a figure shown at its natural size reads like the page.
+FONT = 11
+
+#: Pixels per inch of the figures as the report embeds them (and of ``savefig``).
+DPI = 100
+
+#: Width of the report's text column in inches at :data:`DPI` (1136 px): a figure this
+#: wide fills the page without being scaled (and its text keeps its size).
+PAGE_WIDTH = 11.36
+
 #: rc settings every figure of this module is drawn with.
 STYLE = {
-    "figure.dpi": 100,
-    "savefig.dpi": 100,
-    "font.size": 9,
-    "axes.titlesize": 10,
-    "axes.labelsize": 9,
-    "xtick.labelsize": 8,
-    "ytick.labelsize": 8,
-    "legend.fontsize": 8,
+    "figure.dpi": DPI,
+    "savefig.dpi": DPI,
+    "font.size": FONT,
+    "axes.titlesize": FONT + 1,
+    "axes.labelsize": FONT,
+    "xtick.labelsize": FONT,
+    "ytick.labelsize": FONT,
+    "legend.fontsize": FONT,
+    "legend.title_fontsize": FONT,
+    "figure.titlesize": FONT + 2,
     "legend.frameon": False,
     "axes.spines.top": False,
     "axes.spines.right": False,

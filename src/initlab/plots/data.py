@@ -15,6 +15,8 @@ from ..datasets import Dataset
 from ..errors import ConfigError
 from ._inputs import _check_2d, _check_net, _choice, _net_title, _order, _xy
 from ._style import (
+    FONT,
+    PAGE_WIDTH,
     _color_norm,
     _figure,
     _panel_grid,
@@ -25,7 +27,7 @@ from ._style import (
     class_cmap,
 )
 
-__all__ = ["dataset", "mistakes", "boundary_grid"]
+__all__ = ["dataset", "mistakes", "mistakes_pair", "boundary_grid"]
 
 
 def _mesh(X: np.ndarray, resolution: int, margin: float = 0.08):
@@ -238,6 +240,32 @@ def mistakes(
 
 
 @_styled
+def mistakes_pair(
+    panels: Mapping[str, tuple[Any, Dataset]], split: str = "val", width: float | None = None
+) -> Figure:
+    """The blog's mistakes scatter (:func:`mistakes`) of several runs side by side.
+
+    ``panels`` maps a panel title to ``(fitted network, its Dataset)`` (a None
+    network is drawn as "not retrained"); ``split`` is the part of the data drawn.
+    """
+    if not isinstance(panels, Mapping) or not panels:
+        raise ConfigError("panels must be a non-empty dict {title: (fitted FFNetwork, Dataset)}")
+    n = len(panels)
+    total = width or 4.6 * n
+    fig, axes = _figure(1, n, (total, min(4.6, total / n * 0.8)))
+    for a, (title, (net, data)) in zip(axes[0], panels.items(), strict=True):
+        if net is None:
+            a.text(0.5, 0.5, "not retrained", ha="center", va="center", transform=a.transAxes)
+            a.set_title(title)
+            continue
+        mistakes(net, data, split=split, ax=a)
+        X, y = _xy(data, split=split)
+        wrong = int((net.predict(X) != y).sum())
+        a.set_title(f"{title}\n{wrong} of {len(y)} wrong", fontsize=FONT)
+    return fig
+
+
+@_styled
 def boundary_grid(
     nets: Mapping[tuple[str, str], Any],
     data: Dataset,
@@ -246,6 +274,7 @@ def boundary_grid(
     row_order: Sequence[str] | None = None,
     col_order: Sequence[str] | None = None,
     cmap: str | Colormap | None = None,
+    title: str | None = None,
 ) -> Figure:
     """Decision boundaries as small multiples: rows initializers, columns activations.
 
@@ -264,12 +293,14 @@ def boundary_grid(
         first appearance in ``nets``).
     cmap : None, "blog" or a colormap
         Class colours (Okabe-Ito by default).
+    title : str, optional
+        The figure's title (default: what the rows and columns are).
 
     Returns
     -------
     Figure
         ``len(inits) * len(activations)`` axes; each title gives the
-        validation accuracy.
+        validation accuracy (and "diverged" for a run that did).
     """
     if not isinstance(nets, Mapping) or not nets:
         raise ConfigError("nets must be a non-empty dict {(init, activation): fitted FFNetwork}")
@@ -293,12 +324,15 @@ def boundary_grid(
     # title, the column labels and the first row's panel titles on top
     # (not sharex/sharey, which is quadratic in the panels: each image sets its
     # panel's limits to the same grid extent)
+    # panels as wide as the page allows (PAGE_WIDTH), at most 2.6 inches
+    # and at most about 9 inches high in all
+    side = min(2.6, (PAGE_WIDTH - 0.45 - 0.12 * (len(acts) - 1)) / len(acts), 9.0 / len(inits))
     fig, axes = _panel_grid(
         len(inits),
         len(acts),
-        panel=(2.3, 1.9),
-        margins=(0.3, 0.1, 0.1, 0.7),
-        space=(0.12, 0.25),
+        panel=(side, side * 0.8),
+        margins=(0.35, 0.1, 0.1, 0.95),
+        space=(0.12, 0.35),
     )
     for r, init in enumerate(inits):
         for c, act in enumerate(acts):
@@ -322,8 +356,8 @@ def boundary_grid(
                         linewidths=0.3,
                     )
                 acc = net.score(data.X_val, data.y_val)
-                flag = " (diverged)" if net.diverged_ else ""
-                _panel_title(a, f"val acc {acc:.2f}{flag}", fontsize=8, pad=2)
+                flag = ", diverged" if net.diverged_ else ""
+                _panel_title(a, f"{acc:.2f}{flag}", pad=2)
             a.set_xticks([])
             a.set_yticks([])
             if r == 0:
@@ -331,7 +365,7 @@ def boundary_grid(
                     act,
                     (0.5, 1.0),
                     xycoords="axes fraction",
-                    xytext=(0, 13),  # points: above the panel title
+                    xytext=(0, 17),  # points: above the panel title
                     textcoords="offset points",
                     ha="center",
                     va="bottom",
@@ -339,5 +373,9 @@ def boundary_grid(
                 )
             if c == 0:
                 a.set_ylabel(init, fontweight="bold")
-    _suptitle(fig, f"decision boundaries on {data.name}: rows initializers, columns activations")
+    _suptitle(
+        fig,
+        (title or f"decision boundaries on {data.name}: rows initializers, columns activations")
+        + "; above each: validation accuracy",
+    )
     return fig

@@ -31,6 +31,7 @@ from ._inputs import (
 )
 from ._style import (
     _LINESTYLES,
+    FONT,
     OKABE_ITO,
     _color_norm,
     _figure,
@@ -44,7 +45,14 @@ from ._style import (
 )
 from .data import _boundary, _codes, _mesh
 
-__all__ = ["loss_curve", "loss_band", "update_grid", "TrainingAnimation", "animate_training"]
+__all__ = [
+    "loss_curve",
+    "loss_band",
+    "loss_grid",
+    "update_grid",
+    "TrainingAnimation",
+    "animate_training",
+]
 
 
 def _history(obj, model: int) -> tuple[dict[str, np.ndarray], str]:
@@ -194,12 +202,8 @@ def loss_band(
     df[metric] = df[metric].astype(float).where(np.isfinite(df[metric].astype(float)))
     run_key = "run_hash" if "run_hash" in df.columns else None
     values_all = df[metric].to_numpy()
-    positive = values_all[np.isfinite(values_all) & (values_all > 0)]
     if logy is None:
-        logy = metric.endswith("loss") and positive.size > 0
-    # bands stay inside the metric's range: accuracies in [0, 1], losses above 0
-    floor = 0.0 if not logy else (float(positive.min()) / 2 if positive.size else 1e-12)
-    ceiling = 1.0 if metric.endswith("acc") else np.inf
+        logy = metric.endswith("loss") and bool((values_all[np.isfinite(values_all)] > 0).any())
     fig, panels = _facets(df, facet, ax)
     groups = list(dict.fromkeys(map(tuple, df[by].to_numpy()))) if by else [()]
     styles = {g: (OKABE_ITO[i % 8], _LINESTYLES[(i // 8) % 4]) for i, g in enumerate(groups)}
@@ -207,17 +211,8 @@ def loss_band(
         grouped = part.groupby(by, sort=False) if by else [((), part)]
         for key, g in grouped:
             key = key if isinstance(key, tuple) else (key,)
-            stats = g.groupby("epoch")[metric].agg(["mean", "std", "count", "min", "max"])
-            x, mean = stats.index.to_numpy(), stats["mean"].to_numpy()
-            n_seeds, n_div = _seeds_and_diverged(g, stats, run_key, metric)
-            color, ls = styles[key]
             label = " / ".join(map(str, key)) or metric
-            label += f" (n={n_seeds}" + (f", {n_div} diverged)" if n_div else ")")
-            a.plot(x, mean, color=color, ls=ls, label=label, lw=1.4)
-            if band != "none":
-                lo, hi = _band(stats, band, level)
-                lo, hi = np.clip(lo, floor, ceiling), np.clip(hi, floor, ceiling)
-                a.fill_between(x, lo, hi, color=color, alpha=0.2, lw=0)
+            _band_line(a, g, metric, band, level, logy, run_key, styles[key], label)
         a.set_xlabel("epoch")
         if logy:
             a.set_yscale("log")
@@ -225,19 +220,159 @@ def loss_band(
             _panel_title(a, f"{facet} = {value}")
     first = panels[0][2]
     first.set_ylabel(_metric_label(metric))
+    text = _band_title(metric, band, level, logy)
+    if facet is None:
+        first.set_title(text)
+    else:
+        _suptitle(fig, text)
+    first.legend(title=" / ".join(by) or None, loc="best")
+    return fig
+
+
+def _band_title(metric: str, band: str, level: float, logy: bool) -> str:
+    center = "geometric mean" if logy else "mean"
     band_text = {
-        "ci": f"{level:.0%} CI of the mean",
-        "std": "± 1 std",
+        "ci": f"{level:.0%} CI of the {center}",
+        "std": "× / ÷ geometric std" if logy else "± 1 std",
         "range": "min–max",
         "none": "",
     }[band]
-    if facet is None:
-        first.set_title(
-            f"{_metric_label(metric)}: mean over seeds" + (f", {band_text}" * bool(band_text))
-        )
-    else:
-        _suptitle(fig, f"{_metric_label(metric)}: mean over seeds, band {band_text}")
-    first.legend(title=" / ".join(by) or None, loc="best")
+    return f"{_metric_label(metric)}: {center} over seeds" + (
+        f", band {band_text}" * bool(band_text)
+    )
+
+
+def _band_line(a, g, metric, band, level, logy, run_key, style, label, **kw):
+    """One configuration's curve over seeds, with its band, into ``a``.
+
+    On a log axis the mean and the band are computed on the logarithm (a geometric
+    mean, the band a factor × / ÷ around it), so a band never crosses zero and
+    stays on the axis; accuracies stay inside [0, 1].
+    """
+    g = g.copy()
+    if logy:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g[metric] = np.log(g[metric].where(g[metric] > 0))
+    stats = g.groupby("epoch")[metric].agg(["mean", "std", "count", "min", "max"])
+    x, mean = stats.index.to_numpy(), stats["mean"].to_numpy()
+    n_seeds, n_div = _seeds_and_diverged(g, stats, run_key, metric)
+    color, ls = style
+    label += f" (n={n_seeds}" + (f", {n_div} diverged)" if n_div else ")")
+    lo = hi = None
+    if band != "none":
+        lo, hi = _band(stats, band, level)
+    if logy:
+        with np.errstate(over="ignore"):  # an exploding run's band: inf, off the axis
+            mean = np.exp(mean)
+            lo, hi = (None, None) if lo is None else (np.exp(lo), np.exp(hi))
+    ceiling = 1.0 if metric.endswith("acc") else np.inf
+    line = a.plot(x, mean, color=color, ls=ls, label=label, lw=1.6, **kw)
+    if lo is not None:
+        a.fill_between(x, np.maximum(lo, 0), np.minimum(hi, ceiling), color=color, alpha=0.18, lw=0)
+    return line
+
+
+@_styled
+def loss_grid(
+    curves: pd.DataFrame,
+    runs: pd.DataFrame,
+    line: str,
+    col: str | None = None,
+    row: str | None = None,
+    orders: Mapping[str, Sequence] | None = None,
+    metric: str = "val_loss",
+    band: str = "ci",
+    level: float = 0.95,
+    width: float | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Curves of several configurations overlaid, one panel per cell of a grid.
+
+    The report's loss figure: the compared levels (``line``, e.g. the seven
+    optimizers) share one panel per remaining cell (``col`` across, ``row``
+    down, e.g. activation × learning rate), so they compare in one picture.
+
+    Parameters
+    ----------
+    curves : DataFrame
+        Long format: ``run_hash``, ``epoch``, ``metric``.
+    runs : DataFrame
+        ``run_hash`` and the ``line``, ``col`` and ``row`` columns (labels).
+    line, col, row : str
+        Columns of ``runs``: the lines of a panel, the panel columns, the panel rows.
+    orders : mapping column -> values, optional
+        The order of each column's values (default: first appearance).
+    metric, band, level : as :func:`loss_band` (losses: geometric mean, log axis).
+    width : float, optional
+        Figure width in inches (default: 2.8 inches per panel).
+    title : str, optional
+
+    Returns
+    -------
+    Figure
+    """
+    band = _choice("band", band, ("ci", "std", "range", "none"))
+    orders = dict(orders or {})
+    need = [c for c in (line, col, row) if c]
+    _check_columns(curves, ["run_hash", "epoch", metric], "curves")
+    _check_columns(runs, ["run_hash", *need], "runs")
+    df = curves.merge(runs[["run_hash", *need]].drop_duplicates("run_hash"), on="run_hash")
+    df[metric] = df[metric].astype(float).where(np.isfinite(df[metric].astype(float)))
+    values = df[metric].to_numpy()
+    logy = metric.endswith("loss") and bool((values[np.isfinite(values)] > 0).any())
+    cols = _order(runs[col], orders.get(col), col) if col else [None]
+    rows = _order(runs[row], orders.get(row), row) if row else [None]
+    lines = _order(runs[line], orders.get(line), line)
+    styles = {v: (OKABE_ITO[i % 8], _LINESTYLES[(i // 8) % 4]) for i, v in enumerate(lines)}
+    ncols = len(cols)
+    pw = 2.8 if width is None else (width - 1.1 - 0.25 * (ncols - 1) - 2.0) / ncols
+    fig, axes = _panel_grid(
+        len(rows),
+        ncols,
+        panel=(pw, min(2.6, 0.8 * pw + 0.4)),
+        margins=(0.95, 2.15, 0.75, 0.75),
+        space=(0.25, 0.35),
+        sharey=True,
+        sharex=True,
+    )
+    for i, r in enumerate(rows):
+        for j, c in enumerate(cols):
+            a = axes[i, j]
+            part = df
+            if row:
+                part = part[part[row] == r]
+            if col:
+                part = part[part[col] == c]
+            for v in lines:
+                g = part[part[line] == v]
+                if not g.empty:
+                    _band_line(a, g, metric, band, level, logy, "run_hash", styles[v], str(v))
+            if logy:
+                a.set_yscale("log")
+            if i == 0 and col:
+                _panel_title(a, f"{col.strip()} {c}" if j == 0 else str(c))
+            if i == len(rows) - 1:
+                a.set_xlabel("epoch")
+            if j == 0:
+                a.set_ylabel(f"{row.strip()} {r}" if row else _metric_label(metric))
+    finite = values[np.isfinite(values) & (values > 0)] if logy else values[np.isfinite(values)]
+    if finite.size:  # a robust range: exploding runs leave the axis instead of flattening it
+        lo, hi = np.quantile(finite, [0.005, 0.95])
+        if logy:
+            axes[0, 0].set_ylim(lo / 1.5, hi * 4)
+        elif hi > lo:
+            axes[0, 0].set_ylim(lo - 0.1 * (hi - lo), hi + 0.5 * (hi - lo))
+    handles = [
+        mpl.lines.Line2D([], [], color=styles[v][0], ls=styles[v][1], lw=2, label=str(v))
+        for v in lines
+    ]
+    fig.legend(
+        handles=handles,
+        title=line.strip(),
+        loc="upper right",
+        bbox_to_anchor=(1, 1 - 0.75 / fig.get_figheight()),
+    )
+    _suptitle(fig, title or _band_title(metric, band, level, logy))
     return fig
 
 
@@ -303,6 +438,8 @@ def update_grid(
     ncols: int | None = None,
     sharey: bool = True,
     random_state: int = 0,
+    max_layers: int | None = None,
+    width: float | None = None,
 ) -> Figure:
     """One small panel per parameter: its update ``W(t+1) - W(t)`` at each epoch.
 
@@ -327,6 +464,11 @@ def update_grid(
         (rare early spikes run off the panel rather than flatten the others).
     random_state : int
         Seed of the sampled subset.
+    max_layers : int, optional
+        Draw at most this many layers, evenly spaced from the first to the last
+        (a deep network's grid stays a glance, not a page).
+    width : float, optional
+        Figure width in inches (the panels share it); default: 1.73 inch panels.
 
     Returns
     -------
@@ -355,7 +497,12 @@ def update_grid(
     rng = np.random.default_rng(random_state)
     chosen: list[int] = []
     sampled = False
-    for layer in sorted({lay for lay, _, _ in order}):
+    layers = sorted({lay for lay, _, _ in order})
+    if max_layers is not None and len(layers) > max_layers:
+        picks = np.unique(np.round(np.linspace(0, len(layers) - 1, max_layers)).astype(int))
+        layers = [layers[i] for i in picks]
+        sampled = True
+    for layer in layers:
         idx = [i for lay, _, i in order if lay == layer]
         if len(idx) > max_panels_per_layer:
             sampled = True
@@ -373,12 +520,14 @@ def update_grid(
     # fixed margins (see _panel_grid): many small panels lay out several times faster.
     # Not sharex/sharey: every limit change of a shared axis visits all its siblings
     # (quadratic in the panels); every panel gets the same limits and ticks instead.
+    ws = 0.21 if sharey else 0.75  # unshared y: room for tick labels
+    pw = 1.73 if width is None else (width - 1.35 - (ncols - 1) * ws) / ncols
     fig, axes = _panel_grid(
         nrows,
         ncols,
-        panel=(1.73, 0.81),
-        margins=(0.6, 0.1, 0.5, 0.5),
-        space=(0.21 if sharey else 0.55, 0.37),  # unshared y: room for tick labels
+        panel=(pw, max(0.81, 0.47 * pw)),
+        margins=(1.25, 0.1, 0.75, 0.55),
+        space=(ws, 0.5),
     )
     epochs = np.arange(1, updates.shape[0] + 1)
     # a robust shared scale: the largest per-panel 95th percentile of |update|, so that
@@ -391,23 +540,21 @@ def update_grid(
         color = OKABE_ITO[3] if names[p].startswith("W") else OKABE_ITO[4]
         a.axhline(0, color="0.75", lw=0.6)
         a.plot(epochs, updates[:, p], color=color, lw=1.0)
-        _panel_title(a, names[p], fontsize=8, pad=2)
+        _panel_title(a, names[p], fontsize=FONT, pad=2)
         a.set_xlim(epochs[0] - pad, epochs[-1] + pad)
         a.yaxis.set_major_locator(mpl.ticker.MaxNLocator(3, symmetric=True))
         a.xaxis.set_major_locator(mpl.ticker.MaxNLocator(4, integer=True))
         # tick labels on the outer panels only: the lowest panel of each column
         # and, with a shared y scale, the first column
-        a.tick_params(
-            labelsize=6, labelbottom=k + ncols >= n, labelleft=not sharey or k % ncols == 0
-        )
+        a.tick_params(labelbottom=k + ncols >= n, labelleft=not sharey or k % ncols == 0)
         if sharey:
             a.set_ylim(-lim, lim)
     for a in axes.flat[n:]:
         a.set_visible(False)
-    fig.supxlabel("epoch", fontsize=8)
-    fig.supylabel("update  W(t+1) − W(t)", fontsize=8)
+    fig.supxlabel("epoch")
+    fig.supylabel("W(t+1) − W(t)")
     what = f"{n} of {len(names)} parameters (sampled)" if sampled else f"{n} parameters"
-    _suptitle(fig, f"{_net_title(net)}: update per epoch, {what}", fontsize=10)
+    _suptitle(fig, f"{_net_title(net)}: update per epoch, {what}")
     return fig
 
 
