@@ -235,7 +235,7 @@ def test_bad_bodies_and_unknown_sessions(client):
     r = client.post("/api/sessions", content=b"[1, 2]")
     assert r.status_code == 422 and "JSON object" in r.json()["error"]
     r = client.post("/api/sessions", content=b"x" * 70000)
-    assert r.status_code == 422 and "at most" in r.json()["error"]
+    assert r.status_code == 413 and "at most" in r.json()["error"]
     r = client.post("/api/sessions/nope/step", json={"epochs": 1})
     assert r.status_code == 404 and "'nope'" in r.json()["error"]
     sid = create(client)["id"]
@@ -604,3 +604,459 @@ def test_serve_command_prints_the_address(monkeypatch):
     assert result.exit_code == 0, result.output
     assert seen == {"host": "127.0.0.1", "port": 8123, "open_browser": True}
     assert "http://127.0.0.1:8123/" in result.output
+
+
+# ------------------------------------------------------------------------------- server: work
+def _store_session(client, sid):
+    return client.app.state.store.get(sid)
+
+
+def _stop_at(session, epoch, action):
+    """Make ``action()`` happen right after ``epoch`` is trained (as a request arriving
+    mid-step would), deterministically."""
+    one_epoch = session._one_epoch
+
+    def wrapped():
+        one_epoch()
+        if session.epoch == epoch:
+            action()
+
+    session._one_epoch = wrapped
+
+
+def test_training_threads_use_one_blas_thread(client):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    async def ask():
+        return await client.app.state.pool.run(threadpoolctl.threadpool_info)
+
+    info = client.portal.call(ask)
+    blas = [lib for lib in info if lib["user_api"] == "blas"]
+    assert blas and all(lib["num_threads"] == 1 for lib in blas)
+
+
+def test_pause_and_delete_stop_a_running_step_within_one_epoch(client):
+    sid = create(client, epochs=1000)["id"]
+    session = _store_session(client, sid)
+    _stop_at(session, 3, session.interrupt)  # a pause arrives during epoch 3
+    r = client.post(f"/api/sessions/{sid}/step", json={"epochs": 100}).json()
+    assert r["epochs_run"] == 3 and r["epoch"] == 3
+    _stop_at(session, 5, lambda: client.app.state.store.delete(sid))
+    r = client.post(f"/api/sessions/{sid}/step", json={"epochs": 100}).json()
+    assert r["epochs_run"] == 2 and session.epoch == 5 and session.closed
+    assert client.get(f"/api/sessions/{sid}").status_code == 404
+
+
+def test_pause_stops_a_stream_within_one_epoch(client):
+    sid = create(client, epochs=1000)["id"]
+    session = _store_session(client, sid)
+    _stop_at(session, 4, session.interrupt)
+    with client.stream("GET", f"/api/sessions/{sid}/stream?epochs_per_frame=50") as r:
+        events = read_events(r)
+    assert events[-1]["data"] == {"reason": "paused", "epoch": 4}
+    assert session.epoch == 4
+
+
+def test_delete_ends_a_stream_within_one_epoch(client):
+    sid = create(client, epochs=1000)["id"]
+    session = _store_session(client, sid)
+    _stop_at(session, 2, lambda: client.app.state.store.delete(sid))
+    with client.stream("GET", f"/api/sessions/{sid}/stream?epochs_per_frame=50") as r:
+        events = read_events(r)
+    assert events[-1]["data"] == {"reason": "closed", "epoch": 2} and session.epoch == 2
+
+
+def test_a_step_stops_when_its_time_budget_is_spent(clock, monkeypatch):
+    monkeypatch.setattr(wconfig, "epoch_seconds", lambda config, limits: 0.0)
+    store = SessionStore(Limits(step_seconds=1e-9), clock=clock)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with TestClient(create_app(store=store)) as c:
+            sid = create(c, epochs=1000)["id"]
+            r = c.post(f"/api/sessions/{sid}/step", json={"epochs": 50}).json()
+            assert r["epochs_run"] == 1 and r["epoch"] == 1  # one epoch, then the budget
+
+
+HEAVY = {
+    "mode": "compare",
+    "n_samples": 2000,
+    "batch_size": 1,
+    "rows": {"axis": "activation", "values": ["relu", "tanh", "sigmoid", "elu", "selu", "gelu"]},
+    "cols": {
+        "axis": "optimizer",
+        "values": ["gd", "adam", "momentum", "nag", "rmsprop", "adagrad"],
+    },
+}
+
+
+def test_work_that_cannot_finish_is_refused_before_it_starts(client):
+    r = client.post("/api/sessions", json=HEAVY)
+    assert r.status_code == 422 and r.json()["field"] == "batch_size"
+    err = r.json()["error"]
+    assert "one epoch would take about" in err and "36 network(s)" in err
+    assert "batches of 1" in err and "1 s per request" in err
+    assert client.get("/api/health").json()["sessions"] == 0  # nothing was built
+    # batch size 1 for a 6 x 6 grid of the default axes on 2000 points
+    grid = {**HEAVY, "cols": {"axis": "init", "values": ["zeros", "random", "he", "xavier",
+                                                       "lecun_normal", "orthogonal"]}}  # fmt: skip
+    r = client.post("/api/sessions", json=grid)
+    assert r.status_code == 422 and "one epoch would take" in r.json()["error"]
+    assert client.post("/api/sessions", json={**grid, "batch_size": 50}).status_code == 201
+    # the estimate grows with each factor of the work
+    base = parse_config({**HEAVY, "batch_size": 100})
+    est = wconfig.epoch_seconds
+    assert est(parse_config({**HEAVY, "batch_size": 100, "n_samples": 1000})) < est(base)
+    assert est(parse_config({**HEAVY, "batch_size": 100, "hidden": [16, 16]})) > est(base)
+    assert est(parse_config({**SMALL, "batch_size": 100, "n_samples": 2000})) < est(base)
+    # a tighter server refuses sooner
+    with pytest.raises(wconfig.ConfigError, match="at most 0.001 s per request"):
+        parse_config({**SMALL, "batch_size": 1}, Limits(step_seconds=0.001))
+
+
+def test_health_options_and_small_requests_never_wait_for_training(clock):
+    import threading
+
+    store = SessionStore(Limits(train_threads=1), clock=clock)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with TestClient(create_app(store=store)) as c:
+            sid = create(c)["id"]
+            busy, release = threading.Event(), threading.Event()
+
+            def hog():
+                busy.set()
+                release.wait(30)
+
+            async def occupy():
+                await c.app.state.pool.run(hog)
+
+            blocked = threading.Thread(target=lambda: c.portal.call(occupy))
+            blocked.start()
+            try:
+                assert busy.wait(10)  # the only training thread is taken
+                assert c.get("/api/health").status_code == 200
+                assert c.get("/api/options").status_code == 200
+                assert c.get(f"/api/sessions/{sid}").status_code == 200
+                assert c.post(f"/api/sessions/{sid}/pause").status_code == 200
+                assert c.post(f"/api/sessions/{sid}/heartbeat").status_code == 204
+                assert create(c)["frame"]["epoch"] == 0
+            finally:
+                release.set()
+                blocked.join(10)
+
+
+# ------------------------------------------------------------------------------- server: live
+def test_live_fields_come_from_the_schema(client):
+    from initlab import runs
+
+    live = client.get("/api/options").json()["live"]
+    assert live == wconfig.live_fields()
+    assert {"learning_rate", "epochs", "l1", "l2"} <= set(live)
+    hyper = {f.name for f in runs.fields() if f.owner == "optimizer"}
+    assert hyper <= set(live) and {"momentum", "beta1", "beta2", "rho", "eps"} <= hyper
+    assert not {"hidden", "activation", "init", "seed", "batch_size", "dataset"} & set(live)
+
+
+def test_live_learning_rate_keeps_weights_epoch_and_optimizer_state(client):
+    d = create(client, optimizer="adam", learning_rate=0.01, epochs=100)
+    sid = d["id"]
+    client.post(f"/api/sessions/{sid}/step", json={"epochs": 10})
+    session = _store_session(client, sid)
+    before = session.current_params()
+    r = client.patch(f"/api/sessions/{sid}", json={"learning_rate": 0.05, "epochs": 300})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["config"]["learning_rate"] == 0.05 and out["max_epochs"] == 300
+    assert out["frame"]["epoch"] == 10
+    for a, b in zip(session.current_params()[0], before[0], strict=True):
+        np.testing.assert_array_equal(a, b)
+    client.post(f"/api/sessions/{sid}/step", json={"epochs": 5})
+    # the same as training 10 epochs, then retuning the engine's trainer in place
+    from initlab import runs
+
+    ref = Session(parse_config({**SMALL, "optimizer": "adam", "learning_rate": 0.01}))
+    ref.advance(10)
+    spec = parse_config({**SMALL, "optimizer": "adam", "learning_rate": 0.05}).specs()
+    runs.retune(ref.groups[0].trainer, spec)
+    ref.advance(5)
+    for a, b in zip(session.current_params()[0], ref.current_params()[0], strict=True):
+        np.testing.assert_array_equal(a, b)
+    # and not as a fresh Adam from the same weights (its moments were kept)
+    fresh = Session(parse_config({**SMALL, "optimizer": "adam", "learning_rate": 0.05}))
+    fresh.groups[0].trainer.params = [p.copy() for p in before[0]]
+    fresh.advance(5)
+    assert not np.allclose(fresh.current_params()[0][0], ref.current_params()[0][0])
+
+
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+def test_trainer_retune_keeps_the_state(engine):
+    """Retuning to the same values changes nothing; to new values, both engines agree."""
+    pytest.importorskip("numba") if engine == "numba" else None
+    from initlab import runs, sweep
+    from initlab.datasets import load
+
+    data = load("moons", n_samples=200, random_state=0)
+    specs = [runs.RunSpec.make(hidden=(4,), optimizer="momentum", learning_rate=0.1, epochs=9)]
+
+    def trained(changes, eng):
+        pop, params, opt = sweep.build(specs, data)
+        tr = runs.trainer(specs, pop, params, opt, data.X_train, data.y_train, engine=eng)
+        tr.step(4)
+        runs.retune(tr, [specs[0].replace(**changes)])
+        tr.step(5)
+        return tr.params
+
+    plain_pop, plain_params, opt = sweep.build(specs, data)
+    plain = runs.trainer(specs, plain_pop, plain_params, opt, data.X_train, data.y_train,
+                         engine=engine)  # fmt: skip
+    plain.step(9)
+    for a, b in zip(trained({}, engine), plain.params, strict=True):
+        np.testing.assert_array_equal(a, b)
+    new = {"learning_rate": 0.3, "momentum": 0.5, "l2": 0.01}
+    for a, b in zip(trained(new, engine), trained(new, "numpy"), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    assert not np.allclose(trained(new, engine)[0], plain.params[0])
+
+
+def test_live_changes_are_validated(client):
+    sid = create(client, optimizer="momentum")["id"]
+    cases = [
+        ({"hidden": [3]}, "hidden", "changing hidden restarts the run"),
+        ({"activation": "relu"}, "activation", "changing activation restarts the run"),
+        ({"seed": 3}, "seed", "restarts the run"),
+        ({"colour": 1}, "colour", "unknown setting 'colour'"),
+        ({"learning_rate": -1}, "learning_rate", "> 0"),
+        ({"learning_rate": 50}, "learning_rate", "(0, 10]"),
+        ({"epochs": 10**7}, "epochs", "server limit"),
+        ({"momentum": 1.5}, "momentum", "momentum must be a finite number in [0, 1)"),
+        ({"beta1": 0.5}, "beta1", "momentum has no hyperparameter beta1"),
+        ({"l2": -0.1}, "l2", "l2"),
+    ]
+    for body, field, message in cases:
+        r = client.patch(f"/api/sessions/{sid}", json=body)
+        assert r.status_code == 422, (body, r.text)
+        assert r.json()["field"] == field and message in r.json()["error"], (body, r.json())
+    for bad in (b"[1]", b'"x"', b"{"):
+        assert client.patch(f"/api/sessions/{sid}", content=bad).status_code == 422
+    assert client.patch("/api/sessions/nope", json={"learning_rate": 0.1}).status_code == 404
+
+
+def test_live_changes_in_compare_mode(client):
+    d = create(
+        client,
+        mode="compare",
+        rows={"axis": "activation", "values": ["tanh", "relu"]},
+        cols={"axis": "learning_rate", "values": [0.01, 0.1]},
+    )
+    sid = d["id"]
+    r = client.patch(f"/api/sessions/{sid}", json={"learning_rate": 0.5})
+    assert r.status_code == 422 and r.json()["field"] == "learning_rate"
+    assert "compare axis" in r.json()["error"]
+    client.post(f"/api/sessions/{sid}/step", json={"epochs": 2})
+    r = client.patch(f"/api/sessions/{sid}", json={"l2": 0.01, "hyperparameters": {"beta1": 0.8}})
+    assert r.status_code == 200, r.text
+    session = _store_session(client, sid)
+    for g in session.groups:  # every population got the change
+        assert np.all(np.asarray(g.trainer.l2) == 0.01)
+        assert np.all(np.asarray(g.trainer.optimizer.recipe[1]["beta1"]) == 0.8)
+    assert r.json()["config"]["hyperparameters"]["beta1"] == 0.8 and r.json()["frame"]["epoch"] == 2
+
+
+# ------------------------------------------------------------------------------- divergence
+DIVERGES = {**SMALL, "hidden": [16, 16, 16], "activation": "relu", "init": "random",
+            "optimizer": "gd", "learning_rate": 10.0, "epochs": 200}  # fmt: skip
+
+
+def test_divergence_pauses_and_names_the_epoch_and_layer(client):
+    sid = create(client, **DIVERGES)["id"]
+    with client.stream("GET", f"/api/sessions/{sid}/stream?epochs_per_frame=10") as r:
+        events = read_events(r)
+    assert events[-1]["data"]["reason"] == "diverged"
+    frame = [e["data"] for e in events if e["event"] == "frame"][-1]
+    [div] = frame["divergence"]
+    session = _store_session(client, sid)
+    first_nonfinite = div.get("nonfinite_epoch", div["epoch"])
+    assert session.epoch == first_nonfinite < 200  # stopped at the epoch it went non-finite
+    # replay: the first epoch with a non-finite parameter or loss, and its first layer
+    ref = Session(parse_config(DIVERGES))
+    trainer = ref.groups[0].trainer
+    epoch, bad, loss = 0, [False], 0.0
+    while not any(bad) and np.isfinite(loss):
+        trainer.step(1)
+        epoch += 1
+        bad = [not np.isfinite(p).all() for p in trainer.params]
+        loss = trainer.metrics()["train_loss"][0]
+    assert div["model"] == 0 and first_nonfinite == epoch and div["epoch"] <= epoch
+    # the first layer with a non-finite weight, bias or pre-activation (forward order),
+    # else gradient, else the output; pre-activations and gradients on the training set
+    assert ref.data.n_train <= 256  # (the session's statistics sample is all of it)
+    tr = ref.groups[0].population.trace(trainer.params, ref.data.X_train, ref.data.y_train)
+    n_layers = len(trainer.params) // 2
+    P = trainer.params
+    forward = [np.isfinite(P[2 * k]).all() and np.isfinite(P[2 * k + 1]).all()
+               and np.isfinite(tr["z"][k]).all() for k in range(n_layers)]  # fmt: skip
+    grads = [np.isfinite(tr["dW"][k]).all() and np.isfinite(tr["db"][k]).all()
+             for k in range(n_layers)]  # fmt: skip
+    layer = next((k + 1 for k, ok in enumerate(forward) if not ok), None)
+    layer = layer or next((k + 1 for k, ok in enumerate(grads) if not ok), n_layers)
+    assert div["layer"] == layer
+    # the last finite picture: the parameters of the epoch before it diverged
+    ref_before = Session(parse_config(DIVERGES))
+    ref_before.advance(epoch - 1)
+    last = session.last_finite_params()[0]
+    for a, b in zip(last, ref_before.current_params()[0], strict=True):
+        np.testing.assert_array_equal(a, b)
+    # paused for good: steps do nothing until reset
+    assert client.post(f"/api/sessions/{sid}/step", json={"epochs": 5}).json()["epochs_run"] == 0
+    assert client.post(f"/api/sessions/{sid}/reset").json()["divergence"] == []
+
+
+def test_the_frame_that_ends_a_stream_arrives_even_when_slow(client):
+    import time
+
+    for cfg, reason in [(DIVERGES, "diverged"), ({**SMALL, "epochs": 7}, "finished")]:
+        sid = create(client, **cfg)["id"]
+        session = _store_session(client, sid)
+        frame = session.frame
+
+        def slow(*args, frame=frame):  # a frame that takes longer than the stop check
+            time.sleep(0.3)
+            return frame(*args)
+
+        session.frame = slow
+        with client.stream("GET", f"/api/sessions/{sid}/stream?epochs_per_frame=50") as r:
+            events = read_events(r)
+        assert [e["event"] for e in events] == ["frame", "end"], events
+        assert events[-1]["data"]["reason"] == reason
+        assert events[0]["data"]["epoch"] == session.epoch
+
+
+def test_divergence_in_compare_mode_keeps_the_others_training(client):
+    d = create(client, **{**DIVERGES, "mode": "compare",
+                          "rows": {"axis": "learning_rate", "values": [0.01, 10.0]},
+                          "cols": {"axis": "seed", "values": [0, 1]}})  # fmt: skip
+    f = client.post(f"/api/sessions/{d['id']}/step", json={"epochs": 60}).json()
+    assert f["epochs_run"] == 60
+    models = sorted(x["model"] for x in f["divergence"])
+    assert models and set(models) <= {2, 3}  # only the learning rate of 10 diverged
+    assert all(v is not None for v in f["metrics"]["train_loss"][:2])
+
+
+# ------------------------------------------------------------------------------- speed
+def test_speed_limits_the_epochs_per_second(client):
+    import time
+
+    sid = create(client, epochs=500)["id"]
+    t0 = time.perf_counter()
+    with client.stream("GET", f"/api/sessions/{sid}/stream?speed=20&max_frames=10") as r:
+        frames = [e["data"] for e in read_events(r) if e["event"] == "frame"]
+    elapsed = time.perf_counter() - t0
+    epochs = frames[-1]["epoch"]
+    # a rate limit: never faster than 20 epochs/s (the first epoch starts at once)
+    assert epochs >= 10 and elapsed >= (epochs - 1) / 20
+    with client.stream("GET", f"/api/sessions/{sid}/stream?speed=0&max_frames=4") as r:
+        fast = [e["data"] for e in read_events(r) if e["event"] == "frame"]
+    assert max(f["epoch"] - f["from_epoch"] + 1 for f in fast) > 1  # several epochs a frame
+
+
+@pytest.mark.parametrize(
+    "query,param",
+    [("speed=fast", "speed"), ("speed=-1", "speed"), ("speed=nan", "speed"),
+     ("speed=1e9", "speed"), ("fps=0", "fps"), ("max_frames=1.5", "max_frames"),
+     ("epochs_per_frame=0", "epochs_per_frame")],
+)  # fmt: skip
+def test_bad_query_parameters_name_the_parameter(client, query, param):
+    sid = create(client)["id"]
+    r = client.get(f"/api/sessions/{sid}/stream?{query}")
+    assert r.status_code == 422 and r.json()["field"] == param
+
+
+# ------------------------------------------------------------------------------- bodies
+def test_body_limit_is_checked_before_and_while_reading(client):
+    r = client.post("/api/sessions", content=b"{}", headers={"Content-Length": str(10**9)})
+    assert r.status_code == 413 and "1000000000 bytes" in r.json()["error"]
+    r = client.post("/api/sessions", content=b"x" * (Limits().max_body + 1))
+    assert r.status_code == 413 and r.json()["field"] == "body"
+    # a chunked body (no Content-Length) is cut while streamed: tests/test_web_load.py
+
+
+MALFORMED = [
+    b"[" * 50_000 + b"]" * 50_000,  # nested too deeply
+    b'{"a":' * 10_000 + b"1" + b"}" * 10_000,
+    b'{"epochs": ' + b"9" * 5000 + b"}",  # a huge integer
+    b'{"seed": 1' + b"0" * 40 + b"}",
+    b'{"hidden": "\xff\xfe"}',  # not UTF-8
+    b"\xef\xbb\xbf{}",  # a byte-order mark
+    b'"a string"',
+    b"42",
+    b"null",
+    b"NaN",
+    b'{"noise": NaN}',
+    b'{"noise": Infinity}',
+    b'{"noise": 1e999}',
+    b"{not json",
+]
+
+
+@pytest.mark.parametrize("body", MALFORMED, ids=range(len(MALFORMED)))
+def test_malformed_bodies_get_4xx_on_every_route(client, body):
+    sid = create(client)["id"]
+    for method, path in [
+        ("POST", "/api/sessions"),
+        ("POST", "/api/export"),
+        ("PATCH", f"/api/sessions/{sid}"),
+        ("POST", f"/api/sessions/{sid}/step"),
+        ("POST", f"/api/sessions/{sid}/reseed"),
+    ]:
+        r = client.request(method, path, content=body)
+        assert 400 <= r.status_code < 500, (method, path, r.status_code, r.text[:200])
+        assert "error" in r.json()
+
+
+ODD_VALUES = [float("nan"), float("inf"), -float("inf"), 10**29, -(10**29), 1e308, "x", "",
+              [], [[[]]], {}, {"a": {"b": 1}}, None, True, -1, 0, 0.5]  # fmt: skip
+
+
+def test_odd_values_in_every_setting_never_give_500(client):
+    keys = wconfig._fields() + ["rows", "cols"]
+    sid = create(client)["id"]
+    for key in keys:
+        for value in ODD_VALUES:
+            body = json.dumps({**SMALL, key: value}, allow_nan=True)
+            r = client.post("/api/export", content=body)
+            assert r.status_code in (200, 422), (key, value, r.text[:200])
+            if key in wconfig.live_fields():
+                r = client.patch(f"/api/sessions/{sid}", content=json.dumps({key: value}))
+                assert r.status_code in (200, 422), (key, value, r.text[:200])
+        for value in ODD_VALUES:
+            body = json.dumps({"hyperparameters": {"momentum": value}, "optimizer": "momentum"})
+            assert client.post("/api/export", content=body).status_code in (200, 422)
+    for value in ODD_VALUES:
+        for path, key in [("step", "epochs"), ("reseed", "seed")]:
+            r = client.post(f"/api/sessions/{sid}/{path}", content=json.dumps({key: value}))
+            assert r.status_code in (200, 422), (path, value, r.text[:200])
+
+
+# ------------------------------------------------------------------------------- sessions
+def test_idle_timeout_is_short_and_heartbeats_keep_a_session(client, clock):
+    assert Limits().idle_timeout <= 30
+    sid = create(client)["id"]
+    for _ in range(5):  # 5 x 50 s of heartbeats at 40 s intervals: alive
+        clock.now += 40
+        assert client.post(f"/api/sessions/{sid}/heartbeat").status_code == 204
+        assert client.app.state.store.cleanup() == []
+    clock.now += 61
+    assert client.app.state.store.cleanup() == [sid]
+    assert client.post(f"/api/sessions/{sid}/heartbeat").status_code == 404
+
+
+def test_shutdown_ends_streams_and_training(client):
+    sid = create(client, epochs=1000)["id"]
+    session = _store_session(client, sid)
+    _stop_at(session, 3, client.app.state.shutdown)
+    with client.stream("GET", f"/api/sessions/{sid}/stream?epochs_per_frame=20") as r:
+        events = read_events(r)
+    assert events[-1]["data"] == {"reason": "shutdown", "epoch": 3}
+    assert client.get("/api/health").json()["sessions"] == 0
+    r = client.post("/api/sessions", json=SMALL)
+    assert r.status_code == 503 and "shutting down" in r.json()["error"]

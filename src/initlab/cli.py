@@ -345,13 +345,11 @@ def _data_caption(data) -> str:
 
 
 def _divergence_note(net) -> str:
-    from .engine import DIVERGENCE_FACTOR, DIVERGENCE_FLOOR
+    from .engine import DIVERGENCE_RULE
 
     return (
-        f"diverged at epoch {net.diverged_epoch_}: the training loss passed "
-        f"max({DIVERGENCE_FACTOR:g} x its initial loss, {DIVERGENCE_FLOOR:g}) or a loss or "
-        "weight became inf/NaN; the numbers above are the last epoch's. "
-        "Try a smaller --learning-rate."
+        f"diverged at epoch {net.diverged_epoch_}: {DIVERGENCE_RULE.replace('its ', 'the ')}; "
+        "the numbers above are the last epoch's. Try a smaller --learning-rate."
     )
 
 
@@ -466,13 +464,14 @@ def _summary_tables(study, summary, metric: str, layout, alpha: float = 0.05) ->
 def _table_legend(metric: str, layout, alpha: float) -> str:
     from rich.markup import escape
 
+    from .engine import DIVERGENCE_RULE
     from .stats import story
 
     lines = [
         layout.describe() + ".",
         escape(story(alpha)).replace("★", "[bold green]★[/]").replace("≈", "[green]≈[/]"),
         "± half-width of the bootstrap 95% CI of the mean; [yellow]k/n div[/]: k of the n "
-        "seeds diverged (non-finite loss or weights; their last finite "
+        f"seeds diverged (a run diverges when {escape(DIVERGENCE_RULE)}; its last finite "
         f"{metric} still counts)",
     ]
     if layout.best_over:
@@ -703,7 +702,7 @@ def _report_path(path: str | None, study_name: str):
 class _progress:
     """A progress bar on stderr; entered, it is the ``progress(done, total)`` callback."""
 
-    def __init__(self, unit: str, transient: bool = False):
+    def __init__(self, unit: str, transient: bool = False, what: str = "training"):
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -724,10 +723,11 @@ class _progress:
             console=err_console,
             transient=transient,
         )
+        self.what = what
 
     def __enter__(self):
         self.bar.__enter__()
-        task = self.bar.add_task("training", total=None)
+        task = self.bar.add_task(self.what, total=None)
         return lambda done, total: self.bar.update(task, completed=done, total=total)
 
     def __exit__(self, *exc):
@@ -1398,19 +1398,11 @@ def experiment(
     if list_ or name is None:
         _print_group("experiments", _list_groups()["experiments"]())
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from .distributed import ClusterError
 
     try:
-        with Progress(
-            TextColumn("training populations"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=err_console,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("train", total=None)
+        with _progress("populations", transient=True) as progress:
             result = experiments.run(
                 name,
                 quick=quick,
@@ -1418,7 +1410,7 @@ def experiment(
                 executor=executor,
                 workers=workers,
                 scheduler=scheduler,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                progress=progress,
             )
     except (ValueError, TypeError, ClusterError) as exc:
         _fail(str(exc))
@@ -1482,7 +1474,6 @@ def advise(
     ),
 ) -> None:
     """Which initializer for this network, and why: mean-field advice (and --check by training)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from .advice import advise as _advise
 
@@ -1490,15 +1481,7 @@ def advise(
         result = _advise(activation, depth, width, dataset, sigma_b2=sigma_b2)
         if check:
             data = dataset or "digits"
-            with Progress(
-                TextColumn("training the candidates"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("epochs"),
-                console=err_console,
-                transient=True,
-            ) as bar:
-                task = bar.add_task("check", total=epochs)
+            with _progress("epochs", transient=True, what="training the candidates") as progress:
                 result = result.check(
                     data,
                     seeds=seeds,
@@ -1506,7 +1489,7 @@ def advise(
                     optimizer=optimizer,
                     learning_rate=learning_rate,
                     batch_size=batch_size or None,
-                    progress=lambda done, total: bar.update(task, completed=done),
+                    progress=progress,
                 )
     except (ValueError, TypeError, FileNotFoundError) as exc:
         _fail(str(exc))

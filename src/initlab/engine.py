@@ -118,6 +118,10 @@ FAST_PATH = {
 # from being flagged at once.
 DIVERGENCE_FACTOR = 1e3
 DIVERGENCE_FLOOR = 1e4
+DIVERGENCE_RULE = (
+    f"its loss or weights became inf/NaN, or its training loss passed max({DIVERGENCE_FACTOR:g} x "
+    f"its initial loss, {DIVERGENCE_FLOOR:g})"
+)  # the rule in words, for every table, legend and warning that reports divergence
 
 _CONTROLLER = None
 
@@ -966,22 +970,14 @@ class Trainer:
         from . import kernels
 
         pop = self.pop
-        name, hyper = self.optimizer.recipe
-        act_params = list(pop.activation.params.values())
-        values = dict(hyper)
-        values.update(
-            momentum=hyper.get("momentum", hyper.get("rho", hyper.get("beta1", 0.0))),
-            l1=self.l1,
-            l2=self.l2,
-            act_param=np.asarray(act_params[0]).reshape(-1) if act_params else 0.0,
-        )
+        name = self.optimizer.recipe[0]
         lanes, block = kernels.block_shape(pop.layer_sizes, pop.dtype)
         fast = kernels.Population(
             pop.layer_sizes,
             pop.activation.name,
             pop.loss.name,
             "adam" if name == "adamw" else name,
-            values,
+            self._kernel_hyper(),
             pop.n_models,
             pop.dtype,
             lanes,
@@ -997,6 +993,48 @@ class Trainer:
             self._Xv = np.zeros((0, self.x.shape[0]), pop.dtype)
             self._yv = np.zeros(0, np.int64)
         return fast
+
+    def _kernel_hyper(self) -> dict:
+        """The compiled kernels' hyperparameters (:data:`initlab.kernels.HYPER_ROWS`)."""
+        hyper = self.optimizer.recipe[1]
+        act_params = list(self.pop.activation.params.values())
+        values = dict(hyper)
+        values.update(
+            momentum=hyper.get("momentum", hyper.get("rho", hyper.get("beta1", 0.0))),
+            l1=self.l1,
+            l2=self.l2,
+            act_param=np.asarray(act_params[0]).reshape(-1) if act_params else 0.0,
+        )
+        return values
+
+    def retune(self, optimizer: GradientTransformation, l1=None, l2=None) -> None:
+        """Continue training with new hyperparameters: the same optimizer built with other
+        values (learning rate, momentum, betas, ...) and, if given, new weight penalties.
+
+        The parameters, the optimizer's state (velocities, moments, step count), the
+        epoch and the recorded history stay, as when one changes ``param_group["lr"]``
+        of a ``torch.optim`` optimizer mid-training.
+
+        Raises
+        ------
+        ValueError
+            When ``optimizer`` is not the same named optimizer (its state would not fit).
+        """
+        old, new = getattr(self.optimizer, "recipe", None), getattr(optimizer, "recipe", None)
+        if old is None or new is None or old[0] != new[0]:
+            raise ValueError(
+                "retune takes the same named optimizer with other hyperparameters; build a "
+                "new Trainer to switch optimizers"
+            )
+        M = self.pop.n_models
+        if l1 is not None:
+            self.l1 = _check_penalty("l1", l1, M)
+        if l2 is not None:
+            self.l2 = _check_penalty("l2", l2, M)
+        self._penalized = bool(np.any(np.asarray(self.l1) != 0) or np.any(np.asarray(self.l2) != 0))
+        self.optimizer = optimizer
+        if self.engine == "numba":
+            self._fast.set_hyper(self._kernel_hyper())
 
     # -- metrics ------------------------------------------------------------------------------
     def _metrics_from(self, cache, y: np.ndarray, prefix: str) -> dict[str, np.ndarray]:

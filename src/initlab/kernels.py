@@ -901,12 +901,7 @@ class Population:
         self.P, self.woff, self.boff, self.wrows = _offsets(self.sizes)
         self.uoff = np.cumsum([0] + [n * self.S for n in self.sizes]).astype(np.int64)
         self.sizes_arr = np.array(self.sizes, np.int64)
-        rows = np.zeros((len(HYPER_ROWS), self.M), self.dtype)
-        for r, name in enumerate(HYPER_ROWS):
-            value = np.asarray(hyper.get(name, 0.0), dtype=self.dtype).reshape(-1)
-            rows[r] = np.broadcast_to(value, (self.M,))
-        self.decoupled = int(np.any(rows[_WD] != 0))
-        self.hyper = self._blocks(rows, pad="first")  # (n_blocks, H, L)
+        self.set_hyper(hyper)
         shape = (self.n_blocks, self.P, self.L)
         self.theta = np.zeros(shape, self.dtype)
         moments = {"gd": 0, "adam": 2}.get(optimizer, 1)
@@ -920,6 +915,16 @@ class Population:
                 self.train(X, np.zeros(1, np.int64), X[:0], np.zeros(0, np.int64),
                            np.zeros((1, 1), np.int64), 0, 1, False, False)  # fmt: skip
             _WARM.add(self.dtype)
+
+    def set_hyper(self, hyper: dict) -> None:
+        """Set the hyperparameters (:data:`HYPER_ROWS` names); parameters and optimizer
+        state (moments, step count) stay, so training continues with the new values."""
+        rows = np.zeros((len(HYPER_ROWS), self.M), self.dtype)
+        for r, name in enumerate(HYPER_ROWS):
+            value = np.asarray(hyper.get(name, 0.0), dtype=self.dtype).reshape(-1)
+            rows[r] = np.broadcast_to(value, (self.M,))
+        self.decoupled = int(np.any(rows[_WD] != 0))
+        self.hyper = self._blocks(rows, pad="first")  # (n_blocks, H, L)
 
     def _blocks(self, rows: np.ndarray, pad: str = "zeros") -> np.ndarray:
         """``(R, M)`` as ``(n_blocks, R, L)``; padding lanes zeros, or copies of model 0."""

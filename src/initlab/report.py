@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import engine as _engine
 from . import plots, stats
 
 __all__ = ["build", "render", "from_frames", "summarize", "check_output_path", "FrameStudy"]
@@ -914,6 +915,7 @@ def render(
         ),
         "groups": _table(_group_bests(layout, summary), None),
         "story": stats.story(),
+        "divergence": _engine.DIVERGENCE_RULE,
         "layout": layout.describe(),
         "figures": figures,
         "configs": _table(

@@ -538,7 +538,7 @@ def _check_name(f: Field, value: Any, label: str) -> str:
         if f.name == "dtype" and not isinstance(value, str):
             try:
                 value = str(np.dtype(value))
-            except TypeError:
+            except (TypeError, ValueError):
                 raise _bad(f, value, label) from None
         if isinstance(value, str) and normalize(value) in f.choices:
             return normalize(value)
@@ -1026,10 +1026,26 @@ def populate(specs: Sequence[RunSpec], n_features: int, n_classes: int, X: np.nd
         first.rng_kind,
         X=X,
     )
+    return pop, weights, build_optimizer(specs)
+
+
+def build_optimizer(specs: Sequence[RunSpec]):
+    """The optimizer of ``specs`` (one population): per-model learning rates and
+    hyperparameters."""
+    first = specs[0]
     hyper = {k: _per_model(specs, [s.hyper[k] for s in specs]) for k in first.hyper}
     lrs = np.array([s.learning_rate for s in specs])
-    optimizer = _optim.get(first.optimizer).build(lrs, **hyper)
-    return pop, weights, optimizer
+    return _optim.get(first.optimizer).build(lrs, **hyper)
+
+
+def retune(trainer, specs: Sequence[RunSpec]) -> None:
+    """Give a running :func:`trainer` the training-time settings of ``specs`` (learning
+    rate, optimizer hyperparameters, weight penalties), keeping its weights and state."""
+    trainer.retune(
+        build_optimizer(specs),
+        l1=_per_model(specs, [s.l1 for s in specs]),
+        l2=_per_model(specs, [s.l2 for s in specs]),
+    )
 
 
 # --- filters ------------------------------------------------------------------------------

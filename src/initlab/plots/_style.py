@@ -137,6 +137,18 @@ def _panel_grid(
     return fig, axes
 
 
+def _cells(df, row: str | None, rows, col: str | None, cols):
+    """The cells of a grid of small multiples: ``(i, j, row value, col value, df rows)``."""
+    for i, r in enumerate(rows):
+        for j, c in enumerate(cols):
+            part = df
+            if row:
+                part = part[part[row] == r]
+            if col:
+                part = part[part[col] == c]
+            yield i, j, r, c, part
+
+
 def _suptitle(fig, text: str, **kw):
     """A figure title 0.06 inch below the top edge (for figures without a layout engine)."""
     return fig.suptitle(text, y=1 - 0.06 / fig.get_figheight(), va="top", **kw)

@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ._inputs import _check_columns, _order
-from ._style import FONT, OKABE_ITO, PAGE_WIDTH, _figure, _panel_grid, _styled
+from ._style import FONT, OKABE_ITO, PAGE_WIDTH, _cells, _figure, _panel_grid, _styled
 
 __all__ = ["accuracy_heatmap", "metric_curve"]
 
@@ -230,40 +230,32 @@ def metric_curve(
         sharey=True,
     )
     colors = {v: OKABE_ITO[i % 8] for i, v in enumerate(lines)}
-    for i, r in enumerate(rows):
-        for j, c in enumerate(cols):
-            a = axes[i, j]
-            part = summary
-            if row:
-                part = part[part[row] == r]
-            if col:
-                part = part[part[col] == c]
-            for v in lines:
-                g = part[part[line] == v].sort_values(x, key=lambda s: s.astype(float))
-                if g.empty:
-                    continue
-                xv, m = g[x].astype(float).to_numpy(), g["mean"].astype(float).to_numpy()
-                err = None
-                if {"ci_low", "ci_high"} <= set(g.columns):
-                    err = np.vstack(
-                        [m - g["ci_low"].to_numpy(float), g["ci_high"].to_numpy(float) - m]
-                    )
-                    err = np.where(np.isfinite(err), np.maximum(err, 0), 0)
-                a.errorbar(xv, m, yerr=err, color=colors[v], marker="o", ms=4, lw=1.4, capsize=2,
-                           label=str(v))  # fmt: skip
-                if "best" in g.columns:
-                    hit = g["best"].fillna(False).astype(bool).to_numpy()
-                    a.plot(xv[hit], m[hit], "*", color=colors[v], ms=16, mec="k", mew=0.6)
-            if logx:
-                a.set_xscale("log")
-            a.set_xticks(xs, [f"{v:g}" for v in xs])
-            a.minorticks_off()
-            head = " · ".join(f"{k.strip()} {val}" for k, val in ((col, c), (row, r)) if k and val)
-            a.set_title(head, y=1.0)
-            if i == len(rows) - 1:
-                a.set_xlabel(x)
-            if j == 0:
-                a.set_ylabel(f"mean {metric}")
+    for i, j, r, c, part in _cells(summary, row, rows, col, cols):
+        a = axes[i, j]
+        for v in lines:
+            g = part[part[line] == v].sort_values(x, key=lambda s: s.astype(float))
+            if g.empty:
+                continue
+            xv, m = g[x].astype(float).to_numpy(), g["mean"].astype(float).to_numpy()
+            err = None
+            if {"ci_low", "ci_high"} <= set(g.columns):
+                err = np.vstack([m - g["ci_low"].to_numpy(float), g["ci_high"].to_numpy(float) - m])
+                err = np.where(np.isfinite(err), np.maximum(err, 0), 0)
+            a.errorbar(xv, m, yerr=err, color=colors[v], marker="o", ms=4, lw=1.4, capsize=2,
+                       label=str(v))  # fmt: skip
+            if "best" in g.columns:
+                hit = g["best"].fillna(False).astype(bool).to_numpy()
+                a.plot(xv[hit], m[hit], "*", color=colors[v], ms=16, mec="k", mew=0.6)
+        if logx:
+            a.set_xscale("log")
+        a.set_xticks(xs, [f"{v:g}" for v in xs])
+        a.minorticks_off()
+        head = " · ".join(f"{k.strip()} {val}" for k, val in ((col, c), (row, r)) if k and val)
+        a.set_title(head, y=1.0)
+        if i == len(rows) - 1:
+            a.set_xlabel(x)
+        if j == 0:
+            a.set_ylabel(f"mean {metric}")
     handles = [mpl.lines.Line2D([], [], color=colors[v], marker="o", label=str(v)) for v in lines]
     handles.append(
         mpl.lines.Line2D([], [], ls="", marker="*", ms=14, mfc="w", mec="k", label="★ best")

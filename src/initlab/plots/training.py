@@ -33,6 +33,7 @@ from ._style import (
     _LINESTYLES,
     FONT,
     OKABE_ITO,
+    _cells,
     _color_norm,
     _figure,
     _metric_label,
@@ -335,26 +336,20 @@ def loss_grid(
         sharey=True,
         sharex=True,
     )
-    for i, r in enumerate(rows):
-        for j, c in enumerate(cols):
-            a = axes[i, j]
-            part = df
-            if row:
-                part = part[part[row] == r]
-            if col:
-                part = part[part[col] == c]
-            for v in lines:
-                g = part[part[line] == v]
-                if not g.empty:
-                    _band_line(a, g, metric, band, level, logy, "run_hash", styles[v], str(v))
-            if logy:
-                a.set_yscale("log")
-            if i == 0 and col:
-                _panel_title(a, f"{col.strip()} {c}" if j == 0 else str(c))
-            if i == len(rows) - 1:
-                a.set_xlabel("epoch")
-            if j == 0:
-                a.set_ylabel(f"{row.strip()} {r}" if row else _metric_label(metric))
+    for i, j, r, c, part in _cells(df, row, rows, col, cols):
+        a = axes[i, j]
+        for v in lines:
+            g = part[part[line] == v]
+            if not g.empty:
+                _band_line(a, g, metric, band, level, logy, "run_hash", styles[v], str(v))
+        if logy:
+            a.set_yscale("log")
+        if i == 0 and col:
+            _panel_title(a, f"{col.strip()} {c}" if j == 0 else str(c))
+        if i == len(rows) - 1:
+            a.set_xlabel("epoch")
+        if j == 0:
+            a.set_ylabel(f"{row.strip()} {r}" if row else _metric_label(metric))
     finite = values[np.isfinite(values) & (values > 0)] if logy else values[np.isfinite(values)]
     if finite.size:  # a robust range: exploding runs leave the axis instead of flattening it
         lo, hi = np.quantile(finite, [0.005, 0.95])

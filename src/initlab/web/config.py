@@ -40,7 +40,10 @@ __all__ = [
     "export_python",
     "export_toml",
     "options",
+    "epoch_seconds",
+    "live_fields",
     "parse_config",
+    "parse_live",
 ]
 
 #: The data sets the page offers: playground name -> (initlab.datasets name, fixed options).
@@ -112,13 +115,26 @@ class Limits:
     max_sessions : int
         Sessions alive at once (the server answers 503 beyond it).
     idle_timeout : float
-        Seconds without a request or a streamed frame after which a session is dropped.
+        Seconds without a request, a heartbeat or a streamed frame after which a
+        session is dropped (a page sends a heartbeat more often than that).
     max_fps : float
         Frames per second streamed at most.
     max_epochs_per_frame : int
         Epochs trained between two frames at most.
     max_step_epochs : int
         Epochs one "step" request may ask for.
+    step_seconds : float
+        Seconds of training one request may do: a step returns early (with
+        ``epochs_run``) when they are spent, and a configuration whose epoch is
+        estimated to take longer (:func:`epoch_seconds`) is refused.
+    default_speed, max_speed : float
+        Epochs per second a stream trains by default and at most (``speed=0``
+        in the stream's URL: as fast as the server can).
+    train_threads : int
+        Threads that train (a bounded pool shared by all sessions; health,
+        options and session bookkeeping never wait for it).
+    max_body : int
+        Largest request body in bytes (checked before and while reading it).
     grid : int
         Decision-boundary resolution in single mode (``grid x grid`` probabilities).
     compare_grid : int
@@ -134,10 +150,15 @@ class Limits:
     max_models: int = 36
     max_axis_values: int = 6
     max_sessions: int = 8
-    idle_timeout: float = 300.0
+    idle_timeout: float = 20.0
     max_fps: float = 20.0
     max_epochs_per_frame: int = 50
     max_step_epochs: int = 100
+    step_seconds: float = 1.0
+    default_speed: float = 30.0
+    max_speed: float = 10_000.0
+    train_threads: int = 2
+    max_body: int = 64 * 1024
     grid: int = 48
     compare_grid: int = 32
     max_spark_params: int = 120
@@ -420,8 +441,15 @@ def _short(value: Any) -> str:
 # --------------------------------------------------------------------------------- checks
 
 
+def _is_finite(value: Any) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
 def _number(fld: str, value: Any, low: float, high: float, *, low_open=False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not _is_finite(value):
         raise ConfigError(fld, f"{fld} must be a finite number, got {value!r}")
     lo = "(" if low_open else "["
     if value > high or value < low or (low_open and value == low):
@@ -614,11 +642,13 @@ def parse_config(raw: Any, limits: Limits | None = None) -> PlaygroundConfig:
         cols=cols,
     )
     try:  # every network's combination, as a study would check it
-        _runs.check_task(config.specs(), config.task, f"data set {dataset!r}")
+        specs = config.specs()
+        _runs.check_task(specs, config.task, f"data set {dataset!r}")
     except _BaseConfigError as exc:
         f = exc.field or "config"
         owner = _runs.get_field(f).owner if f in _runs.names() else ""
         raise ConfigError("hyperparameters" if owner == "optimizer" else f, str(exc)) from None
+    _check_work(config, specs, limits)
     return config
 
 
@@ -629,6 +659,116 @@ def _parse_features(raw: Any) -> tuple[str, ...]:
         return _datasets.check_features(raw, 2)
     except _BaseConfigError as exc:
         raise ConfigError("features", str(exc)) from None
+
+
+# Cost of one epoch, fitted on the NumPy engine with one BLAS thread (48 configurations:
+# 1 or 36 networks in 1 or 36 populations, 2 to 6 hidden layers of 8 to 64 units, batch
+# sizes 1 to full, 1500 training points; the estimate is within a factor 2.5 of the
+# measured time for all of them and above it for the compiled kernels' small networks
+# except full batches, which are fast anyway).
+_SECONDS_PER_WEIGHT_SAMPLE = 0.7e-9  # forward and backward pass, per weight, sample, network
+_SECONDS_PER_PARAM_STEP = 9e-9  # the optimizer's update and the step's arrays, per parameter
+_SECONDS_PER_LAYER_STEP = 35e-6  # NumPy calls per layer and batch step, per population
+_SECONDS_PER_POPULATION = 5e-3  # per epoch: evaluating the metrics, bookkeeping
+
+
+def epoch_seconds(config: PlaygroundConfig, limits: Limits | None = None) -> float:
+    """An estimate of the seconds one epoch of ``config`` takes (before any work).
+
+    ``networks x samples x weights`` for the passes over the data, ``networks x
+    batch steps x parameters`` for the updates, ``populations x batch steps x
+    layers`` for the per-call overhead (what makes batch size 1 slow), and a
+    constant per population.  Fixed data sets (the blog's) count as
+    ``limits.max_points`` samples.
+    """
+    limits = limits or Limits()
+    specs = config.specs()
+    points = limits.max_points if config.dataset in _FIXED_DATA else config.n_samples
+    n_train = max(1, round(points * (1 - config.val_size)))
+    groups: dict[tuple, int] = {}
+    for spec in specs:
+        groups[spec.group_key()] = groups.get(spec.group_key(), 0) + 1
+    sizes = (2, *specs[0].hidden, 2)  # the output width barely matters next to the hidden
+    weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    params = weights + sum(sizes[1:])
+    batch = specs[0].batch_size
+    steps = 1 if batch is None or batch >= n_train else -(-n_train // batch)
+    models = len(specs)
+    return (
+        models * n_train * weights * _SECONDS_PER_WEIGHT_SAMPLE
+        + models * steps * params * _SECONDS_PER_PARAM_STEP
+        + len(groups) * steps * (len(sizes) - 1) * _SECONDS_PER_LAYER_STEP
+        + len(groups) * _SECONDS_PER_POPULATION
+    )
+
+
+def _check_work(config: PlaygroundConfig, specs: list, limits: Limits) -> None:
+    """Refuse a configuration whose epoch cannot finish within ``limits.step_seconds``."""
+    seconds = epoch_seconds(config, limits)
+    if seconds <= limits.step_seconds:
+        return
+    batch = specs[0].batch_size
+    steps_text = "full-batch steps" if batch is None else f"batches of {batch}"
+    raise ConfigError(
+        "batch_size" if batch is not None else "hidden",
+        f"one epoch would take about {seconds:.1f} s ({len(specs)} network(s), "
+        f"{steps_text}, layers {list(specs[0].hidden)}) and the server trains at most "
+        f"{limits.step_seconds:g} s per request (server limit): use a larger batch size, "
+        "fewer networks, fewer points or smaller layers",
+    )
+
+
+#: Training-time run fields besides the optimizer's hyperparameters: a running session
+#: changes them in place (:func:`parse_live`); every other setting makes a new run.
+_LIVE_CORE = ("learning_rate", "l1", "l2", "epochs")
+
+
+def live_fields() -> list[str]:
+    """The settings a running session may change while keeping its weights and epoch:
+    the learning rate, the epoch limit, the weight penalties and every optimizer
+    hyperparameter of the run schema (from the optimizer registry)."""
+    return [f.name for f in _runs.fields() if f.name in _LIVE_CORE or f.owner == "optimizer"]
+
+
+def parse_live(config: PlaygroundConfig, changes: Any, limits: Limits | None = None):
+    """``config`` with live ``changes`` applied, validated like :func:`parse_config`.
+
+    ``changes`` is a JSON object of :func:`live_fields` (optimizer hyperparameters
+    at the top level or inside ``hyperparameters``).  A setting that is not live,
+    a compare axis, or a hyperparameter that no network's optimizer has raises
+    :class:`ConfigError` naming it.
+    """
+    limits = limits or Limits()
+    if not isinstance(changes, Mapping):
+        raise ConfigError("body", f"send the changes as a JSON object, got {changes!r}")
+    flat = {k: v for k, v in changes.items() if k != "hyperparameters"}
+    nested = changes.get("hyperparameters") or {}
+    if not isinstance(nested, Mapping):
+        raise ConfigError("hyperparameters", f"hyperparameters must be an object, got {nested!r}")
+    flat.update(nested)
+    live = live_fields()
+    axes = [
+        a.name for a in (config.rows, config.cols) if a is not None and config.mode == "compare"
+    ]
+    optimizers = {m["optimizer"] for m in config.models()}
+    raw = config.to_json()
+    for key, value in flat.items():
+        if key not in live:
+            known = key in _fields() or key in _runs.names()
+            message = f"changing {key} restarts the run" if known else f"unknown setting {key!r}"
+            raise ConfigError(key, f"{message}; live settings are: {', '.join(live)}")
+        if key in axes:
+            raise ConfigError(key, f"changing {key} restarts the run: it is a compare axis")
+        f = _runs.get_field(key)
+        if f.owner == "optimizer":
+            if not optimizers & set(f.owners):
+                raise ConfigError(
+                    key, f"{' and '.join(sorted(optimizers))} has no hyperparameter {key}"
+                )
+            raw["hyperparameters"] = {**raw["hyperparameters"], key: value}
+        else:
+            raw[key] = value
+    return parse_config(raw, limits)
 
 
 def with_seed(config: PlaygroundConfig, seed: int) -> PlaygroundConfig:
@@ -684,6 +824,7 @@ def options(limits: Limits | None = None) -> dict[str, Any]:
             for n in _optim.names()
         ],
         "axes": list(AXES),
+        "live": live_fields(),
         "defaults": PlaygroundConfig().to_json(),
         "limits": asdict(limits),
     }

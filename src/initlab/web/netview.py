@@ -1,12 +1,10 @@
 """What the playground's network view and statistics charts draw, computed from the engine.
 
-Three pieces, all plain NumPy on one network (model 0 of a population):
+Two pieces, all plain NumPy on one network (model 0 of a population):
 
 * :func:`layer_quantiles` -- per layer, the 5/25/50/75/95 % quantiles and the RMS
   of the weights, the pre-activations, the activations and the weight gradients:
   the figure every initialization lecture draws, recorded after every epoch.
-* :func:`first_nonfinite` -- where a network that went NaN or inf broke first, in
-  forward order (a layer's parameters, then its pre-activations).
 * :func:`diagram` -- TensorFlow Playground's network diagram: each unit's output
   on a coarse grid over the input plane (``uint8``, base64), the links' weights and
   gradients, and per unit whether it is non-finite; at most ``max_units`` units per
@@ -23,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["KINDS", "QUANTILES", "diagram", "first_nonfinite", "layer_quantiles"]
+__all__ = ["KINDS", "QUANTILES", "diagram", "layer_quantiles"]
 
 #: The quantiles (percent) of each layer's distributions.
 QUANTILES = (5, 25, 50, 75, 95)
@@ -80,29 +78,6 @@ def layer_quantiles(trace: dict[str, list[np.ndarray]], params: Sequence[np.ndar
             out[layer, 2] = _summary(trace["a"][layer][0])
             out[layer, 3] = _summary(trace["dW"][layer][0])
     return out
-
-
-def first_nonfinite(
-    trace: dict[str, list[np.ndarray]], params: Sequence[np.ndarray], model: int = 0
-) -> int | None:
-    """Where network ``model`` broke: the first layer (1-based, forward order) with a non-finite
-    parameter or pre-activation, else the first with a non-finite weight or bias
-    gradient (a loss that overflowed while the values were finite), else None."""
-    n_layers = len(params) // 2
-    with np.errstate(all="ignore"):
-        for layer in range(n_layers):
-            W, b = params[2 * layer][0], params[2 * layer + 1][0]
-            if not (np.isfinite(W).all() and np.isfinite(b).all()):
-                return layer + 1
-            if not np.isfinite(trace["z"][layer][0]).all():
-                return layer + 1
-        for layer in range(n_layers):
-            if "dW" in trace and not (
-                np.isfinite(trace["dW"][layer][0]).all()
-                and np.isfinite(trace["db"][layer][0]).all()
-            ):
-                return layer + 1
-    return None
 
 
 def _encode_units(a: np.ndarray) -> tuple[str, float]:

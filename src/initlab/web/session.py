@@ -33,7 +33,7 @@ from .. import runs as _runs
 from .. import sweep as _sweep
 from ..engine import Population, Trainer
 from . import netview as _netview
-from .config import ConfigError, Limits, PlaygroundConfig, with_seed
+from .config import ConfigError, Limits, PlaygroundConfig, epoch_seconds, with_seed
 
 __all__ = ["Session", "SessionStore", "SessionLimitError", "unit_activity"]
 
@@ -127,7 +127,11 @@ class Session:
         self.lock = threading.Lock()
         self.playing = False
         self.stream_token = 0  # a newer stream ends an older one
+        self.work_token = 0  # training runs while it is unchanged (see begin_work)
+        self.closed = False
         self.config = config
+        #: Estimated seconds per epoch (:func:`initlab.web.config.epoch_seconds`).
+        self.epoch_estimate = epoch_seconds(config, self.limits)
         self.data = _datasets.load(config.dataset_name, **config.dataset_options())
         # the input plane the page draws: the data before any engineered features
         self.plane = (
@@ -197,9 +201,10 @@ class Session:
     def _trainer(self, group: _Group) -> Trainer:
         d = self.data
         specs = [self.specs()[i] for i in group.models]
+        # one thread: the server's parallelism is its sessions (web.app.TrainingPool)
         return _runs.trainer(
             specs, group.population, group.initial, group.optimizer,
-            d.X_train, d.y_train, d.X_val, d.y_val, record=True,
+            d.X_train, d.y_train, d.X_val, d.y_val, record=True, threads=1,
         )  # fmt: skip
 
     def _start(self) -> None:
@@ -209,8 +214,9 @@ class Session:
         self._updates: list[np.ndarray] = []  # per epoch (single mode): (P,) parameter updates
         self._stats: list[np.ndarray] = []  # per epoch (single mode): (L, 4, 6) quantiles, RMS
         self._trace: dict[str, list[np.ndarray]] | None = None  # the last epoch's, single mode
-        #: First non-finite epoch of each diverged network: model -> {"model", "epoch", "layer"}.
-        self.divergence: dict[int, dict[str, Any]] = {}
+        self.divergence: dict[int, dict[str, Any]] = {}  # model -> first non-finite epoch, layer
+        self._last_finite = [[p.copy() for p in g.trainer.params] for g in self.groups]
+        self._nonfinite: set[int] = set()  # networks whose last finite parameters are kept
         self._record_metrics()
 
     @property
@@ -228,8 +234,8 @@ class Session:
     def _record_metrics(self, replace: bool = False) -> None:
         """Record the current epoch: metrics, and in single mode the per-layer quantiles
         and RMS of weights, pre-activations, activations and gradients (every epoch, so
-        the charts have no steps); note the first non-finite epoch of each network.
-        ``replace`` overwrites the current epoch's record (after a weight was edited)."""
+        the charts have no steps).  ``replace`` overwrites the current epoch's record
+        (after a weight was edited)."""
         row = np.full((len(_METRICS), len(self.models)), np.nan)
         for g in self.groups:
             m = g.trainer.metrics()
@@ -240,7 +246,6 @@ class Session:
             self._rows[-1] = row
         else:
             self._rows.append(row)
-        layer = None
         if self.config.mode == "single":
             grp = self.groups[0]
             params = grp.trainer.params
@@ -253,28 +258,6 @@ class Session:
                 self._stats[-1] = stats
             else:
                 self._stats.append(stats)
-            layer = _netview.first_nonfinite(self._trace, params)
-        self._note_divergence(row, layer)
-
-    def _note_divergence(self, row: np.ndarray, layer: int | None) -> None:
-        """Remember the first epoch at which each network has a non-finite training loss
-        or parameter, and where it broke (:func:`initlab.web.netview.first_nonfinite`;
-        the output layer when only the loss is not finite)."""
-        for g in self.groups:
-            bad = ~np.isfinite(row[0, g.models])
-            for p in g.trainer.params:
-                with np.errstate(all="ignore"):
-                    bad |= ~np.isfinite(p.reshape(p.shape[0], -1).sum(axis=1))
-            new = [j for j in np.flatnonzero(bad) if g.models[j] not in self.divergence]
-            if new and self.config.mode != "single":  # single mode traced this epoch already
-                X, y = self.data.X_train[self.stat_idx], self.data.y_train[self.stat_idx]
-                trace = g.population.trace(g.trainer.params, X, y)
-            for j in new:
-                if self.config.mode != "single":
-                    layer = _netview.first_nonfinite(trace, g.trainer.params, int(j))
-                model = g.models[j]
-                where = layer or g.population.n_layers
-                self.divergence[model] = {"model": model, "epoch": self.epoch, "layer": where}
 
     # -- control ------------------------------------------------------------------------------
     def touch(self) -> None:
@@ -284,23 +267,127 @@ class Session:
     def finished(self) -> bool:
         return self.epoch >= self.config.epochs
 
-    def advance(self, n_epochs: int) -> int:
-        """Train up to ``n_epochs`` more epochs (never past ``config.epochs``); how many ran."""
-        with self.lock:
-            n = max(0, min(int(n_epochs), self.config.epochs - self.epoch))
-            spark = self.sparklines
-            for _ in range(n):
-                before = self._flat() if spark else None
-                for g in self.groups:
-                    g.trainer.step(1)
-                self.epoch += 1
-                self._record_metrics()
-                if spark:
-                    with np.errstate(all="ignore"):
-                        self._updates.append((self._flat() - before).astype(np.float32))
-                    del self._updates[: -self.limits.max_step_epochs * 5]
+    @property
+    def halted(self) -> bool:
+        """A single network with a non-finite parameter or loss (a divergence entry that
+        names its layer) stops training, until reset or reseed."""
+        return self.config.mode == "single" and any(
+            d.get("layer") is not None for d in self.divergence.values()
+        )
+
+    def begin_work(self) -> int:
+        """A token for :meth:`advance`; taking one stops the training of older tokens
+        (a step, a stream) at their next epoch."""
+        self.work_token += 1
+        return self.work_token
+
+    def interrupt(self) -> None:
+        """Pause: the running step or stream stops at its next epoch."""
+        self.playing = False
+        self.begin_work()
+
+    def close(self) -> None:
+        """The session is gone (deleted, expired, server shutting down)."""
+        self.closed = True
+        self.interrupt()
+
+    def advance(self, n_epochs: int, seconds: float | None = None, token: int | None = None) -> int:
+        """Train up to ``n_epochs`` more epochs (never past ``config.epochs``); how many ran.
+
+        Every epoch can end the call: once ``seconds`` of training are spent, when
+        ``token`` is no longer :attr:`work_token` (a pause, a delete, a newer
+        request), and in single mode when the network diverged.  The lock is taken
+        per epoch, so live changes (:meth:`retune`) and frames wait one epoch at most.
+        """
+        start = time.perf_counter()
+        ran = 0
+        for _ in range(max(0, int(n_epochs))):
+            if self.closed or (token is not None and token != self.work_token):
+                break
+            with self.lock:
+                if self.finished or self.halted:
+                    break
+                self._one_epoch()
+            ran += 1
             self.touch()
-            return n
+            if seconds is not None and time.perf_counter() - start >= seconds:
+                break
+        return ran
+
+    def _one_epoch(self) -> None:
+        spark = self.sparklines
+        before = self._flat() if spark else None
+        for g in self.groups:
+            g.trainer.step(1)
+        self.epoch += 1
+        self._record_metrics()
+        self._check_divergence()
+        if spark:
+            with np.errstate(all="ignore"):
+                self._updates.append((self._flat() - before).astype(np.float32))
+            del self._updates[: -self.limits.max_step_epochs * 5]
+
+    def _check_divergence(self) -> None:
+        """Record the networks whose parameters or training loss became non-finite at
+        this epoch, and keep a copy of the others' (finite) parameters."""
+        loss = self._rows[-1][_METRICS.index("train_loss")]
+        for group, finite in zip(self.groups, self._last_finite, strict=True):
+            params = group.trainer.params
+            with np.errstate(all="ignore"):
+                good = np.isfinite(loss[group.models])
+                for p in params:
+                    good &= np.isfinite(p.reshape(p.shape[0], -1)).all(axis=1)
+            for j in np.flatnonzero(~good):
+                model = group.models[j]
+                self._nonfinite.add(model)
+                if model not in self.divergence:
+                    layer = self._first_nonfinite_layer(group, j)
+                    self.divergence[model] = {"model": model, "epoch": self.epoch, "layer": layer}
+            good &= ~np.isin(group.models, list(self._nonfinite))
+            for kept, p in zip(finite, params, strict=True):  # a diverged one keeps its last
+                if good.all():
+                    np.copyto(kept, p)
+                else:
+                    kept[good] = p[good]
+
+    def _first_nonfinite_layer(self, group: _Group, j: int) -> int:
+        """Where model ``j`` of ``group`` went non-finite: the first layer (1-based, in
+        forward order) with a non-finite weight, bias or pre-activation, else the first
+        with a non-finite gradient, else the output layer (only the loss overflowed).
+        Pre-activations and gradients are those of the statistics' training sample."""
+        X = self.data.X_train[self.stat_idx]
+        y = self.data.y_train[self.stat_idx]
+        params = group.trainer.params
+        with np.errstate(all="ignore"):
+            tr = group.population.trace(params, X, y)
+            n_layers = len(params) // 2
+            for layer in range(n_layers):
+                W, b, z = params[2 * layer][j], params[2 * layer + 1][j], tr["z"][layer][j]
+                if not (np.isfinite(W).all() and np.isfinite(b).all() and np.isfinite(z).all()):
+                    return layer + 1
+            for layer in range(n_layers):
+                if not (
+                    np.isfinite(tr["dW"][layer][j]).all() and np.isfinite(tr["db"][layer][j]).all()
+                ):
+                    return layer + 1
+        return n_layers
+
+    def last_finite_params(self) -> list[list[np.ndarray]]:
+        """Each group's parameters at the last epoch where they were finite (copies):
+        a diverged network's last picture."""
+        with self.lock:
+            return [[p.copy() for p in kept] for kept in self._last_finite]
+
+    def retune(self, config: PlaygroundConfig) -> None:
+        """Continue with the live settings of ``config`` (learning rate, epoch limit,
+        optimizer hyperparameters, weight penalties; see
+        :func:`initlab.web.config.parse_live`): weights, optimizer state and epoch stay."""
+        with self.lock:
+            self.config = config
+            specs = config.specs()
+            for g in self.groups:
+                _runs.retune(g.trainer, [specs[i] for i in g.models])
+            self.touch()
 
     def reset(self) -> None:
         """Back to epoch 0 with the same initial weights (fresh optimizer state)."""
@@ -349,7 +436,8 @@ class Session:
             else:
                 trainer.params[2 * (layer - 1)][0, source, target] = value
             trainer.params_changed()
-            self.divergence.pop(0, None)
+            self.divergence.pop(0, None)  # judged again after the next epoch
+            self._nonfinite.discard(0)
             self._record_metrics(replace=True)
             self.touch()
 
@@ -522,6 +610,10 @@ class SessionLimitError(RuntimeError):
 class SessionStore:
     """The live sessions: at most ``limits.max_sessions``, idle ones dropped.
 
+    A session is idle when nothing touched it (a request, a heartbeat, a streamed
+    frame, a trained epoch) for ``limits.idle_timeout`` seconds; the web layer also
+    drops a session whose stream the client abandoned.
+
     Parameters
     ----------
     limits : Limits
@@ -534,6 +626,7 @@ class SessionStore:
         self.clock = clock
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
+        self.closing = False  # set when the server stops
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -551,7 +644,7 @@ class SessionStore:
                 if s is not None and now - s.last_seen > self.limits.idle_timeout
             ]
             for sid in old:
-                self._sessions.pop(sid).playing = False
+                self._sessions.pop(sid).close()
         return old
 
     def create(self, config: PlaygroundConfig, replace: str | None = None) -> Session:
@@ -559,6 +652,8 @@ class SessionStore:
         self.cleanup()
         if replace is not None:
             self.delete(replace)
+        if self.closing:
+            raise SessionLimitError("the server is shutting down")
         with self._lock:
             if len(self._sessions) >= self.limits.max_sessions:
                 raise SessionLimitError(
@@ -590,8 +685,18 @@ class SessionStore:
         with self._lock:
             s = self._sessions.pop(sid, None)
         if s is not None:
-            s.playing = False
+            s.close()
         return s is not None
+
+    def close_all(self) -> None:
+        """Close every session (the server is stopping): streams end, training stops at
+        the next epoch, and no new session is made."""
+        self.closing = True
+        with self._lock:
+            sessions, self._sessions = list(self._sessions.values()), {}
+        for s in sessions:
+            if s is not None:
+                s.close()
 
     def sessions(self) -> list[Session]:
         return [s for s in list(self._sessions.values()) if s is not None]
