@@ -252,6 +252,177 @@ class SessionNotFound(LookupError):
     """No session with that id (never created, deleted, or expired)."""
 
 
+class _Handlers:
+    """The routes' handlers, over one app's session store, limits and training pool."""
+
+    def __init__(self, store: SessionStore, limits: Limits, pool: TrainingPool):
+        self.store, self.limits, self.pool = store, limits, pool
+
+    def session_or_404(self, request: Request) -> Session:
+        sid = request.path_params["sid"]
+        session = self.store.get(sid)
+        if session is None:
+            raise SessionNotFound(sid)
+        return session
+
+    async def body_of(self, request: Request, key: str, example: str) -> dict[str, Any]:
+        """A JSON object with at most the one setting ``key``."""
+        body = await _json_object(request, self.limits.max_body, example)
+        extra = sorted(set(body) - {key})
+        if extra:
+            raise ConfigError(extra[0], f"unknown setting {extra[0]!r}; send {example}")
+        return body
+
+    async def index(self, request: Request) -> Response:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    async def get_options(self, request: Request) -> Response:
+        return JSONResponse(options(self.limits))
+
+    async def health(self, request: Request) -> Response:
+        return JSONResponse({"ok": True, "sessions": len(self.store.sessions())})
+
+    async def create(self, request: Request) -> Response:
+        config = parse_config(await _json_body(request, self.limits.max_body), self.limits)
+        replace = request.query_params.get("replace")
+        session = await asyncio.to_thread(self.store.create, config, replace)
+        frame = await asyncio.to_thread(session.frame)
+        return JSONResponse({**session.describe(), "frame": frame}, status_code=201)
+
+    async def show(self, request: Request) -> Response:
+        session = self.session_or_404(request)
+        frame = await asyncio.to_thread(session.frame, False)
+        return JSONResponse({**session.describe(), "frame": frame})
+
+    async def change(self, request: Request) -> Response:
+        session = self.session_or_404(request)
+        changes = await _json_object(request, self.limits.max_body, '{"learning_rate": 0.1}')
+        config = parse_live(session.config, changes, self.limits)
+        await asyncio.to_thread(session.retune, config)
+        frame = await asyncio.to_thread(session.frame, False)
+        return JSONResponse({**session.describe(), "frame": frame})
+
+    async def delete(self, request: Request) -> Response:
+        self.store.delete(request.path_params["sid"])
+        return Response(status_code=204)
+
+    async def heartbeat(self, request: Request) -> Response:
+        self.session_or_404(request)  # looking it up keeps it alive
+        return Response(status_code=204)
+
+    async def step(self, request: Request) -> Response:
+        session = self.session_or_404(request)
+        body = await self.body_of(request, "epochs", '{"epochs": 1}')
+        epochs = body.get("epochs", 1)
+        if isinstance(epochs, bool) or not isinstance(epochs, int):
+            raise ConfigError("epochs", f"epochs must be an integer, got {epochs!r}")
+        if not 1 <= epochs <= self.limits.max_step_epochs:
+            raise ConfigError(
+                "epochs",
+                f"epochs must be between 1 and {self.limits.max_step_epochs} per step, "
+                f"got {epochs}",
+            )
+        session.playing = False
+        token = session.begin_work()  # ends a running stream or step
+
+        def work():
+            ran = session.advance(epochs, self.limits.step_seconds, token)
+            return ran, session.frame()
+
+        long = (
+            min(epochs * session.epoch_estimate, self.limits.step_seconds) > 1 / self.limits.max_fps
+        )
+        ran, frame = await self.pool.run(work, long)
+        return JSONResponse({**frame, "epochs_run": ran})
+
+    async def reset(self, request: Request) -> Response:
+        session = self.session_or_404(request)
+        session.interrupt()
+        await asyncio.to_thread(session.reset)
+        return JSONResponse(await asyncio.to_thread(session.frame))
+
+    async def reseed(self, request: Request) -> Response:
+        session = self.session_or_404(request)
+        body = await self.body_of(request, "seed", '{"seed": 123}')
+        if "seed" not in body:
+            raise ConfigError("seed", 'send the new seed as {"seed": 123}')
+        session.interrupt()
+        await asyncio.to_thread(session.reseed, body["seed"])
+        return JSONResponse({**session.describe(), "frame": await asyncio.to_thread(session.frame)})
+
+    async def pause(self, request: Request) -> Response:
+        session = self.session_or_404(request)
+        session.interrupt()
+        return JSONResponse({"epoch": session.epoch, "playing": False})
+
+    async def weights(self, request: Request) -> Response:
+        session = self.session_or_404(request)
+        body = await _json_body(request, self.limits.max_body)
+        if not isinstance(body, dict) or not {"layer", "to", "value"} <= set(body):
+            raise ConfigError(
+                "body",
+                'send {"layer": l, "from": i, "to": j, "value": w} (a weight; without '
+                '"from": the bias of unit j)',
+            )
+        await asyncio.to_thread(
+            session.set_weight, body["layer"], body["to"], body["value"], body.get("from")
+        )
+        return JSONResponse(await asyncio.to_thread(session.frame, False))
+
+    async def export(self, request: Request) -> Response:
+        config = parse_config(await _json_body(request, self.limits.max_body), self.limits)
+        return JSONResponse({"toml": export_toml(config), "python": export_python(config)})
+
+    async def stream(self, request: Request) -> Response:
+        session = self.session_or_404(request)
+        plan = _Plan(
+            max_frames=_query_number(request, "max_frames", None, 1, 1_000_000),
+            fixed=_query_number(
+                request, "epochs_per_frame", None, 1, self.limits.max_epochs_per_frame
+            ),
+            fps=_query_number(request, "fps", self.limits.max_fps, 1, self.limits.max_fps, float),
+            speed=_query_number(
+                request, "speed", self.limits.default_speed, 0, self.limits.max_speed, float
+            ),
+        )
+        session.stream_token += 1
+        stream_no = session.stream_token
+        work = session.begin_work()
+        session.playing = True
+        frames = _frames(session, stream_no, work, plan, self.limits, self.pool, self.store)
+        return _EventStream(
+            frames,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+
+# --- error responses ---
+async def _config_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ConfigError)
+    return _error(422, exc.message, exc.field)
+
+
+async def _too_large(request: Request, exc: Exception) -> Response:
+    return _error(413, str(exc), "body")
+
+
+async def _limit_error(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": "30"})
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return _error(
+        404,
+        f"no playground session {request.path_params.get('sid')!r} (it may have expired "
+        "after being idle; reload the page)",
+    )
+
+
+async def _gone(request: Request, exc: Exception) -> Response:
+    return Response(status_code=400)  # the client stopped sending its body
+
+
 def create_app(limits: Limits | None = None, store: SessionStore | None = None) -> Starlette:
     """The playground app.
 
@@ -273,176 +444,26 @@ def create_app(limits: Limits | None = None, store: SessionStore | None = None) 
         store = SessionStore(limits or Limits())
     limits = limits or store.limits
     pool = TrainingPool(limits.train_threads)
-
-    def session_or_404(request: Request) -> Session:
-        sid = request.path_params["sid"]
-        session = store.get(sid)
-        if session is None:
-            raise SessionNotFound(sid)
-        return session
-
-    async def body_of(request: Request, key: str, example: str) -> dict[str, Any]:
-        """A JSON object with at most the one setting ``key``."""
-        body = await _json_object(request, limits.max_body, example)
-        extra = sorted(set(body) - {key})
-        if extra:
-            raise ConfigError(extra[0], f"unknown setting {extra[0]!r}; send {example}")
-        return body
-
-    async def index(request: Request) -> Response:
-        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
-
-    async def get_options(request: Request) -> Response:
-        return JSONResponse(options(limits))
-
-    async def health(request: Request) -> Response:
-        return JSONResponse({"ok": True, "sessions": len(store.sessions())})
-
-    async def create(request: Request) -> Response:
-        config = parse_config(await _json_body(request, limits.max_body), limits)
-        replace = request.query_params.get("replace")
-        session = await asyncio.to_thread(store.create, config, replace)
-        frame = await asyncio.to_thread(session.frame)
-        return JSONResponse({**session.describe(), "frame": frame}, status_code=201)
-
-    async def show(request: Request) -> Response:
-        session = session_or_404(request)
-        frame = await asyncio.to_thread(session.frame, False)
-        return JSONResponse({**session.describe(), "frame": frame})
-
-    async def change(request: Request) -> Response:
-        session = session_or_404(request)
-        changes = await _json_object(request, limits.max_body, '{"learning_rate": 0.1}')
-        config = parse_live(session.config, changes, limits)
-        await asyncio.to_thread(session.retune, config)
-        frame = await asyncio.to_thread(session.frame, False)
-        return JSONResponse({**session.describe(), "frame": frame})
-
-    async def delete(request: Request) -> Response:
-        store.delete(request.path_params["sid"])
-        return Response(status_code=204)
-
-    async def heartbeat(request: Request) -> Response:
-        session_or_404(request)  # looking it up keeps it alive
-        return Response(status_code=204)
-
-    async def step(request: Request) -> Response:
-        session = session_or_404(request)
-        body = await body_of(request, "epochs", '{"epochs": 1}')
-        epochs = body.get("epochs", 1)
-        if isinstance(epochs, bool) or not isinstance(epochs, int):
-            raise ConfigError("epochs", f"epochs must be an integer, got {epochs!r}")
-        if not 1 <= epochs <= limits.max_step_epochs:
-            raise ConfigError(
-                "epochs",
-                f"epochs must be between 1 and {limits.max_step_epochs} per step, got {epochs}",
-            )
-        session.playing = False
-        token = session.begin_work()  # ends a running stream or step
-
-        def work():
-            ran = session.advance(epochs, limits.step_seconds, token)
-            return ran, session.frame()
-
-        long = min(epochs * session.epoch_estimate, limits.step_seconds) > 1 / limits.max_fps
-        ran, frame = await pool.run(work, long)
-        return JSONResponse({**frame, "epochs_run": ran})
-
-    async def reset(request: Request) -> Response:
-        session = session_or_404(request)
-        session.interrupt()
-        await asyncio.to_thread(session.reset)
-        return JSONResponse(await asyncio.to_thread(session.frame))
-
-    async def reseed(request: Request) -> Response:
-        session = session_or_404(request)
-        body = await body_of(request, "seed", '{"seed": 123}')
-        if "seed" not in body:
-            raise ConfigError("seed", 'send the new seed as {"seed": 123}')
-        session.interrupt()
-        await asyncio.to_thread(session.reseed, body["seed"])
-        return JSONResponse({**session.describe(), "frame": await asyncio.to_thread(session.frame)})
-
-    async def pause(request: Request) -> Response:
-        session = session_or_404(request)
-        session.interrupt()
-        return JSONResponse({"epoch": session.epoch, "playing": False})
-
-    async def weights(request: Request) -> Response:
-        session = session_or_404(request)
-        body = await _json_body(request, limits.max_body)
-        if not isinstance(body, dict) or not {"layer", "to", "value"} <= set(body):
-            raise ConfigError(
-                "body",
-                'send {"layer": l, "from": i, "to": j, "value": w} (a weight; without '
-                '"from": the bias of unit j)',
-            )
-        await asyncio.to_thread(
-            session.set_weight, body["layer"], body["to"], body["value"], body.get("from")
-        )
-        return JSONResponse(await asyncio.to_thread(session.frame, False))
-
-    async def export(request: Request) -> Response:
-        config = parse_config(await _json_body(request, limits.max_body), limits)
-        return JSONResponse({"toml": export_toml(config), "python": export_python(config)})
-
-    async def stream(request: Request) -> Response:
-        session = session_or_404(request)
-        plan = _Plan(
-            max_frames=_query_number(request, "max_frames", None, 1, 1_000_000),
-            fixed=_query_number(request, "epochs_per_frame", None, 1, limits.max_epochs_per_frame),
-            fps=_query_number(request, "fps", limits.max_fps, 1, limits.max_fps, float),
-            speed=_query_number(request, "speed", limits.default_speed, 0, limits.max_speed, float),
-        )
-        session.stream_token += 1
-        stream_no = session.stream_token
-        work = session.begin_work()
-        session.playing = True
-        frames = _frames(session, stream_no, work, plan, limits, pool, store)
-        return _EventStream(
-            frames,
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+    h = _Handlers(store, limits, pool)
 
     routes = [
-        Route("/", index),
-        Route("/api/options", get_options),
-        Route("/api/health", health),
-        Route("/api/export", export, methods=["POST"]),
-        Route("/api/sessions", create, methods=["POST"]),
-        Route("/api/sessions/{sid}", show, methods=["GET"]),
-        Route("/api/sessions/{sid}", change, methods=["PATCH"]),
-        Route("/api/sessions/{sid}", delete, methods=["DELETE"]),
-        Route("/api/sessions/{sid}/step", step, methods=["POST"]),
-        Route("/api/sessions/{sid}/reset", reset, methods=["POST"]),
-        Route("/api/sessions/{sid}/reseed", reseed, methods=["POST"]),
-        Route("/api/sessions/{sid}/pause", pause, methods=["POST"]),
-        Route("/api/sessions/{sid}/heartbeat", heartbeat, methods=["POST"]),
-        Route("/api/sessions/{sid}/weights", weights, methods=["POST"]),
-        Route("/api/sessions/{sid}/stream", stream, methods=["GET"]),
+        Route("/", h.index),
+        Route("/api/options", h.get_options),
+        Route("/api/health", h.health),
+        Route("/api/export", h.export, methods=["POST"]),
+        Route("/api/sessions", h.create, methods=["POST"]),
+        Route("/api/sessions/{sid}", h.show, methods=["GET"]),
+        Route("/api/sessions/{sid}", h.change, methods=["PATCH"]),
+        Route("/api/sessions/{sid}", h.delete, methods=["DELETE"]),
+        Route("/api/sessions/{sid}/step", h.step, methods=["POST"]),
+        Route("/api/sessions/{sid}/reset", h.reset, methods=["POST"]),
+        Route("/api/sessions/{sid}/reseed", h.reseed, methods=["POST"]),
+        Route("/api/sessions/{sid}/pause", h.pause, methods=["POST"]),
+        Route("/api/sessions/{sid}/heartbeat", h.heartbeat, methods=["POST"]),
+        Route("/api/sessions/{sid}/weights", h.weights, methods=["POST"]),
+        Route("/api/sessions/{sid}/stream", h.stream, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
-
-    async def config_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, ConfigError)
-        return _error(422, exc.message, exc.field)
-
-    async def too_large(request: Request, exc: Exception) -> Response:
-        return _error(413, str(exc), "body")
-
-    async def limit_error(request: Request, exc: Exception) -> Response:
-        return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": "30"})
-
-    async def not_found(request: Request, exc: Exception) -> Response:
-        return _error(
-            404,
-            f"no playground session {request.path_params.get('sid')!r} (it may have expired "
-            "after being idle; reload the page)",
-        )
-
-    async def gone(request: Request, exc: Exception) -> Response:
-        return Response(status_code=400)  # the client stopped sending its body
 
     def shutdown() -> None:
         store.close_all()
@@ -467,11 +488,11 @@ def create_app(limits: Limits | None = None, store: SessionStore | None = None) 
     app = Starlette(
         routes=routes,
         exception_handlers={
-            ConfigError: config_error,
-            BodyTooLarge: too_large,
-            SessionLimitError: limit_error,
-            SessionNotFound: not_found,
-            ClientDisconnect: gone,
+            ConfigError: _config_error,
+            BodyTooLarge: _too_large,
+            SessionLimitError: _limit_error,
+            SessionNotFound: _not_found,
+            ClientDisconnect: _gone,
         },
         lifespan=lifespan,
     )
