@@ -210,6 +210,19 @@ def _wait_for(predicate, seconds=20.0):
         time.sleep(0.05)
 
 
+def _stream_all(base, ids, seconds=20.0):
+    """A reader thread streaming each session, once every stream has sent a frame."""
+    outs = [{} for _ in ids]
+    readers = [
+        threading.Thread(target=_read_stream, args=(base, sid, out), daemon=True)
+        for sid, out in zip(ids, outs, strict=True)
+    ]
+    for t in readers:
+        t.start()
+    _wait_for(lambda: all("frame" in out.get("events", ()) for out in outs), seconds)
+    return outs, readers
+
+
 def test_ctrl_c_stops_the_server_with_open_streams():
     proc, base = _start_serve("serve", "--port", "0")
     try:
@@ -219,14 +232,7 @@ def test_ctrl_c_stops_the_server_with_open_streams():
                                                    "epochs": 5000, "seed": i}).json()["id"]
                 for i in range(3)
             ]  # fmt: skip
-        outs = [{} for _ in ids]
-        readers = [
-            threading.Thread(target=_read_stream, args=(base, sid, out), daemon=True)
-            for sid, out in zip(ids, outs, strict=True)
-        ]
-        for t in readers:
-            t.start()
-        _wait_for(lambda: all("frame" in out.get("events", ()) for out in outs))
+        outs, readers = _stream_all(base, ids)
         t0 = time.perf_counter()
         proc.send_signal(signal.SIGINT)
         code = proc.wait(timeout=10)
@@ -352,14 +358,7 @@ def test_health_stays_fast_while_eight_sessions_train_at_the_limits():
                 r = client.post("/api/sessions", json=_heavy_config(i))
                 assert r.status_code == 201, r.text
                 ids.append(r.json()["id"])
-            outs = [{} for _ in ids]
-            readers = [
-                threading.Thread(target=_read_stream, args=(base, sid, out), daemon=True)
-                for sid, out in zip(ids, outs, strict=True)
-            ]
-            for t in readers:
-                t.start()
-            _wait_for(lambda: all("frame" in out.get("events", ()) for out in outs), 60)
+            outs, readers = _stream_all(base, ids, 60)
             latencies = []
             t_end = time.monotonic() + HEAVY_SECONDS
             while time.monotonic() < t_end:
