@@ -1513,7 +1513,6 @@ def _print_advice(result, depth: int, width: int) -> None:
             _num(c.xi_grad),
             c.phase,
             "✓" if c.trainable else "✗",
-            text((c.source, "dim")),
         ]
         for c in result.candidates
     ]
@@ -1521,7 +1520,7 @@ def _print_advice(result, depth: int, width: int) -> None:
         _table(
             f"{result.activation}: {depth} hidden layers of {width} "
             f"(inputs: {result.n_features} features, mean square q0 = {result.q0:.3g})",
-            [*columns, "✓", "from"],
+            [*columns, "✓"],
             rows,
             caption="q_L/q_1: pre-activation variance, last over first hidden layer; grad 1/L: "
             "squared gradient, first over last; ✓: depth ≤ 6 ξ_c",
@@ -1531,6 +1530,8 @@ def _print_advice(result, depth: int, width: int) -> None:
             ],
         )
     )
+    for c in result.candidates:  # the sources under the table, so that it fits 80 columns
+        say((f"  {c.name}: {c.source}", "dim"))
     r = result.recommended
     what = "the edge of chaos" if r.name == "critical" else r.name
     bias = f"b ~ N(0, {r.sigma_b2:g})" if r.sigma_b2 else "b = 0"
