@@ -224,6 +224,33 @@ def test_render_from_sweep_frames(tmp_path):
     assert "sweep" in html
 
 
+def test_a_long_sweep_draws_a_bounded_number_of_panels(tmp_path, monkeypatch):
+    # 12 learning rates are 12 facets: the heatmaps and loss curves draw MAX_PANELS of them
+    # (and read only their curves), the curve against the learning rate draws them all
+    import initlab
+
+    rates = [round(0.01 * (i + 1), 3) for i in range(12)]
+    runs, curves = initlab.sweep(
+        "moons", (), ["tanh", "relu"], ["he_normal", "zeros"], ["gd"], rates,
+        seeds=range(2), epochs=2, curves=True,
+    )  # fmt: skip
+    study = report.from_frames("sweep", runs, curves, config={"epochs": 2})
+    asked = []
+    original = study.curves
+
+    def counting(hashes=None):
+        asked.extend(hashes or [])
+        return original(hashes)
+
+    monkeypatch.setattr(study, "curves", counting)
+    html = unescape(report.render(study, tmp_path / "s.html", command="test").read_text())
+    shown = [int(n) for n in re.findall(r"(\d+) of the 12 learning_rate levels", html)]
+    assert len(shown) == 2 and all(2 <= n <= report.MAX_PANELS for n in shown)  # heatmaps, losses
+    assert "against learning_rate" in html
+    # panels x activations x inits x seeds
+    assert 0 < len(set(asked)) <= report.MAX_PANELS * 2 * 2 * 2
+
+
 # --------------------------------------------------------------------------- drawing in workers
 
 

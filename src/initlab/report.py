@@ -36,7 +36,7 @@ import shlex
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -478,18 +478,23 @@ def _jobs(study, results, summary, layout, curves_of, notes, metric) -> list[_Jo
     """The report's figures, as independent jobs, in the order the page shows them."""
     higher = not metric.endswith("loss")
     cells = _cells(layout, summary)
-    jobs = [_heatmap_job(cells, metric)]
+    finite = summary[np.isfinite(summary["mean"].astype(float))]
+    best_cfg = None
+    if not finite.empty:
+        best_cfg = finite.iloc[
+            int(np.argmax(finite["mean"]) if higher else np.argmin(finite["mean"]))
+        ]
+    few, shown = _few_panels(cells, best_cfg)
+    jobs = [_with_caption(_heatmap_job(few, metric), shown)]
     if layout.curve is not None:
         jobs.append(_curve_job(layout, cells, metric))
     chosen = _chosen(cells, higher)
     if "run_hash" in results.columns:
-        job = _loss_job(results, chosen, cells, curves_of)
+        job = _loss_job(results, _chosen(few, higher), few, curves_of)
         if job is not None:
-            jobs.append(job)
-    finite = summary[np.isfinite(summary["mean"].astype(float))]
-    if finite.empty:
+            jobs.append(_with_caption(job, shown))
+    if best_cfg is None:
         return jobs
-    best_cfg = finite.iloc[int(np.argmax(finite["mean"]) if higher else np.argmin(finite["mean"]))]
     data = _safe("data set", notes, lambda: _dataset_of(study, best_cfg))
     if data is None:
         return jobs
@@ -514,6 +519,36 @@ def _jobs(study, results, summary, layout, curves_of, notes, metric) -> list[_Jo
     ):
         jobs.append(_updates_job(study, which, row, caption, d, metric))
     return jobs
+
+
+#: Facet levels drawn at most in the heatmaps and the loss curves (a sweep of 40 learning
+#: rates would draw 40 panels and read every seed's curve of each); the curve against the
+#: swept setting and the tables show every level.
+MAX_PANELS = 6
+
+
+def _few_panels(cells: _Cells, best_cfg) -> tuple[_Cells, str]:
+    """``cells`` with at most :data:`MAX_PANELS` panel levels (evenly spaced in the study's
+    order, the best configuration's always among them), and a caption saying so."""
+    levels = cells.orders.get(cells.panel, []) if cells.panel else []
+    if len(levels) <= MAX_PANELS:
+        return cells, ""
+    best = None if best_cfg is None else cells.frame.loc[best_cfg.name, cells.panel]
+    picks = set(np.linspace(0, len(levels) - 1, MAX_PANELS - 1).round().astype(int).tolist())
+    keep = [v for i, v in enumerate(levels) if i in picks or v == best]
+    frame = cells.frame[cells.frame[cells.panel].isin(keep)]
+    orders = {**cells.orders, cells.panel: keep}
+    shown = (
+        f"{len(keep)} of the {len(levels)} {cells.panel.strip()} levels (evenly spaced, and the "
+        "best configuration's); the tables show them all"
+    )
+    return replace(cells, frame=frame, orders=orders), shown
+
+
+def _with_caption(job: _Job, extra: str) -> _Job:
+    if not extra:
+        return job
+    return replace(job, caption=f"{job.caption}; {extra}" if job.caption else extra)
 
 
 def _dataset_of(study, row):
