@@ -96,13 +96,19 @@ def _stream(base, sid, out, start):
         out["seconds"] = time.perf_counter() - t0
 
 
+def _create(client, configs) -> list[str]:
+    """A session per configuration (each must be accepted); their ids."""
+    ids = []
+    for config in configs:
+        r = client.post("/api/sessions", json=config)
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    return ids
+
+
 def test_concurrent_sessions_stay_responsive_and_bounded(base_url):
     with httpx.Client(base_url=base_url, timeout=30) as client:
-        ids = []
-        for i in range(N_SESSIONS):
-            r = client.post("/api/sessions", json=_config(i))
-            assert r.status_code == 201, r.text
-            ids.append(r.json()["id"])
+        ids = _create(client, [_config(i) for i in range(N_SESSIONS)])
 
         # the limit on sessions holds while they are all alive
         r = client.post("/api/sessions", json=_config(1))
@@ -353,11 +359,7 @@ def test_health_stays_fast_while_eight_sessions_train_at_the_limits():
     proc, base = _start_serve("serve", "--port", "0")
     try:
         with httpx.Client(base_url=base, timeout=30) as client:
-            ids = []
-            for i in range(HEAVY_SESSIONS):
-                r = client.post("/api/sessions", json=_heavy_config(i))
-                assert r.status_code == 201, r.text
-                ids.append(r.json()["id"])
+            ids = _create(client, [_heavy_config(i) for i in range(HEAVY_SESSIONS)])
             outs, readers = _stream_all(base, ids, 60)
             latencies = []
             t_end = time.monotonic() + HEAVY_SECONDS
