@@ -670,7 +670,6 @@ def _define_study(preset: str, config: str | None, **overrides):
 def _check_store(store: str, write: bool = True) -> None:
     """A store a study can be written to and read back from, checked before training
     (``write=False``: one to read, checked before a query)."""
-    import os
     from pathlib import Path
 
     if not write:
@@ -682,15 +681,12 @@ def _check_store(store: str, write: bool = True) -> None:
             f"--store {store!r}: a study needs a file that outlives the command "
             "(its report and `initlab results` read it back); give a path like initlab.db"
         )
-    path = Path(store).expanduser()
-    if path.is_dir():
-        raise IsADirectoryError(f"--store {store!r} is a directory; give a file name")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise FileNotFoundError(f"--store {store!r}: directory {str(parent)!r} does not exist")
-    # SQLite writes a journal beside the file, so the directory must be writable too
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise PermissionError(f"--store {store!r}: permission denied (the file or its directory)")
+    from .report import check_output_path
+
+    try:  # SQLite writes a journal beside the file: its directory must be writable too
+        check_output_path(store)
+    except OSError as exc:
+        raise type(exc)(f"--store: {exc}") from None
 
 
 def _report_path(path: str | None, study_name: str):
